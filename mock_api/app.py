@@ -1,0 +1,41 @@
+"""``create_app``: the fake as an ASGI application.
+
+Builds a FastAPI app around one :class:`~mock_api.service.MockService`. FastAPI's
+own schema generation is off: the app serves ``openapi.yaml``, the contract it
+is held to, rather than a description of itself.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
+
+from mock_api.clock import Clock
+from mock_api.http import install_error_handlers
+from mock_api.routes import account, docs, media, predictions, uploads
+from mock_api.service import MockService
+from mock_api.settings import Settings
+from mock_api.store import MemoryStore
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    store: MemoryStore | None = None,
+    service: MockService | None = None,
+) -> FastAPI:
+    service = service or MockService(settings, clock, store)
+    app = FastAPI(
+        title="WaveSpeed InfiniteTalk mock",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.service = service
+    install_error_handlers(app)
+    for module in (predictions, uploads, account, media, docs):
+        app.include_router(module.router)
+    app.mount(docs.DOCS_STATIC, StaticFiles(directory=swagger_ui_path), name="docs-static")
+    return app

@@ -1,0 +1,174 @@
+"""The billing rule of InfiniteTalk Fast video-to-video multi, as a pure function.
+
+No I/O and no clock: :func:`quote` maps two audio durations, a speaking order
+and a :class:`BillingPolicy` to a :class:`Quote`, so the rule can be tested
+exhaustively with properties and reused by the server, the CLI and the
+contract suite alike.
+
+The rule, from the product page and the family's other pages:
+
+* the spoken duration is ``max(left, right)`` for ``meanwhile`` and
+  ``left + right`` for ``left_right`` / ``right_left``;
+* it is rounded **up** to whole seconds, after forgiving encoder padding: each
+  audio track may read up to ``padding_tolerance`` longer than its nominal
+  length (a 5.000 s MP3 reads about 5.04 s), so a sequential order, which adds
+  two tracks, forgives twice the tolerance;
+* at least ``minimum_seconds`` (5 s; newer sibling pages say 3 s) are billed;
+* at most ``maximum_seconds`` (600 s): what happens above it is not
+  documented, so by default the job is billed at the cap and its output cut to
+  600 s (:attr:`OverMaximum.BILL_AT_CAP`); :attr:`OverMaximum.REJECT` makes such
+  jobs fail with task code 1401 and charges nothing;
+* the price is $0.015 per billed second.
+
+Money is integer micro-dollars (``1 USD == 1_000_000``) everywhere; it is
+turned into text only at the edges, by :func:`format_usd`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+
+MICROS_PER_USD = 1_000_000
+MILLISECOND = Decimal("0.001")
+
+
+class Order(enum.StrEnum):
+    """Who speaks when, as the ``order`` input names it."""
+
+    MEANWHILE = "meanwhile"  # both speak at once: the longer track sets the length
+    LEFT_RIGHT = "left_right"  # left speaks, then right: the tracks add up
+    RIGHT_LEFT = "right_left"  # right speaks, then left: the tracks add up
+
+    @property
+    def sequential(self) -> bool:
+        return self is not Order.MEANWHILE
+
+
+class OverMaximum(enum.StrEnum):
+    """What to do with a job whose spoken duration is over the maximum."""
+
+    BILL_AT_CAP = "bill-at-cap"  # bill the maximum, cut the output to the maximum
+    REJECT = "reject"  # fail the job with task code 1401, charge nothing
+
+
+@dataclass(frozen=True)
+class BillingPolicy:
+    rate_micros_per_second: int = 15_000  # $0.015
+    minimum_seconds: int = 5
+    maximum_seconds: int = 600
+    padding_tolerance: Decimal = Decimal("0.050")  # per audio track, in seconds
+    over_maximum: OverMaximum = OverMaximum.BILL_AT_CAP
+
+    def __post_init__(self) -> None:
+        if self.rate_micros_per_second < 0:
+            raise ValueError("rate_micros_per_second must be >= 0")
+        if not 0 < self.minimum_seconds <= self.maximum_seconds:
+            raise ValueError("need 0 < minimum_seconds <= maximum_seconds")
+        if not Decimal(0) <= self.padding_tolerance < Decimal(1):
+            raise ValueError("padding_tolerance must be in [0, 1) seconds")
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a job costs and how long its output is, with the reasoning."""
+
+    order: Order
+    left_seconds: Decimal
+    right_seconds: Decimal
+    spoken_seconds: Decimal  # max or sum of the tracks, as read from the media
+    billed_seconds: int  # whole seconds charged (0 when rejected)
+    cost_micros: int  # billed_seconds x rate (0 when rejected)
+    output_seconds: Decimal  # length of the output video: spoken, capped at the maximum
+    rejected: bool  # over the maximum under OverMaximum.REJECT
+    rule: str  # one line a person can check by hand
+
+    @property
+    def cost_usd(self) -> Decimal:
+        return micros_to_usd(self.cost_micros)
+
+
+def spoken_duration(left: Decimal, right: Decimal, order: Order) -> Decimal:
+    """The length of speech in the output: the longer track, or both in turn."""
+    return left + right if order.sequential else max(left, right)
+
+
+def quote(
+    left: Decimal, right: Decimal, order: Order, policy: BillingPolicy | None = None
+) -> Quote:
+    """Price one job from its two audio durations (seconds, exact decimals)."""
+    policy = policy or BillingPolicy()
+    if left < 0 or right < 0:
+        raise ValueError("audio durations cannot be negative")
+    spoken = spoken_duration(left, right, order)
+    tracks = 2 if order.sequential else 1
+    forgiven = policy.padding_tolerance * tracks
+    raw = max(0, int((spoken - forgiven).to_integral_value(ROUND_CEILING)))
+    maximum = policy.maximum_seconds
+    over = raw > maximum
+    how = f"{'left + right' if order.sequential else 'max(left, right)'} = {_s(spoken)}"
+    if forgiven:
+        how += f", less {_s(forgiven)} padding tolerance, rounded up = {raw} s"
+    else:
+        how += f", rounded up = {raw} s"
+
+    if over and policy.over_maximum is OverMaximum.REJECT:
+        return Quote(
+            order=order,
+            left_seconds=left,
+            right_seconds=right,
+            spoken_seconds=spoken,
+            billed_seconds=0,
+            cost_micros=0,
+            output_seconds=Decimal(0),
+            rejected=True,
+            rule=f"{how}; over the {maximum} s maximum: rejected, nothing charged",
+        )
+
+    billed = min(max(raw, policy.minimum_seconds), maximum)
+    if over:
+        how += f"; over the {maximum} s maximum: billed at the cap"
+    elif raw < policy.minimum_seconds:
+        how += f"; under the {policy.minimum_seconds} s minimum: billed {billed} s"
+    cost = billed * policy.rate_micros_per_second
+    how += (
+        f"; {billed} s x {format_usd(policy.rate_micros_per_second)}/s = {format_usd(cost)}"
+    )
+    return Quote(
+        order=order,
+        left_seconds=left,
+        right_seconds=right,
+        spoken_seconds=spoken,
+        billed_seconds=billed,
+        cost_micros=cost,
+        output_seconds=min(spoken, Decimal(maximum)).quantize(MILLISECOND, ROUND_CEILING),
+        rejected=False,
+        rule=how,
+    )
+
+
+def micros_to_usd(micros: int) -> Decimal:
+    """Exact dollars from micro-dollars, normalised (``75000`` -> ``0.075``)."""
+    value = Decimal(micros) / MICROS_PER_USD
+    return value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
+
+
+def usd_to_micros(usd: Decimal | str | int) -> int:
+    """Micro-dollars from dollars; refuses amounts finer than a micro-dollar."""
+    value = Decimal(usd) * MICROS_PER_USD
+    if value != value.to_integral_value():
+        raise ValueError(f"{usd} USD is finer than a micro-dollar")
+    return int(value)
+
+
+def format_usd(micros: int) -> str:
+    """``$0.075``, ``$9.00``: at least cents, more digits only when they exist."""
+    sign = "-" if micros < 0 else ""
+    whole, frac = divmod(abs(micros), MICROS_PER_USD)
+    digits = f"{frac:06d}".rstrip("0").ljust(2, "0")
+    return f"{sign}${whole}.{digits}"
+
+
+def _s(seconds: Decimal) -> str:
+    return f"{seconds.quantize(MILLISECOND)} s"

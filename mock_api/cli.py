@@ -1,0 +1,211 @@
+"""``wavespeed-mock``: the command line, a thin layer over the library.
+
+``serve`` runs the fake under uvicorn; ``price`` applies the billing rule to
+durations or audio files without a server.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from mock_api import billing
+from mock_api.errors import MediaError
+from mock_api.fetch import RemoteFetchPolicy
+from mock_api.planning import OutcomeRates, Pace
+from mock_api.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _billing_options(func: F) -> F:
+    """The billing policy's knobs, shared by ``serve`` and ``price``."""
+    options = [
+        click.option(
+            "--min-seconds",
+            type=click.IntRange(1, 600),
+            default=5,
+            show_default=True,
+            help="Minimum billed seconds (newer sibling pages say 3).",
+        ),
+        click.option(
+            "--padding-tolerance",
+            type=click.FloatRange(0, 0.999),
+            default=0.05,
+            show_default=True,
+            help="Seconds of encoder padding forgiven per audio track before rounding up.",
+        ),
+        click.option(
+            "--over-max",
+            type=click.Choice([m.value for m in billing.OverMaximum]),
+            default=billing.OverMaximum.BILL_AT_CAP.value,
+            show_default=True,
+            help="Audio over 600 s: bill 600 s and cut the output, or fail the job (code 1401).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _policy(min_seconds: int, padding_tolerance: float, over_max: str) -> billing.BillingPolicy:
+    return billing.BillingPolicy(
+        minimum_seconds=min_seconds,
+        padding_tolerance=Decimal(str(padding_tolerance)),
+        over_maximum=billing.OverMaximum(over_max),
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="wavespeed-mock")
+def main() -> None:
+    """A local stand-in for WaveSpeed AI's InfiniteTalk Fast video-to-video multi API."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option(
+    "--pace", default="fast", show_default=True, help=f"How long jobs take: {Pace.PRESETS_HELP}."
+)
+@click.option(
+    "--api-key",
+    "api_keys",
+    multiple=True,
+    help="Accept only this key (repeatable). Default: any non-empty key is its own account.",
+)
+@click.option(
+    "--initial-balance",
+    default="100",
+    show_default=True,
+    help="USD every new account starts with.",
+)
+@_billing_options
+@click.option("--fail-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of jobs that fail (task code 5000), drawn from --outcome-seed.")
+@click.option("--nsfw-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of jobs whose output is NSFW-flagged, drawn from --outcome-seed.")
+@click.option("--outcome-seed", type=int, default=0, show_default=True,
+              help="Seed of the fail and NSFW draws; the same seed replays the same outcomes.")
+@click.option("--seed", "random_seed", type=int, default=None,
+              help="Seed job ids and the seeds picked for seed=-1, for reproducible runs.")
+@click.option("--public-url", default=None,
+              help="Base URL to put in responses (default: the one each request used).")
+@click.option("--allow-remote-fetch", is_flag=True,
+              help="Fetch job inputs from other hosts (public addresses only). Off by default.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def serve(
+    host: str,
+    port: int,
+    pace: str,
+    api_keys: tuple[str, ...],
+    initial_balance: str,
+    min_seconds: int,
+    padding_tolerance: float,
+    over_max: str,
+    fail_rate: float,
+    nsfw_rate: float,
+    outcome_seed: int,
+    random_seed: int | None,
+    public_url: str | None,
+    allow_remote_fetch: bool,
+    log_level: str,
+) -> None:
+    """Start the mock server (uvicorn)."""
+    import uvicorn
+
+    from mock_api.app import create_app
+
+    try:
+        settings = Settings(
+            billing=_policy(min_seconds, padding_tolerance, over_max),
+            pace=Pace.parse(pace),
+            initial_balance_micros=billing.usd_to_micros(initial_balance),
+            api_keys=frozenset(api_keys) if api_keys else None,
+            outcomes=OutcomeRates(fail_rate=fail_rate, nsfw_rate=nsfw_rate, seed=outcome_seed),
+            random_seed=random_seed,
+            remote_fetch=RemoteFetchPolicy(enabled=allow_remote_fetch),
+            public_url=public_url.rstrip("/") if public_url else None,
+        )
+    except (ValueError, ArithmeticError) as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"wavespeed-mock: pace {settings.pace.name}, docs at http://{host}:{port}/docs", err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+
+
+def _duration(value: str, side: str) -> Decimal:
+    """Seconds given as a number, or read from an audio file's headers."""
+    try:
+        seconds = Decimal(value)
+    except InvalidOperation:
+        seconds = None
+    if seconds is not None:
+        if not seconds.is_finite() or seconds < 0:
+            raise click.BadParameter(f"{value} is not a duration in seconds", param_hint=f"--{side}")
+        return seconds
+    path = Path(value)
+    if not path.is_file():
+        raise click.BadParameter(f"{value} is neither seconds nor an audio file", param_hint=f"--{side}")
+    from mock_api.media import probe_audio
+
+    try:
+        info = probe_audio(path.read_bytes())
+    except MediaError as exc:
+        raise click.BadParameter(f"{value}: {exc.reason}", param_hint=f"--{side}") from None
+    assert info.duration is not None
+    return info.duration
+
+
+@main.command()
+@click.option("--left", required=True, help="Left audio: seconds, or a path to an audio file.")
+@click.option("--right", required=True, help="Right audio: seconds, or a path to an audio file.")
+@click.option("--order", type=click.Choice([o.value for o in billing.Order]), default="meanwhile",
+              show_default=True)
+@_billing_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def price(
+    left: str,
+    right: str,
+    order: str,
+    min_seconds: int,
+    padding_tolerance: float,
+    over_max: str,
+    as_json: bool,
+) -> None:
+    """Print the billed seconds and cost of one job, with the rule that produced them."""
+    policy = _policy(min_seconds, padding_tolerance, over_max)
+    q = billing.quote(_duration(left, "left"), _duration(right, "right"), billing.Order(order), policy)
+    if as_json:
+        click.echo(json.dumps({
+            "order": q.order.value,
+            "left_seconds": str(q.left_seconds),
+            "right_seconds": str(q.right_seconds),
+            "spoken_seconds": str(q.spoken_seconds),
+            "billed_seconds": q.billed_seconds,
+            "cost_usd": str(q.cost_usd),
+            "output_seconds": str(q.output_seconds),
+            "rejected": q.rejected,
+            "rule": q.rule,
+        }, indent=2))
+        return
+    click.echo(f"order:          {q.order.value}")
+    click.echo(f"left audio:     {q.left_seconds} s")
+    click.echo(f"right audio:    {q.right_seconds} s")
+    click.echo(f"spoken:         {q.spoken_seconds} s")
+    if q.rejected:
+        click.echo("billed:         rejected (over the maximum), nothing charged")
+    else:
+        click.echo(f"billed:         {q.billed_seconds} s")
+        click.echo(f"cost:           {billing.format_usd(q.cost_micros)}")
+        click.echo(f"output video:   {q.output_seconds} s")
+    click.echo(f"rule:           {q.rule}")
+
+
+if __name__ == "__main__":
+    main()

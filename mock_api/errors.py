@@ -1,0 +1,109 @@
+"""The one exception hierarchy of the fake.
+
+Every error the fake raises on purpose derives from :class:`MockAPIError`, and
+one place (``mock_api.http``) maps them to answers, so a route never builds an
+error body by hand.
+
+    MockAPIError
+    ├── RequestError            answered at the HTTP level, in the error envelope
+    │   ├── ValidationFailed      400  a field breaks the spec (field, reason)
+    │   ├── Unauthorized          401  missing, malformed or unknown API key
+    │   ├── InsufficientBalance   402  the account cannot pay for the job
+    │   ├── NotFound              404  no such job or file for this account
+    │   └── PayloadTooLarge       413  an upload over its type's limit
+    └── TaskError               the job is accepted, then fails with a task code
+        ├── InvalidInput          1401 an input is valid JSON but unusable
+        └── MediaError            1402 an input could not be fetched or decoded
+
+Task codes are the ones WaveSpeed puts inside ``data.code`` of a failed
+prediction; HTTP statuses are the ones its API answers with.
+"""
+
+from __future__ import annotations
+
+
+class MockAPIError(Exception):
+    """Base class of every error raised by the fake on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class RequestError(MockAPIError):
+    """An error answered with an HTTP status and the error envelope."""
+
+    status_code: int = 400
+
+    def __init__(self, message: str, *, field: str | None = None, reason: str | None = None):
+        super().__init__(message)
+        self.field = field
+        self.reason = reason
+
+
+class ValidationFailed(RequestError):
+    """A request breaks ``openapi.yaml``: names the field and the rule it breaks."""
+
+    status_code = 400
+
+    def __init__(self, *, field: str, reason: str, location: str = "body") -> None:
+        where = f'field "{field}"' if location == "body" else f'{location} "{field}"'
+        super().__init__(f"{where} {reason}", field=field, reason=reason)
+        self.location = location
+
+
+class Unauthorized(RequestError):
+    status_code = 401
+
+
+class InsufficientBalance(RequestError):
+    status_code = 402
+
+
+class NotFound(RequestError):
+    status_code = 404
+
+
+class PayloadTooLarge(RequestError):
+    status_code = 413
+
+
+class TaskError(MockAPIError):
+    """A job-level failure: the job exists and ends ``failed`` with this code."""
+
+    code: int = 1403
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class InvalidInput(TaskError):
+    """An input that passed the schema but cannot be used (too long, say)."""
+
+    code = 1401
+
+    def __init__(self, *, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class MediaError(TaskError):
+    """An input URL that could not be fetched, or whose bytes are not the media expected.
+
+    Probing code raises it without ``input``; the service names the input with
+    :meth:`for_input` before the job records it.
+    """
+
+    code = 1402
+
+    def __init__(self, reason: str, *, input: str | None = None) -> None:
+        message = f"{input}: {reason}" if input else reason
+        super().__init__(message)
+        self.input = input
+        self.reason = reason
+
+    def for_input(self, input: str) -> MediaError:
+        return MediaError(self.reason, input=input)

@@ -1,0 +1,1 @@
+"""The fake's routes, one module per tag of ``openapi.yaml``."""

@@ -1,0 +1,16 @@
+"""The account behind an API key."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from mock_api.http import Account, Service
+from mock_api.views import envelope, usd_number
+
+router = APIRouter()
+
+
+@router.get("/api/v3/balance")
+async def balance(service: Service, account: Account) -> JSONResponse:
+    return JSONResponse(envelope({"balance": usd_number(service.balance(account)), "currency": "USD"}))

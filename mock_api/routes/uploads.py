@@ -1,0 +1,91 @@
+"""The three upload forms WaveSpeed's clients use, old and new.
+
+The ticket flow (``POST /api/v3/media/uploads`` then ``PUT`` of the raw bytes)
+is what the current SDKs call; the two single-request multipart forms are
+kept for the Go SDK, the desktop app and older Python SDKs.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.datastructures import UploadFile
+
+from mock_api.clock import iso_ms
+from mock_api.errors import PayloadTooLarge, ValidationFailed
+from mock_api.http import Account, BaseUrls, Service, json_body
+from mock_api.store import StoredFile
+from mock_api.urls import TICKETS_PREFIX
+from mock_api.views import envelope, stored_file
+
+router = APIRouter()
+
+
+@router.post("/api/v3/media/uploads")
+async def create_ticket(request: Request, service: Service, account: Account, urls: BaseUrls) -> JSONResponse:
+    body = await json_body(request)
+    service.spec.validate_body("createUploadTicket", body)
+    ticket = service.create_ticket(account, body["filename"], body["size"], body.get("content_type"))
+    return JSONResponse(
+        envelope(
+            {
+                "ticket_id": ticket.id,
+                "upload": {
+                    "method": "PUT",
+                    "url": urls.ticket(ticket.id),
+                    "headers": {"Content-Type": ticket.content_type},
+                },
+                "download_url": urls.file(ticket.file_id, ticket.filename),
+                "expires_at": iso_ms(ticket.expires_ms),
+            }
+        )
+    )
+
+
+@router.put(TICKETS_PREFIX + "{ticket_id}")
+async def put_ticket(ticket_id: str, request: Request, service: Service, urls: BaseUrls) -> JSONResponse:
+    ticket = service.ticket(ticket_id)
+    # Read no more than the ticket allows: a client that sends more is told
+    # so as soon as it passes the declared size, not after the whole body.
+    received = bytearray()
+    async for chunk in request.stream():
+        received += chunk
+        if len(received) > ticket.size:
+            raise PayloadTooLarge(
+                f"body is larger than the {ticket.size} bytes declared on the ticket",
+                field="body",
+                reason="too large",
+            )
+    stored = service.fulfil_ticket(ticket_id, bytes(received))
+    return JSONResponse(envelope(stored_file(stored, urls)))
+
+
+async def _multipart_file(request: Request, service: Service, account: str) -> StoredFile:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise ValidationFailed(field="file", reason="is required: send multipart/form-data with a part named 'file'")
+    declared = request.headers.get("content-length")
+    largest = max(service.settings.upload_limits.values())
+    if declared and declared.isdigit() and int(declared) > largest + 64 * 1024:
+        raise PayloadTooLarge(f"request is {declared} bytes; no upload may exceed {largest} bytes")
+    form = await request.form()
+    try:
+        part = form.get("file")
+        if not isinstance(part, UploadFile):
+            raise ValidationFailed(field="file", reason="is required: send a file part named 'file'")
+        data = await part.read()
+        return service.store_file(account, part.filename or "upload", data)
+    finally:
+        await form.close()
+
+
+@router.post("/api/v3/media/upload/binary")
+async def upload_binary(request: Request, service: Service, account: Account, urls: BaseUrls) -> JSONResponse:
+    stored = await _multipart_file(request, service, account)
+    return JSONResponse(envelope(stored_file(stored, urls)))
+
+
+@router.post("/api/v3/upload")
+async def upload_legacy(request: Request, service: Service, account: Account, urls: BaseUrls) -> JSONResponse:
+    stored = await _multipart_file(request, service, account)
+    return JSONResponse(envelope({"url": urls.file(stored.id, stored.filename)}))

@@ -1,0 +1,375 @@
+"""The fake's behaviour, between the HTTP edge and the pure cores.
+
+:class:`MockService` turns requests into records: it authenticates keys,
+reads the submitted media, prices the job with :mod:`mock_api.billing`, plans
+its life with :mod:`mock_api.planning`, charges the account and stores the
+job. Routes only translate HTTP to these calls and back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from mock_api import billing
+from mock_api.clock import Clock, SystemClock
+from mock_api.errors import (
+    InsufficientBalance,
+    InvalidInput,
+    MediaError,
+    NotFound,
+    PayloadTooLarge,
+    TaskError,
+    Unauthorized,
+    ValidationFailed,
+)
+from mock_api.fetch import fetch_remote
+from mock_api.lifecycle import Outcome, Status, status_at
+from mock_api.media import (
+    MediaInfo,
+    probe_audio,
+    probe_image,
+    probe_video,
+    silence_wav,
+    sniff_content_type,
+    sniff_kind,
+    write_mp4,
+)
+from mock_api.planning import choose_outcome, job_key, plan_job
+from mock_api.settings import MODEL_ID, Settings
+from mock_api.spec import Spec, default_spec
+from mock_api.store import (
+    EntryKind,
+    Job,
+    LedgerEntry,
+    MediaKind,
+    MemoryStore,
+    StoredFile,
+    UploadTicket,
+)
+from mock_api.urls import FILES_PREFIX, OUTPUTS_PREFIX, SAMPLES_PREFIX, Urls
+
+MEDIA_INPUTS: tuple[tuple[str, MediaKind], ...] = (
+    ("video", "video"),
+    ("left_audio", "audio"),
+    ("right_audio", "audio"),
+    ("mask_image", "image"),
+)
+_PROBES = {"video": probe_video, "audio": probe_audio, "image": probe_image}
+
+
+@dataclass(frozen=True)
+class _Media:
+    info: MediaInfo
+    digest: str
+
+
+class MockService:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        clock: Clock | None = None,
+        store: MemoryStore | None = None,
+        spec: Spec | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.clock = clock or SystemClock()
+        self.store = store or MemoryStore()
+        self.spec = spec or default_spec()
+        seed = self.settings.random_seed
+        self._rng = random.Random(seed) if seed is not None else random.SystemRandom()  # noqa: S311
+        self._rng_lock = threading.Lock()
+
+    def reset(self) -> None:
+        """Forget all state; the clock and settings stay."""
+        self.store.reset()
+        with self._rng_lock:
+            if self.settings.random_seed is not None:
+                self._rng.seed(self.settings.random_seed)
+
+    def _new_id(self) -> str:
+        with self._rng_lock:
+            return f"{self._rng.getrandbits(128):032x}"
+
+    # accounts
+
+    def authenticate(self, authorization: str | None) -> str:
+        """The account behind an ``Authorization`` header, opened on first use."""
+        if not authorization:
+            raise Unauthorized("missing Authorization header: send 'Authorization: Bearer <API key>'")
+        scheme, _, key = authorization.partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key:
+            raise Unauthorized("malformed Authorization header: expected 'Bearer <API key>'")
+        allowed = self.settings.api_keys
+        if allowed is not None and key not in allowed:
+            raise Unauthorized("invalid API key")
+        account = "acct_" + hashlib.sha256(key.encode()).hexdigest()[:24]
+        self.store.open_account(account, self.clock.now_ms(), self.settings.initial_balance_micros)
+        return account
+
+    def balance(self, account: str) -> int:
+        return self.store.balance(account, self.clock.now_ms())
+
+    # jobs
+
+    def job(self, account: str, job_id: str) -> Job:
+        job = self.store.job(job_id)
+        if job is None or job.account != account:
+            raise NotFound(f"prediction {job_id} not found")
+        return job
+
+    async def submit(
+        self, account: str, body: Mapping[str, Any], *, urls: Urls, forced: Outcome | None = None
+    ) -> Job:
+        """Accept a job: read its media, price it, charge for it, plan it.
+
+        The body has already passed the spec. Inputs that cannot be read, a
+        source video over the limit, or audio over the maximum under the
+        reject policy do not fail the request: they make a job that fails
+        with a task code and costs nothing.
+        """
+        inputs = {"order": "meanwhile", "seed": -1, **body}
+        inputs.pop("enable_sync_mode", None)
+        seed = inputs["seed"]
+        if seed == -1:
+            with self._rng_lock:
+                seed = self._rng.randint(0, 2**31 - 1)
+        order = billing.Order(inputs["order"])
+
+        media: dict[str, _Media] = {}
+        failure: TaskError | None = None
+        for name, kind in MEDIA_INPUTS:
+            if name not in inputs:
+                continue
+            try:
+                media[name] = await self._read_media(inputs[name], kind, urls)
+            except MediaError as exc:
+                failure = exc.for_input(name)
+                break
+
+        quote: billing.Quote | None = None
+        if failure is None:
+            video = media["video"].info.duration or Decimal(0)
+            if video > self.settings.max_video_seconds:
+                failure = InvalidInput(
+                    field="video",
+                    reason=f"the video lasts {video} s; the longest accepted is "
+                    f"{self.settings.max_video_seconds} s",
+                )
+            else:
+                left = media["left_audio"].info.duration or Decimal(0)
+                right = media["right_audio"].info.duration or Decimal(0)
+                quote = billing.quote(left, right, order, self.settings.billing)
+                if quote.rejected:
+                    failure = InvalidInput(field="left_audio, right_audio", reason=quote.rule)
+                    quote = None
+
+        canonical = {k: (media[k].digest if k in media else v) for k, v in inputs.items()}
+        canonical["seed"] = seed
+        key = job_key(seed, json.dumps(canonical, sort_keys=True, default=str))
+        if failure is not None:
+            outcome = Outcome(Status.FAILED, code=failure.code, error=failure.message)
+        else:
+            outcome = choose_outcome(forced, self.settings.outcomes, key)
+        output_seconds = quote.output_seconds if quote else Decimal(0)
+
+        with self.store.lock:
+            now = self.clock.now_ms()
+            plan = plan_job(
+                created_ms=now,
+                output_seconds=output_seconds,
+                pace=self.settings.pace,
+                key=key,
+                outcome=outcome,
+            )
+            job = Job(
+                id=self._new_id(),
+                account=account,
+                model=MODEL_ID,
+                input={**inputs, "seed": seed},
+                seed=seed,
+                plan=plan,
+                quote=quote,
+                output_ms=int(output_seconds * 1000),
+                variant=int(key[:8], 16),
+            )
+            if quote is not None:
+                self._charge(job, quote, now)
+            self.store.add_job(job)
+        return job
+
+    def _charge(self, job: Job, quote: billing.Quote, now: int) -> None:
+        cost = quote.cost_micros
+        available = self.store.balance(job.account, now)
+        if cost > available:
+            raise InsufficientBalance(
+                f"insufficient balance: the job costs {billing.format_usd(cost)}, "
+                f"the balance is {billing.format_usd(available)}"
+            )
+        entries = [
+            LedgerEntry(job.account, now, EntryKind.CHARGE, -cost, job.id, quote.rule),
+        ]
+        if job.plan.outcome.status is Status.FAILED:
+            entries.append(
+                LedgerEntry(
+                    job.account,
+                    job.plan.finished_ms,
+                    EntryKind.REFUND,
+                    cost,
+                    job.id,
+                    f"job failed: {job.plan.outcome.error}",
+                )
+            )
+        self.store.record(*entries)
+
+    async def _read_media(self, url: str, kind: MediaKind, urls: Urls) -> _Media:
+        if urls.is_own(url):
+            data = self._local_media(url)
+        else:
+            limit = self.settings.upload_limits[kind]
+            data = await fetch_remote(url, self.settings.remote_fetch, max_bytes=limit)
+        info = _PROBES[kind](data)
+        return _Media(info, "sha256:" + hashlib.sha256(data).hexdigest())
+
+    def _local_media(self, url: str) -> bytes:
+        """The bytes behind one of the fake's own URLs, with no network."""
+        parts = urlsplit(url)
+        path = parts.path
+        if path.startswith(FILES_PREFIX):
+            file_id = path[len(FILES_PREFIX) :].split("/", 1)[0]
+            stored = self.store.file(file_id)
+            if stored is None:
+                raise MediaError(f"no uploaded file at {url}")
+            return stored.data
+        if path.startswith(OUTPUTS_PREFIX):
+            job_id = path[len(OUTPUTS_PREFIX) :].split("/", 1)[0]
+            data = self.output_bytes(job_id)
+            if data is None:
+                raise MediaError(f"no completed output at {url}")
+            return data
+        if path.startswith(SAMPLES_PREFIX):
+            query = dict(parse_qsl(parts.query))
+            try:
+                return self.sample(unquote(path[len(SAMPLES_PREFIX) :]), query)
+            except (ValidationFailed, NotFound) as exc:
+                raise MediaError(f"{url}: {exc.message}") from None
+        raise MediaError(f"the mock serves no media at {path}")
+
+    def output_bytes(self, job_id: str) -> bytes | None:
+        """A completed job's output video; ``None`` before it completes."""
+        job = self.store.job(job_id)
+        if job is None or status_at(job.plan, self.clock.now_ms()) is not Status.COMPLETED:
+            return None
+        return write_mp4(max(job.output_ms, 1), variant=job.variant)
+
+    def sample(self, name: str, query: Mapping[str, str]) -> bytes:
+        """Generated test media: ``silence.wav`` or ``video.mp4`` of any length."""
+        if name == "silence.wav":
+            params = self.spec.parse_query("getSilence", query)
+            return silence_wav(params["seconds"], sample_rate=params["sample_rate"])
+        if name == "video.mp4":
+            params = self.spec.parse_query("getSampleVideo", query)
+            return write_mp4(max(1, int(params["seconds"] * 1000)))
+        raise NotFound(f"no sample named {name!r}: try silence.wav or video.mp4")
+
+    # uploads
+
+    def _check_size(self, kind: MediaKind, size: int) -> None:
+        limit = self.settings.upload_limits[kind]
+        if size > limit:
+            raise PayloadTooLarge(
+                f"file is {size} bytes; the limit for {kind} is {limit} bytes",
+                field="size",
+                reason="too large",
+            )
+
+    def store_file(self, account: str, filename: str, data: bytes) -> StoredFile:
+        """Keep an upload; its kind and type come from its bytes, not its name."""
+        kind: MediaKind = sniff_kind(data) or "other"
+        self._check_size(kind, len(data))
+        stored = StoredFile(
+            id=self._new_id(),
+            account=account,
+            filename=_safe_filename(filename),
+            content_type=sniff_content_type(data) or "application/octet-stream",
+            kind=kind,
+            data=data,
+            created_ms=self.clock.now_ms(),
+        )
+        self.store.add_file(stored)
+        return stored
+
+    def create_ticket(
+        self, account: str, filename: str, size: int, content_type: str | None
+    ) -> UploadTicket:
+        kind = _kind_from_content_type(content_type)
+        self._check_size(kind, size)
+        ticket = UploadTicket(
+            id=self._new_id(),
+            account=account,
+            file_id=self._new_id(),
+            filename=_safe_filename(filename),
+            size=size,
+            content_type=content_type or "application/octet-stream",
+            expires_ms=self.clock.now_ms() + self.settings.ticket_ttl_ms,
+        )
+        self.store.add_ticket(ticket)
+        return ticket
+
+    def ticket(self, ticket_id: str) -> UploadTicket:
+        """An open ticket; used, expired and unknown ones are all 404."""
+        ticket = self.store.ticket(ticket_id)
+        if ticket is None or ticket.expires_ms < self.clock.now_ms():
+            raise NotFound(f"upload ticket {ticket_id} not found, used or expired")
+        return ticket
+
+    def fulfil_ticket(self, ticket_id: str, data: bytes) -> StoredFile:
+        self.ticket(ticket_id)
+        ticket = self.store.take_ticket(ticket_id)
+        if ticket is None:  # taken by a concurrent PUT since the check
+            raise NotFound(f"upload ticket {ticket_id} not found, used or expired")
+        try:
+            if len(data) != ticket.size:
+                raise ValidationFailed(
+                    field="body",
+                    reason=f"is {len(data)} bytes; the ticket was issued for {ticket.size}",
+                )
+            kind: MediaKind = sniff_kind(data) or "other"
+            self._check_size(kind, len(data))
+        except Exception:
+            self.store.return_ticket(ticket)
+            raise
+        stored = StoredFile(
+            id=ticket.file_id,
+            account=ticket.account,
+            filename=ticket.filename,
+            content_type=sniff_content_type(data) or ticket.content_type,
+            kind=kind,
+            data=data,
+            created_ms=self.clock.now_ms(),
+        )
+        self.store.add_file(stored)
+        return stored
+
+
+def _kind_from_content_type(content_type: str | None) -> MediaKind:
+    major = (content_type or "").split("/", 1)[0].strip().lower()
+    if major in ("image", "video", "audio"):
+        return major  # type: ignore[return-value]
+    return "other"
+
+
+def _safe_filename(name: str) -> str:
+    """A name to show in URLs: the last path segment, with no control characters."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in '<>:"|?*')
+    cleaned = cleaned.strip(" .")
+    return cleaned[:255] or "upload"

@@ -1,0 +1,54 @@
+"""Everything a user can change about the fake, in one frozen object.
+
+The CLI's ``serve`` options, the pytest plugin and ``create_app`` all build a
+:class:`Settings`; nothing else reads the environment or argv.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mock_api.billing import BillingPolicy
+from mock_api.fetch import RemoteFetchPolicy
+from mock_api.planning import PACES, OutcomeRates, Pace
+
+MB = 1_000_000
+
+#: Documented upload limits of the real service, by media kind, in bytes.
+UPLOAD_LIMITS: dict[str, int] = {
+    "image": 20 * MB,
+    "video": 100 * MB,
+    "audio": 50 * MB,
+    "other": 20 * MB,  # not documented; the strictest of the three
+}
+
+MODEL_ID = "wavespeed-ai/infinitetalk-fast/video-to-video-multi"
+
+
+@dataclass(frozen=True)
+class Settings:
+    billing: BillingPolicy = field(default_factory=BillingPolicy)
+    pace: Pace = PACES["fast"]
+    #: Every new account starts with this balance (micro-dollars): $100.
+    initial_balance_micros: int = 100_000_000
+    #: ``None``: any non-empty key is its own account. Otherwise only these keys.
+    api_keys: frozenset[str] | None = None
+    outcomes: OutcomeRates = field(default_factory=OutcomeRates)
+    #: Seeds ids and the seeds picked for ``seed: -1``; ``None`` draws from the OS.
+    random_seed: int | None = None
+    remote_fetch: RemoteFetchPolicy = field(default_factory=RemoteFetchPolicy)
+    #: The base URL put in ``urls.get``, outputs and uploads; ``None``: the request's own.
+    public_url: str | None = None
+    upload_limits: dict[str, int] = field(default_factory=lambda: dict(UPLOAD_LIMITS))
+    #: How long an upload ticket stays usable.
+    ticket_ttl_ms: int = 3_600_000
+    #: The longest source video accepted, in seconds (the product's 10 minutes).
+    max_video_seconds: int = 600
+
+    def __post_init__(self) -> None:
+        if self.initial_balance_micros < 0:
+            raise ValueError("initial_balance_micros must be >= 0")
+        if self.api_keys is not None and not all(self.api_keys):
+            raise ValueError("api_keys cannot contain an empty key")
+        if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
+            raise ValueError("public_url must be an http(s) URL")

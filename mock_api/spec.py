@@ -1,0 +1,205 @@
+"""``openapi.yaml`` as the fake's request validator.
+
+The spec is the single source of truth: instead of restating the request
+shapes as pydantic models (which drift), the routes ask this module to check
+bodies and query strings against the very schemas in the file, and every
+violation comes back as a :class:`~mock_api.errors.ValidationFailed` naming the
+field and the rule, in words a person can act on.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from mock_api.errors import ValidationFailed
+
+SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+_TYPE_WORDS = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean (true or false)",
+    "object": "a JSON object",
+    "array": "an array",
+    "null": "null",
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    operation_id: str
+    method: str  # lower case
+    path: str  # the template, as in the spec
+    definition: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Violation:
+    field: str
+    reason: str
+    location: str = "body"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "reason": self.reason, "location": self.location}
+
+
+class RequestInvalid(ValidationFailed):
+    """Every violation of one request; the message names the first."""
+
+    def __init__(self, violations: list[Violation]) -> None:
+        first = violations[0]
+        super().__init__(field=first.field, reason=first.reason, location=first.location)
+        self.violations = violations
+        if len(violations) > 1:
+            self.message = f"{self.message} (and {len(violations) - 1} more)"
+            self.args = (self.message,)
+
+
+class Spec:
+    """A loaded OpenAPI document with validators built on demand."""
+
+    def __init__(self, document: Mapping[str, Any], text: str) -> None:
+        self.document = document
+        self.text = text
+        self._operations = {op.operation_id: op for op in self._walk()}
+
+    @classmethod
+    def load(cls, path: Path = SPEC_PATH) -> Spec:
+        text = path.read_text(encoding="utf-8")
+        return cls(yaml.safe_load(text), text)
+
+    def _walk(self) -> Iterator[Operation]:
+        for path, item in self.document["paths"].items():
+            for method in HTTP_METHODS:
+                if method in item:
+                    op = item[method]
+                    yield Operation(op["operationId"], method, path, op)
+
+    @property
+    def operations(self) -> list[Operation]:
+        return list(self._operations.values())
+
+    def operation(self, operation_id: str) -> Operation:
+        return self._operations[operation_id]
+
+    @functools.cache  # noqa: B019 - one Spec per process; validators are worth keeping
+    def _validator(self, operation_id: str, content_type: str) -> jsonschema.Draft202012Validator:
+        op = self.operation(operation_id)
+        schema = op.definition["requestBody"]["content"][content_type]["schema"]
+        return self._compile(schema)
+
+    def _compile(self, schema: Mapping[str, Any]) -> jsonschema.Draft202012Validator:
+        # Local "#/components/..." references resolve against the root schema,
+        # so carrying the components alongside is all the resolver needs.
+        root = {**schema, "components": self.document["components"]}
+        return jsonschema.Draft202012Validator(root)
+
+    def validate_body(
+        self, operation_id: str, body: object, content_type: str = "application/json"
+    ) -> None:
+        """Raise :class:`RequestInvalid` unless ``body`` matches the operation's schema."""
+        validator = self._validator(operation_id, content_type)
+        found = (v for error in validator.iter_errors(body) for v in _violations(error))
+        violations = sorted(
+            dict.fromkeys(found),  # one "required" error is raised per missing field
+            key=lambda v: (v.field != "body", v.field, v.reason),
+        )
+        if violations:
+            raise RequestInvalid(violations)
+
+    def parse_query(self, operation_id: str, query: Mapping[str, str]) -> dict[str, Any]:
+        """Coerce and check an operation's query parameters; defaults filled in."""
+        values: dict[str, Any] = {}
+        violations: list[Violation] = []
+        for param in self.operation(operation_id).definition.get("parameters", []):
+            if param.get("in") != "query":
+                continue
+            name, schema = param["name"], param["schema"]
+            if name not in query:
+                if param.get("required"):
+                    violations.append(Violation(name, "is required", "query"))
+                elif "default" in schema:
+                    values[name] = schema["default"]
+                continue
+            try:
+                value = _coerce(query[name], schema.get("type", "string"))
+            except ValueError as exc:
+                violations.append(Violation(name, str(exc), "query"))
+                continue
+            for error in self._compile(schema).iter_errors(value):
+                violations.extend(Violation(name, v.reason, "query") for v in _violations(error))
+            values[name] = value
+        if violations:
+            raise RequestInvalid(violations)
+        return values
+
+
+def _coerce(raw: str, kind: str) -> Any:
+    if kind == "integer":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError("must be an integer") from None
+    if kind == "number":
+        try:
+            number = Decimal(raw)
+        except InvalidOperation:
+            raise ValueError("must be a number") from None
+        if not number.is_finite():
+            raise ValueError("must be a finite number")
+        return number
+    return raw
+
+
+def _violations(error: jsonschema.ValidationError) -> list[Violation]:
+    path = ".".join(str(part) for part in error.absolute_path)
+    keyword = str(error.validator)
+    value: Any = error.validator_value
+    schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
+    if keyword == "required" and isinstance(error.instance, Mapping):
+        prefix = f"{path}." if path else ""
+        return [Violation(prefix + name, "is required") for name in value if name not in error.instance]
+    field = path or "body"
+    reason: str
+    if keyword == "type":
+        wanted = value if isinstance(value, list) else [value]
+        reason = "must be " + " or ".join(_TYPE_WORDS.get(str(t), str(t)) for t in wanted)
+    elif keyword == "enum":
+        reason = "must be one of " + ", ".join(str(v) for v in value)
+    elif keyword == "const":
+        reason = f"must be {value!r}"
+    elif keyword == "minimum":
+        reason = f"must be >= {value}"
+    elif keyword == "maximum":
+        reason = f"must be <= {value}"
+    elif keyword == "exclusiveMinimum":
+        reason = f"must be > {value}"
+    elif keyword == "exclusiveMaximum":
+        reason = f"must be < {value}"
+    elif keyword == "minLength":
+        reason = "must not be empty" if value == 1 else f"must be at least {value} characters"
+    elif keyword == "maxLength":
+        reason = f"must be at most {value} characters"
+    elif keyword == "pattern":
+        reason = str(schema.get("x-reason") or f"must match {value}")
+    elif keyword == "additionalProperties":
+        reason = "is not allowed"
+    else:
+        reason = error.message
+    return [Violation(field, reason)]
+
+
+@functools.cache
+def default_spec() -> Spec:
+    """The project's ``openapi.yaml``, loaded once per process."""
+    return Spec.load()
