@@ -18,6 +18,9 @@ from mock_api.service import MockService
 from mock_api.settings import Settings
 from mock_api.store import MemoryStore
 
+#: Every router the app serves, in order; the spec-agreement test walks these.
+ROUTERS = (predictions.router, uploads.router, account.router, media.router, docs.router)
+
 
 def create_app(
     settings: Settings | None = None,
@@ -35,7 +38,7 @@ def create_app(
     )
     app.state.service = service
     install_error_handlers(app)
-    for module in (predictions, uploads, account, media, docs):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.mount(docs.DOCS_STATIC, StaticFiles(directory=swagger_ui_path), name="docs-static")
     return app

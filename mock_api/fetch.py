@@ -264,7 +264,7 @@ async def _read(url: httpx.URL, response: httpx.Response, cap: int) -> bytes | h
     if declared.isdigit() and int(declared) > cap:
         raise MediaError(f"{url} is {int(declared):,} bytes, over the {cap:,}-byte limit")
     body = bytearray()
-    async for chunk in response.aiter_raw():
+    async for chunk in response.aiter_bytes():  # identity only, so no decoding
         body += chunk
         if len(body) > cap:
             raise MediaError(f"{url} is over the {cap:,}-byte limit; stopped reading")

@@ -90,7 +90,9 @@ def _moov(duration_ms: int, sample_size: int, mdat_offset: int) -> bytes:
     stts = _full_box(b"stts", 0, 0, struct.pack(">I", len(stts_entries) // 8), stts_entries)
     stsz = _full_box(b"stsz", 0, 0, struct.pack(">II", sample_size, count))
     # One chunk per sample, all at the same offset: every frame is the same keyframe.
-    stco = _full_box(b"stco", 0, 0, struct.pack(">I", count), struct.pack(">I", mdat_offset) * count)
+    stco = _full_box(
+        b"stco", 0, 0, struct.pack(">I", count), struct.pack(">I", mdat_offset) * count
+    )
     stbl = _box(b"stbl", _STSD, stts, _STSC, stsz, stco)
     mdhd = _full_box(
         b"mdhd", 0, 0, struct.pack(">IIIIHH", 0, 0, _TIMESCALE, duration_ms, 0x55C4, 0)

@@ -1,0 +1,96 @@
+"""openapi.yaml is valid, and the app serves exactly the operations it describes."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+import yaml
+from fastapi.routing import APIRoute
+from openapi_spec_validator import validate
+
+from mock_api.app import ROUTERS
+from mock_api.spec import SPEC_PATH, default_spec
+
+# Routes that serve the contract itself rather than take part in it.
+DOCUMENTATION_ROUTES = {("GET", "/openapi.yaml"), ("GET", "/docs")}
+
+
+def test_spec_is_valid_openapi() -> None:
+    validate(yaml.safe_load(SPEC_PATH.read_text()))
+
+
+def _served() -> set[tuple[str, str]]:
+    return {
+        (method, route.path)
+        for router in ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+        if method != "HEAD"
+    }
+
+
+def _described() -> set[tuple[str, str]]:
+    return {(op.method.upper(), op.path) for op in default_spec().operations}
+
+
+def test_every_served_route_is_in_the_spec() -> None:
+    assert _served() - DOCUMENTATION_ROUTES - _described() == set()
+
+
+def test_every_operation_in_the_spec_is_served() -> None:
+    assert _described() - _served() == set()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("op", default_spec().operations, ids=lambda op: op.operation_id)
+async def test_every_operation_answers_through_the_app(client: httpx.AsyncClient, op) -> None:  # type: ignore[no-untyped-def]
+    path = re.sub(r"\{[^}]+\}", "x", op.path)
+    response = await client.request(op.method.upper(), path, headers={"Authorization": "Bearer k"})
+    assert response.status_code != 405
+    if response.status_code == 404:
+        assert not response.json()["message"].startswith("no route")
+
+
+def test_api_operations_need_the_bearer_key_and_media_routes_do_not() -> None:
+    spec = default_spec()
+    assert spec.document["security"] == [{"bearerAuth": []}]
+    for op in spec.operations:
+        public = op.definition.get("security") == []
+        assert public == (not op.path.startswith("/api/v3/")), op.operation_id
+
+
+def test_every_operation_documents_its_errors_in_the_envelope() -> None:
+    spec = default_spec()
+    for op in spec.operations:
+        responses = op.definition["responses"]
+        if op.path.startswith("/api/v3/"):
+            assert "401" in responses, op.operation_id
+        for status, response in responses.items():
+            if status.startswith(("4", "5")):
+                assert response["$ref"].startswith("#/components/responses/"), (op.operation_id, status)
+
+
+@pytest.mark.anyio
+async def test_spec_and_docs_are_served(client: httpx.AsyncClient) -> None:
+    spec = await client.get("/openapi.yaml")
+    assert spec.status_code == 200
+    assert spec.text == SPEC_PATH.read_text()
+    docs = await client.get("/docs")
+    assert docs.status_code == 200
+    assert 'url: "/openapi.yaml"' in docs.text
+    bundle = await client.get("/docs/static/swagger-ui-bundle.js")
+    assert bundle.status_code == 200
+    assert len(bundle.content) > 100_000  # served offline, from the package
+
+
+@pytest.mark.anyio
+async def test_unknown_route_and_method_answer_in_the_envelope(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/api/v3/nope")
+    assert missing.status_code == 404
+    assert missing.json()["message"] == "no route GET /api/v3/nope"
+    wrong = await client.delete("/api/v3/balance")
+    assert wrong.status_code == 405
+    assert wrong.json()["code"] == 405
