@@ -65,7 +65,7 @@ class BillingPolicy:
         if self.rate_micros_per_second < 0:
             raise ValueError("rate_micros_per_second must be >= 0")
         if not 0 < self.minimum_seconds <= self.maximum_seconds:
-            raise ValueError("need 0 < minimum_seconds <= maximum_seconds")
+            raise ValueError("minimum_seconds must be in 1..maximum_seconds")
         if not Decimal(0) <= self.padding_tolerance < Decimal(1):
             raise ValueError("padding_tolerance must be in [0, 1) seconds")
 
@@ -132,9 +132,7 @@ def quote(
     elif raw < policy.minimum_seconds:
         how += f"; under the {policy.minimum_seconds} s minimum: billed {billed} s"
     cost = billed * policy.rate_micros_per_second
-    how += (
-        f"; {billed} s x {format_usd(policy.rate_micros_per_second)}/s = {format_usd(cost)}"
-    )
+    how += f"; {billed} s x {format_usd(policy.rate_micros_per_second)}/s = {format_usd(cost)}"
     return Quote(
         order=order,
         left_seconds=left,

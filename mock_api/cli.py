@@ -86,20 +86,50 @@ def main() -> None:
     help="USD every new account starts with.",
 )
 @_billing_options
-@click.option("--fail-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Share of jobs that fail (task code 5000), drawn from --outcome-seed.")
-@click.option("--nsfw-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Share of jobs whose output is NSFW-flagged, drawn from --outcome-seed.")
-@click.option("--outcome-seed", type=int, default=0, show_default=True,
-              help="Seed of the fail and NSFW draws; the same seed replays the same outcomes.")
-@click.option("--seed", "random_seed", type=int, default=None,
-              help="Seed job ids and the seeds picked for seed=-1, for reproducible runs.")
-@click.option("--public-url", default=None,
-              help="Base URL to put in responses (default: the one each request used).")
-@click.option("--allow-remote-fetch", is_flag=True,
-              help="Fetch job inputs from other hosts (public addresses only). Off by default.")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option(
+    "--fail-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of jobs that fail (task code 5000), drawn from --outcome-seed.",
+)
+@click.option(
+    "--nsfw-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of jobs whose output is NSFW-flagged, drawn from --outcome-seed.",
+)
+@click.option(
+    "--outcome-seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the fail and NSFW draws; the same seed replays the same outcomes.",
+)
+@click.option(
+    "--seed",
+    "random_seed",
+    type=int,
+    default=None,
+    help="Seed job ids and the seeds picked for seed=-1, for reproducible runs.",
+)
+@click.option(
+    "--public-url",
+    default=None,
+    help="Base URL to put in responses (default: the one each request used).",
+)
+@click.option(
+    "--allow-remote-fetch",
+    is_flag=True,
+    help="Fetch job inputs from other hosts (public addresses only). Off by default.",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
 def serve(
     host: str,
     port: int,
@@ -135,7 +165,9 @@ def serve(
         )
     except (ValueError, ArithmeticError) as exc:
         raise click.UsageError(str(exc)) from None
-    click.echo(f"wavespeed-mock: pace {settings.pace.name}, docs at http://{host}:{port}/docs", err=True)
+    click.echo(
+        f"wavespeed-mock: pace {settings.pace.name}, docs at http://{host}:{port}/docs", err=True
+    )
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
 
 
@@ -147,11 +179,15 @@ def _duration(value: str, side: str) -> Decimal:
         seconds = None
     if seconds is not None:
         if not seconds.is_finite() or seconds < 0:
-            raise click.BadParameter(f"{value} is not a duration in seconds", param_hint=f"--{side}")
+            raise click.BadParameter(
+                f"{value} is not a duration in seconds", param_hint=f"--{side}"
+            )
         return seconds
     path = Path(value)
     if not path.is_file():
-        raise click.BadParameter(f"{value} is neither seconds nor an audio file", param_hint=f"--{side}")
+        raise click.BadParameter(
+            f"{value} is neither seconds nor an audio file", param_hint=f"--{side}"
+        )
     from mock_api.media import probe_audio
 
     try:
@@ -165,8 +201,12 @@ def _duration(value: str, side: str) -> Decimal:
 @main.command()
 @click.option("--left", required=True, help="Left audio: seconds, or a path to an audio file.")
 @click.option("--right", required=True, help="Right audio: seconds, or a path to an audio file.")
-@click.option("--order", type=click.Choice([o.value for o in billing.Order]), default="meanwhile",
-              show_default=True)
+@click.option(
+    "--order",
+    type=click.Choice([o.value for o in billing.Order]),
+    default="meanwhile",
+    show_default=True,
+)
 @_billing_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def price(
@@ -180,19 +220,26 @@ def price(
 ) -> None:
     """Print the billed seconds and cost of one job, with the rule that produced them."""
     policy = _policy(min_seconds, padding_tolerance, over_max)
-    q = billing.quote(_duration(left, "left"), _duration(right, "right"), billing.Order(order), policy)
+    q = billing.quote(
+        _duration(left, "left"), _duration(right, "right"), billing.Order(order), policy
+    )
     if as_json:
-        click.echo(json.dumps({
-            "order": q.order.value,
-            "left_seconds": str(q.left_seconds),
-            "right_seconds": str(q.right_seconds),
-            "spoken_seconds": str(q.spoken_seconds),
-            "billed_seconds": q.billed_seconds,
-            "cost_usd": str(q.cost_usd),
-            "output_seconds": str(q.output_seconds),
-            "rejected": q.rejected,
-            "rule": q.rule,
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "order": q.order.value,
+                    "left_seconds": str(q.left_seconds),
+                    "right_seconds": str(q.right_seconds),
+                    "spoken_seconds": str(q.spoken_seconds),
+                    "billed_seconds": q.billed_seconds,
+                    "cost_usd": str(q.cost_usd),
+                    "output_seconds": str(q.output_seconds),
+                    "rejected": q.rejected,
+                    "rule": q.rule,
+                },
+                indent=2,
+            )
+        )
         return
     click.echo(f"order:          {q.order.value}")
     click.echo(f"left audio:     {q.left_seconds} s")

@@ -62,9 +62,7 @@ class ManualClock:
     def set(self, now_ms: int) -> None:
         with self._lock:
             if now_ms < self._now:
-                raise ValueError(
-                    f"cannot move the clock back from {self._now} ms to {now_ms} ms"
-                )
+                raise ValueError(f"cannot move the clock back from {self._now} ms to {now_ms} ms")
             self._now = now_ms
 
     def __repr__(self) -> str:

@@ -22,7 +22,9 @@ from mock_api.urls import Urls
 logger = logging.getLogger("mock_api")
 
 
-def error_body(status: int, message: str, details: list[dict[str, str]] | None = None) -> dict[str, Any]:
+def error_body(
+    status: int, message: str, details: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {"code": status, "message": message, "error": message, "data": None}
     if details:
         body["details"] = details

@@ -103,7 +103,9 @@ class MockService:
     def authenticate(self, authorization: str | None) -> str:
         """The account behind an ``Authorization`` header, opened on first use."""
         if not authorization:
-            raise Unauthorized("missing Authorization header: send 'Authorization: Bearer <API key>'")
+            raise Unauthorized(
+                "missing Authorization header: send 'Authorization: Bearer <API key>'"
+            )
         scheme, _, key = authorization.partition(" ")
         key = key.strip()
         if scheme.lower() != "bearer" or not key:

@@ -10,7 +10,7 @@ field and the rule, in words a person can act on.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -168,35 +168,36 @@ def _violations(error: jsonschema.ValidationError) -> list[Violation]:
     schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
     if keyword == "required" and isinstance(error.instance, Mapping):
         prefix = f"{path}." if path else ""
-        return [Violation(prefix + name, "is required") for name in value if name not in error.instance]
+        return [
+            Violation(prefix + name, "is required") for name in value if name not in error.instance
+        ]
     field = path or "body"
-    reason: str
-    if keyword == "type":
-        wanted = value if isinstance(value, list) else [value]
-        reason = "must be " + " or ".join(_TYPE_WORDS.get(str(t), str(t)) for t in wanted)
-    elif keyword == "enum":
-        reason = "must be one of " + ", ".join(str(v) for v in value)
-    elif keyword == "const":
-        reason = f"must be {value!r}"
-    elif keyword == "minimum":
-        reason = f"must be >= {value}"
-    elif keyword == "maximum":
-        reason = f"must be <= {value}"
-    elif keyword == "exclusiveMinimum":
-        reason = f"must be > {value}"
-    elif keyword == "exclusiveMaximum":
-        reason = f"must be < {value}"
-    elif keyword == "minLength":
-        reason = "must not be empty" if value == 1 else f"must be at least {value} characters"
-    elif keyword == "maxLength":
-        reason = f"must be at most {value} characters"
-    elif keyword == "pattern":
-        reason = str(schema.get("x-reason") or f"must match {value}")
-    elif keyword == "additionalProperties":
-        reason = "is not allowed"
-    else:
-        reason = error.message
-    return [Violation(field, reason)]
+    if keyword == "pattern" and "x-reason" in schema:
+        return [Violation(field, str(schema["x-reason"]))]
+    if keyword == "minLength" and value == 1:
+        return [Violation(field, "must not be empty")]
+    explain = _REASONS.get(keyword)
+    return [Violation(field, explain(value) if explain else error.message)]
+
+
+def _type_reason(value: Any) -> str:
+    wanted = value if isinstance(value, list) else [value]
+    return "must be " + " or ".join(_TYPE_WORDS.get(str(t), str(t)) for t in wanted)
+
+
+_REASONS: dict[str, Callable[[Any], str]] = {
+    "type": _type_reason,
+    "enum": lambda v: "must be one of " + ", ".join(str(x) for x in v),
+    "const": lambda v: f"must be {v!r}",
+    "minimum": lambda v: f"must be >= {v}",
+    "maximum": lambda v: f"must be <= {v}",
+    "exclusiveMinimum": lambda v: f"must be > {v}",
+    "exclusiveMaximum": lambda v: f"must be < {v}",
+    "minLength": lambda v: f"must be at least {v} characters",
+    "maxLength": lambda v: f"must be at most {v} characters",
+    "pattern": lambda v: f"must match {v}",
+    "additionalProperties": lambda v: "is not allowed",
+}
 
 
 @functools.cache

@@ -10,6 +10,7 @@ import pytest
 from mock_api import ManualClock, MockService, Settings, create_app
 from tests.helpers import BASE, MakeClient
 
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

@@ -23,18 +23,25 @@ def _concrete(path: str) -> str:
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": ""}, {"Authorization": "Bearer "}, {"Authorization": "Basic dXNlcjpwYXNz"},
-     {"Authorization": "test-key"}],
+    [
+        {},
+        {"Authorization": ""},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Authorization": "test-key"},
+    ],
     ids=["none", "empty", "bearer-without-key", "basic", "no-scheme"],
 )
 @pytest.mark.parametrize("op", API_OPERATIONS, ids=[op.operation_id for op in API_OPERATIONS])
 async def test_operation_refuses_missing_or_malformed_keys(
-    client: httpx.AsyncClient, op, headers: dict[str, str]  # type: ignore[no-untyped-def]
+    client: httpx.AsyncClient,
+    op,
+    headers: dict[str, str],
 ) -> None:
     response = await client.request(op.method.upper(), _concrete(op.path), headers=headers, json={})
     assert response.status_code == 401
     body = response.json()
-    assert body["code"] == 401 and body["data"] is None
+    assert (body["code"], body["data"]) == (401, None)
     assert "Authorization" in body["message"]
 
 
@@ -48,7 +55,9 @@ async def test_restricted_keys(make_client: MakeClient) -> None:
 
 async def test_accounts_have_their_own_balances(client: httpx.AsyncClient) -> None:
     alice, bob = {"Authorization": "Bearer alice"}, {"Authorization": "Bearer bob"}
-    assert (await client.post(SUBMIT, json=job_input(left=10, right=1), headers=alice)).status_code == 200
+    assert (
+        await client.post(SUBMIT, json=job_input(left=10, right=1), headers=alice)
+    ).status_code == 200
     alice_balance = (await client.get("/api/v3/balance", headers=alice)).json()["data"]["balance"]
     bob_balance = (await client.get("/api/v3/balance", headers=bob)).json()["data"]["balance"]
     assert Decimal(str(alice_balance)) == Decimal("99.85")

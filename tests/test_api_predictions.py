@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import re
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
 from tinytag import TinyTag
 
-from mock_api import ManualClock, Settings
+from mock_api import ManualClock, MockService, Settings
 from mock_api.billing import BillingPolicy, OverMaximum
 from mock_api.planning import PACES
 from tests.helpers import AUTH, SUBMIT, MakeClient, job_input, silence, video
@@ -20,18 +21,22 @@ pytestmark = pytest.mark.anyio
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 
-async def submit(client: httpx.AsyncClient, body: dict[str, object], **headers: str) -> dict:
+async def submit(
+    client: httpx.AsyncClient, body: dict[str, object], **headers: str
+) -> dict[str, Any]:
     response = await client.post(SUBMIT, json=body, headers={**AUTH, **headers})
     assert response.status_code == 200, response.text
-    envelope = response.json()
+    envelope: dict[str, Any] = response.json()
     assert (envelope["code"], envelope["message"]) == (200, "success")
-    return envelope["data"]
+    data: dict[str, Any] = envelope["data"]
+    return data
 
 
-async def result(client: httpx.AsyncClient, job_id: str, path: str = "/result") -> dict:
+async def result(client: httpx.AsyncClient, job_id: str, path: str = "/result") -> dict[str, Any]:
     response = await client.get(f"/api/v3/predictions/{job_id}{path}", headers=AUTH)
     assert response.status_code == 200, response.text
-    return response.json()["data"]
+    data: dict[str, Any] = response.json()["data"]
+    return data
 
 
 async def balance(client: httpx.AsyncClient) -> Decimal:
@@ -40,12 +45,19 @@ async def balance(client: httpx.AsyncClient) -> Decimal:
     return Decimal(response.text.split('"balance":')[1].split(",")[0])
 
 
-async def test_job_walks_created_processing_completed(client: httpx.AsyncClient, clock: ManualClock) -> None:
+async def test_job_walks_created_processing_completed(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
     job = await submit(client, job_input(left=3, right=7, order="left_right"))
     assert re.fullmatch(r"[0-9a-f]{32}", job["id"])
     assert job["model"] == "wavespeed-ai/infinitetalk-fast/video-to-video-multi"
     assert job["status"] == "created"
-    assert (job["outputs"], job["has_nsfw_contents"], job["error"], job["timings"]) == ([], [], "", {})
+    assert (job["outputs"], job["has_nsfw_contents"], job["error"], job["timings"]) == (
+        [],
+        [],
+        "",
+        {},
+    )
     assert ISO_MS.match(job["created_at"])
     assert job["urls"]["get"] == f"http://testserver/api/v3/predictions/{job['id']}/result"
 
@@ -88,20 +100,26 @@ async def test_charge_matches_the_rule_and_balance_is_exact(client: httpx.AsyncC
     assert '"balance":99.775' in response.text.replace(" ", "")
 
 
-async def test_forced_failure_is_refunded_when_it_fails(client: httpx.AsyncClient, clock: ManualClock) -> None:
-    job = await submit(client, job_input(left=10, right=1), **{"X-Mock-Outcome": "fail:1403:GPU fell over"})
+async def test_forced_failure_is_refunded_when_it_fails(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    job = await submit(
+        client, job_input(left=10, right=1), **{"X-Mock-Outcome": "fail:1403:GPU fell over"}
+    )
     assert await balance(client) == Decimal("99.85")
     clock.advance(60)
     failed = await result(client, job["id"])
     assert failed["status"] == "failed"
     assert failed["error"] == "GPU fell over"
     assert failed["code"] == 1403
-    assert failed["outputs"] == [] and failed["has_nsfw_contents"] == []
+    assert (failed["outputs"], failed["has_nsfw_contents"]) == ([], [])
     assert await balance(client) == Decimal(100)
     assert (await client.get(f"/media/outputs/{job['id']}/output.mp4")).status_code == 404
 
 
-async def test_nsfw_job_completes_with_its_output_flagged(client: httpx.AsyncClient, clock: ManualClock) -> None:
+async def test_nsfw_job_completes_with_its_output_flagged(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
     job = await submit(client, job_input(), **{"X-Mock-Outcome": "nsfw"})
     clock.advance(60)
     done = await result(client, job["id"])
@@ -112,10 +130,17 @@ async def test_nsfw_job_completes_with_its_output_flagged(client: httpx.AsyncCli
 
 @pytest.mark.parametrize(
     ("header", "reason"),
-    [("explode", "is not complete, nsfw, or fail"), ("fail:abc", "task code 'abc' is not a number")],
+    [
+        ("explode", "is not complete, nsfw, or fail"),
+        ("fail:abc", "task code 'abc' is not a number"),
+    ],
 )
-async def test_bad_outcome_header_is_a_400_naming_it(client: httpx.AsyncClient, header: str, reason: str) -> None:
-    response = await client.post(SUBMIT, json=job_input(), headers={**AUTH, "X-Mock-Outcome": header})
+async def test_bad_outcome_header_is_a_400_naming_it(
+    client: httpx.AsyncClient, header: str, reason: str
+) -> None:
+    response = await client.post(
+        SUBMIT, json=job_input(), headers={**AUTH, "X-Mock-Outcome": header}
+    )
     assert response.status_code == 400
     assert "X-Mock-Outcome" in response.json()["message"]
     assert reason in response.json()["message"]
@@ -124,8 +149,16 @@ async def test_bad_outcome_header_is_a_400_naming_it(client: httpx.AsyncClient, 
 @pytest.mark.parametrize(
     ("change", "input_name", "reason"),
     [
-        ({"left_audio": "https://example.com/left.mp3"}, "left_audio", "remote fetching is disabled"),
-        ({"right_audio": "http://testserver/media/files/" + "0" * 32 + "/x.wav"}, "right_audio", "no uploaded file"),
+        (
+            {"left_audio": "https://example.com/left.mp3"},
+            "left_audio",
+            "remote fetching is disabled",
+        ),
+        (
+            {"right_audio": "http://testserver/media/files/" + "0" * 32 + "/x.wav"},
+            "right_audio",
+            "no uploaded file",
+        ),
         ({"right_audio": video(3)}, "right_audio", "expected audio"),
         ({"video": silence(3)}, "video", "expected video"),
         ({"mask_image": silence(3)}, "mask_image", ""),
@@ -133,7 +166,11 @@ async def test_bad_outcome_header_is_a_400_naming_it(client: httpx.AsyncClient, 
     ],
 )
 async def test_unreadable_media_fails_the_job_with_1402_and_costs_nothing(
-    client: httpx.AsyncClient, clock: ManualClock, change: dict[str, str], input_name: str, reason: str
+    client: httpx.AsyncClient,
+    clock: ManualClock,
+    change: dict[str, str],
+    input_name: str,
+    reason: str,
 ) -> None:
     job = await submit(client, {**job_input(), **change})
     clock.advance(60)
@@ -145,7 +182,9 @@ async def test_unreadable_media_fails_the_job_with_1402_and_costs_nothing(
     assert await balance(client) == Decimal(100)
 
 
-async def test_video_over_600s_fails_with_1401(client: httpx.AsyncClient, clock: ManualClock) -> None:
+async def test_video_over_600s_fails_with_1401(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
     job = await submit(client, {**job_input(), "video": video(601)})
     clock.advance(60)
     failed = await result(client, job["id"])
@@ -162,10 +201,14 @@ async def test_audio_over_600s_is_billed_at_the_cap_with_a_600s_output(
     clock.advance(3600)
     done = await result(client, job["id"])
     output = await client.get(done["outputs"][0])
-    assert TinyTag.get(file_obj=io.BytesIO(output.content)).duration == pytest.approx(600, abs=0.001)
+    assert TinyTag.get(file_obj=io.BytesIO(output.content)).duration == pytest.approx(
+        600, abs=0.001
+    )
 
 
-async def test_audio_over_600s_fails_under_the_reject_policy(make_client: MakeClient, clock: ManualClock) -> None:
+async def test_audio_over_600s_fails_under_the_reject_policy(
+    make_client: MakeClient, clock: ManualClock
+) -> None:
     settings = Settings(billing=BillingPolicy(over_maximum=OverMaximum.REJECT))
     async with make_client(settings) as client:
         job = await submit(client, job_input(left=400, right=300, order="left_right"))
@@ -208,14 +251,20 @@ async def test_unknown_job_is_404_in_the_envelope(client: httpx.AsyncClient) -> 
     }
 
 
-async def test_same_seed_same_inputs_same_plan_and_bytes(make_client: MakeClient, clock: ManualClock) -> None:
+async def test_same_seed_same_inputs_same_plan_and_bytes(
+    make_client: MakeClient, clock: ManualClock
+) -> None:
     realistic = Settings(pace=PACES["realistic"])
     async with make_client(realistic) as first, make_client(realistic) as second:
         body = job_input(left=4, right=6, order="left_right", seed=42)
         a, b = await submit(first, body), await submit(second, body)
         other = await submit(first, {**body, "seed": 43})
         clock.advance(3600)
-        a, b, other = await result(first, a["id"]), await result(second, b["id"]), await result(first, other["id"])
+        a, b, other = (
+            await result(first, a["id"]),
+            await result(second, b["id"]),
+            await result(first, other["id"]),
+        )
         assert a["timings"] == b["timings"]
         assert a["timings"] != other["timings"]
         out_a = (await first.get(a["outputs"][0])).content
@@ -223,9 +272,10 @@ async def test_same_seed_same_inputs_same_plan_and_bytes(make_client: MakeClient
         assert out_a == out_b
 
 
-async def test_seed_minus_one_picks_a_seed(client: httpx.AsyncClient, service) -> None:  # type: ignore[no-untyped-def]
+async def test_seed_minus_one_picks_a_seed(client: httpx.AsyncClient, service: MockService) -> None:
     job = await submit(client, job_input(seed=-1))
     stored = service.store.job(job["id"])
+    assert stored is not None
     assert 0 <= stored.seed <= 2**31 - 1
     assert stored.input["seed"] == stored.seed
 

@@ -17,7 +17,9 @@ async def _wav(client: httpx.AsyncClient, seconds: float) -> bytes:
     return response.content
 
 
-async def test_ticket_flow_as_the_sdk_does_it(client: httpx.AsyncClient, clock: ManualClock) -> None:
+async def test_ticket_flow_as_the_sdk_does_it(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
     data = await _wav(client, 6)
     ticket = await client.post(
         "/api/v3/media/uploads",
@@ -30,7 +32,9 @@ async def test_ticket_flow_as_the_sdk_does_it(client: httpx.AsyncClient, clock: 
     upload = envelope["data"]["upload"]
     assert upload["method"] == "PUT"
     assert upload["headers"] == {"Content-Type": "audio/wav"}
-    put = await client.put(upload["url"], content=data, headers=upload["headers"])  # no Authorization
+    put = await client.put(
+        upload["url"], content=data, headers=upload["headers"]
+    )  # no Authorization
     assert put.status_code == 200
     assert put.json()["data"]["type"] == "audio"
     download_url = envelope["data"]["download_url"]
@@ -38,7 +42,9 @@ async def test_ticket_flow_as_the_sdk_does_it(client: httpx.AsyncClient, clock: 
     assert fetched.content == data
     assert fetched.headers["content-type"].startswith("audio/")
 
-    job = await client.post(SUBMIT, json={**job_input(right=2), "left_audio": download_url}, headers=AUTH)
+    job = await client.post(
+        SUBMIT, json={**job_input(right=2), "left_audio": download_url}, headers=AUTH
+    )
     clock.advance(60)
     done = await client.get(f"/api/v3/predictions/{job.json()['data']['id']}/result", headers=AUTH)
     assert done.json()["data"]["status"] == "completed"
@@ -48,7 +54,11 @@ async def test_ticket_flow_as_the_sdk_does_it(client: httpx.AsyncClient, clock: 
 
 async def test_a_ticket_is_used_once(client: httpx.AsyncClient) -> None:
     data = await _wav(client, 1)
-    ticket = (await client.post("/api/v3/media/uploads", json={"filename": "a.wav", "size": len(data)}, headers=AUTH)).json()
+    ticket = (
+        await client.post(
+            "/api/v3/media/uploads", json={"filename": "a.wav", "size": len(data)}, headers=AUTH
+        )
+    ).json()
     url = ticket["data"]["upload"]["url"]
     assert (await client.put(url, content=data)).status_code == 200
     again = await client.put(url, content=data)
@@ -56,9 +66,15 @@ async def test_a_ticket_is_used_once(client: httpx.AsyncClient) -> None:
     assert "not found, used or expired" in again.json()["message"]
 
 
-async def test_put_of_the_wrong_size_is_refused_and_the_ticket_kept(client: httpx.AsyncClient) -> None:
+async def test_put_of_the_wrong_size_is_refused_and_the_ticket_kept(
+    client: httpx.AsyncClient,
+) -> None:
     data = await _wav(client, 1)
-    ticket = (await client.post("/api/v3/media/uploads", json={"filename": "a.wav", "size": len(data)}, headers=AUTH)).json()
+    ticket = (
+        await client.post(
+            "/api/v3/media/uploads", json={"filename": "a.wav", "size": len(data)}, headers=AUTH
+        )
+    ).json()
     url = ticket["data"]["upload"]["url"]
     short = await client.put(url, content=data[:-10])
     assert short.status_code == 400
@@ -69,15 +85,25 @@ async def test_put_of_the_wrong_size_is_refused_and_the_ticket_kept(client: http
 
 
 async def test_ticket_expires(client: httpx.AsyncClient, clock: ManualClock) -> None:
-    ticket = (await client.post("/api/v3/media/uploads", json={"filename": "a.wav", "size": 3}, headers=AUTH)).json()
+    ticket = (
+        await client.post(
+            "/api/v3/media/uploads", json={"filename": "a.wav", "size": 3}, headers=AUTH
+        )
+    ).json()
     clock.advance(3601)
     assert (await client.put(ticket["data"]["upload"]["url"], content=b"abc")).status_code == 404
 
 
 @pytest.mark.parametrize(
     ("content_type", "size", "status"),
-    [("video/mp4", 100_000_000, 200), ("video/mp4", 100_000_001, 413), ("audio/mpeg", 50_000_001, 413),
-     ("image/png", 20_000_001, 413), ("audio/wav", 50_000_000, 200), (None, 20_000_001, 413)],
+    [
+        ("video/mp4", 100_000_000, 200),
+        ("video/mp4", 100_000_001, 413),
+        ("audio/mpeg", 50_000_001, 413),
+        ("image/png", 20_000_001, 413),
+        ("audio/wav", 50_000_000, 200),
+        (None, 20_000_001, 413),
+    ],
 )
 async def test_ticket_size_limits_by_type(
     client: httpx.AsyncClient, content_type: str | None, size: int, status: int
@@ -116,8 +142,12 @@ async def test_legacy_upload_answers_data_url(client: httpx.AsyncClient) -> None
 
 
 @pytest.mark.parametrize("path", ["/api/v3/media/upload/binary", "/api/v3/upload"])
-async def test_multipart_without_a_file_part_names_the_field(client: httpx.AsyncClient, path: str) -> None:
-    response = await client.post(path, data={"other": "x"}, files={"nope": ("a", b"a")}, headers=AUTH)
+async def test_multipart_without_a_file_part_names_the_field(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.post(
+        path, data={"other": "x"}, files={"nope": ("a", b"a")}, headers=AUTH
+    )
     assert response.status_code == 400
     assert response.json()["message"].startswith('field "file" is required')
     not_multipart = await client.post(path, json={"file": "x"}, headers=AUTH)
@@ -128,17 +158,29 @@ async def test_binary_upload_over_the_audio_limit_is_413(make_client: MakeClient
     settings = Settings(upload_limits={"image": 100, "video": 100, "audio": 1000, "other": 100})
     async with make_client(settings) as client:
         data = await _wav(client, 1)  # 16 kB of 8 kHz audio
-        response = await client.post("/api/v3/media/upload/binary", files={"file": ("a.wav", data)}, headers=AUTH)
+        response = await client.post(
+            "/api/v3/media/upload/binary", files={"file": ("a.wav", data)}, headers=AUTH
+        )
         assert response.status_code == 413
-        assert response.json()["message"] == f"file is {len(data)} bytes; the limit for audio is 1000 bytes"
+        assert (
+            response.json()["message"]
+            == f"file is {len(data)} bytes; the limit for audio is 1000 bytes"
+        )
 
 
 @pytest.mark.parametrize(
     ("name", "shown"),
-    [("../../etc/passwd", "passwd"), ("/abs/path/x.wav", "x.wav"), ("a\x00b.wav", "ab.wav"), ("..", "upload"),
-     ("C:\\Users\\me\\x.wav", "x.wav")],
+    [
+        ("../../etc/passwd", "passwd"),
+        ("/abs/path/x.wav", "x.wav"),
+        ("a\x00b.wav", "ab.wav"),
+        ("..", "upload"),
+        ("C:\\Users\\me\\x.wav", "x.wav"),
+    ],
 )
 async def test_file_names_cannot_escape(client: httpx.AsyncClient, name: str, shown: str) -> None:
-    response = await client.post("/api/v3/media/uploads", json={"filename": name, "size": 1}, headers=AUTH)
+    response = await client.post(
+        "/api/v3/media/uploads", json={"filename": name, "size": 1}, headers=AUTH
+    )
     assert response.status_code == 200
     assert response.json()["data"]["download_url"].endswith("/" + shown)

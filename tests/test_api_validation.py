@@ -20,7 +20,10 @@ CASES: list[dict[str, Any]] = yaml.safe_load(
 
 def _request(case: dict[str, Any]) -> dict[str, Any]:
     if "raw" in case:
-        return {"content": case["raw"].encode(), "headers": {**AUTH, "Content-Type": "application/json"}}
+        return {
+            "content": case["raw"].encode(),
+            "headers": {**AUTH, "Content-Type": "application/json"},
+        }
     if "body" in case:
         return {"json": case["body"], "headers": AUTH}
     body = {**job_input(), **case.get("change", {})}
@@ -39,9 +42,11 @@ async def test_invalid_submission_is_400_naming_field_and_reason(
     assert body["data"] is None
     assert body["message"] == body["error"]
     assert body["message"].startswith(f'field "{case["field"]}" {case["reason"]}')
-    assert {"field": case["field"], "reason": body["details"][0]["reason"], "location": "body"} in body[
-        "details"
-    ]
+    assert {
+        "field": case["field"],
+        "reason": body["details"][0]["reason"],
+        "location": "body",
+    } in body["details"]
     assert case["reason"] in body["details"][0]["reason"]
     service = client._transport.app.state.service  # type: ignore[attr-defined]
     assert service.store.jobs() == []  # a refused request loses nothing and creates nothing
@@ -69,7 +74,9 @@ async def test_unknown_fields_are_accepted_and_ignored(client: httpx.AsyncClient
         ({"filename": "a.wav", "size": "10"}, "size", "must be an integer"),
     ],
 )
-async def test_upload_ticket_validation(client: httpx.AsyncClient, body: dict[str, Any], field: str, reason: str) -> None:
+async def test_upload_ticket_validation(
+    client: httpx.AsyncClient, body: dict[str, Any], field: str, reason: str
+) -> None:
     response = await client.post("/api/v3/media/uploads", json=body, headers=AUTH)
     assert response.status_code == 400
     assert response.json()["message"] == f'field "{field}" {reason}'

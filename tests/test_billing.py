@@ -38,7 +38,10 @@ def _policy(overrides: dict[str, Any]) -> BillingPolicy:
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_billing_case(case: dict[str, Any]) -> None:
     q = quote(
-        Decimal(case["left"]), Decimal(case["right"]), Order(case["order"]), _policy(case.get("policy", {}))
+        Decimal(case["left"]),
+        Decimal(case["right"]),
+        Order(case["order"]),
+        _policy(case.get("policy", {})),
     )
     assert q.billed_seconds == case["billed"]
     assert q.cost_usd == Decimal(case["cost"])
@@ -53,7 +56,9 @@ orders = st.sampled_from(list(Order))
 
 
 @given(durations, durations, orders)
-def test_cost_is_rate_times_whole_seconds_within_bounds(left: Decimal, right: Decimal, order: Order) -> None:
+def test_cost_is_rate_times_whole_seconds_within_bounds(
+    left: Decimal, right: Decimal, order: Order
+) -> None:
     q = quote(left, right, order)
     assert 5 <= q.billed_seconds <= 600
     assert q.cost_micros == q.billed_seconds * 15_000
@@ -69,7 +74,9 @@ def test_monotonic_in_each_track(left: Decimal, right: Decimal, extra: Decimal) 
 
 
 @given(durations, durations)
-def test_meanwhile_never_costs_more_and_sequential_orders_agree(left: Decimal, right: Decimal) -> None:
+def test_meanwhile_never_costs_more_and_sequential_orders_agree(
+    left: Decimal, right: Decimal
+) -> None:
     meanwhile = quote(left, right, Order.MEANWHILE).cost_micros
     left_right = quote(left, right, Order.LEFT_RIGHT).cost_micros
     assert meanwhile <= left_right
@@ -99,8 +106,15 @@ def test_reject_policy_charges_nothing_over_the_cap() -> None:
 
 @pytest.mark.parametrize(
     ("micros", "text"),
-    [(75_000, "$0.075"), (9_000_000, "$9.00"), (150_000, "$0.15"), (1, "$0.000001"), (0, "$0.00"),
-     (-75_000, "-$0.075"), (123_456_789, "$123.456789")],
+    [
+        (75_000, "$0.075"),
+        (9_000_000, "$9.00"),
+        (150_000, "$0.15"),
+        (1, "$0.000001"),
+        (0, "$0.00"),
+        (-75_000, "-$0.075"),
+        (123_456_789, "$123.456789"),
+    ],
 )
 def test_format_usd(micros: int, text: str) -> None:
     assert format_usd(micros) == text
@@ -118,9 +132,13 @@ def test_usd_to_micros_refuses_sub_micro_amounts() -> None:
 
 @pytest.mark.parametrize(
     "fields",
-    [{"minimum_seconds": 0}, {"minimum_seconds": 601}, {"padding_tolerance": Decimal(1)},
-     {"rate_micros_per_second": -1}],
+    [
+        {"minimum_seconds": 0},
+        {"minimum_seconds": 601},
+        {"padding_tolerance": Decimal(1)},
+        {"rate_micros_per_second": -1},
+    ],
 )
 def test_policy_refuses_nonsense(fields: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must"):
         BillingPolicy(**fields)

@@ -65,9 +65,11 @@ def test_price_reads_audio_files(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--left", "nope.mp3", "--right", "1"], "neither seconds nor an audio file"),
-     (["--left", "-3", "--right", "1"], "is not a duration"),
-     (["--left", "1", "--right", "1", "--order", "x"], "Invalid value for '--order'")],
+    [
+        (["--left", "nope.mp3", "--right", "1"], "neither seconds nor an audio file"),
+        (["--left", "-3", "--right", "1"], "is not a duration"),
+        (["--left", "1", "--right", "1", "--order", "x"], "Invalid value for '--order'"),
+    ],
 )
 def test_price_refuses_bad_input(args: list[str], message: str) -> None:
     code, out = run("price", *args)

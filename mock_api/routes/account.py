@@ -13,4 +13,6 @@ router = APIRouter()
 
 @router.get("/api/v3/balance")
 async def balance(service: Service, account: Account) -> JSONResponse:
-    return JSONResponse(envelope({"balance": usd_number(service.balance(account)), "currency": "USD"}))
+    return JSONResponse(
+        envelope({"balance": usd_number(service.balance(account)), "currency": "USD"})
+    )

@@ -23,7 +23,9 @@ SYNC_TIMEOUT_CODE = 5004
 
 
 @router.post(f"/api/v3/{MODEL_ID}")
-async def submit(request: Request, service: Service, account: Account, urls: BaseUrls) -> JSONResponse:
+async def submit(
+    request: Request, service: Service, account: Account, urls: BaseUrls
+) -> JSONResponse:
     body = await json_body(request)
     service.spec.validate_body("submitInfiniteTalkFastVideoToVideoMulti", body)
     header = request.headers.get(OUTCOME_HEADER)
@@ -64,5 +66,7 @@ async def get_result(id: str, service: Service, account: Account, urls: BaseUrls
 
 
 @router.get("/api/v3/predictions/{id}")
-async def get_prediction(id: str, service: Service, account: Account, urls: BaseUrls) -> JSONResponse:
+async def get_prediction(
+    id: str, service: Service, account: Account, urls: BaseUrls
+) -> JSONResponse:
     return await get_result(id, service, account, urls)

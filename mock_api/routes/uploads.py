@@ -22,10 +22,14 @@ router = APIRouter()
 
 
 @router.post("/api/v3/media/uploads")
-async def create_ticket(request: Request, service: Service, account: Account, urls: BaseUrls) -> JSONResponse:
+async def create_ticket(
+    request: Request, service: Service, account: Account, urls: BaseUrls
+) -> JSONResponse:
     body = await json_body(request)
     service.spec.validate_body("createUploadTicket", body)
-    ticket = service.create_ticket(account, body["filename"], body["size"], body.get("content_type"))
+    ticket = service.create_ticket(
+        account, body["filename"], body["size"], body.get("content_type")
+    )
     return JSONResponse(
         envelope(
             {
@@ -43,7 +47,9 @@ async def create_ticket(request: Request, service: Service, account: Account, ur
 
 
 @router.put(TICKETS_PREFIX + "{ticket_id}")
-async def put_ticket(ticket_id: str, request: Request, service: Service, urls: BaseUrls) -> JSONResponse:
+async def put_ticket(
+    ticket_id: str, request: Request, service: Service, urls: BaseUrls
+) -> JSONResponse:
     ticket = service.ticket(ticket_id)
     # Read no more than the ticket allows: a client that sends more is told
     # so as soon as it passes the declared size, not after the whole body.
@@ -63,7 +69,9 @@ async def put_ticket(ticket_id: str, request: Request, service: Service, urls: B
 async def _multipart_file(request: Request, service: Service, account: str) -> StoredFile:
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
-        raise ValidationFailed(field="file", reason="is required: send multipart/form-data with a part named 'file'")
+        raise ValidationFailed(
+            field="file", reason="is required: send multipart/form-data with a part named 'file'"
+        )
     declared = request.headers.get("content-length")
     largest = max(service.settings.upload_limits.values())
     if declared and declared.isdigit() and int(declared) > largest + 64 * 1024:
@@ -72,7 +80,9 @@ async def _multipart_file(request: Request, service: Service, account: str) -> S
     try:
         part = form.get("file")
         if not isinstance(part, UploadFile):
-            raise ValidationFailed(field="file", reason="is required: send a file part named 'file'")
+            raise ValidationFailed(
+                field="file", reason="is required: send a file part named 'file'"
+            )
         data = await part.read()
         return service.store_file(account, part.filename or "upload", data)
     finally:
@@ -80,12 +90,16 @@ async def _multipart_file(request: Request, service: Service, account: str) -> S
 
 
 @router.post("/api/v3/media/upload/binary")
-async def upload_binary(request: Request, service: Service, account: Account, urls: BaseUrls) -> JSONResponse:
+async def upload_binary(
+    request: Request, service: Service, account: Account, urls: BaseUrls
+) -> JSONResponse:
     stored = await _multipart_file(request, service, account)
     return JSONResponse(envelope(stored_file(stored, urls)))
 
 
 @router.post("/api/v3/upload")
-async def upload_legacy(request: Request, service: Service, account: Account, urls: BaseUrls) -> JSONResponse:
+async def upload_legacy(
+    request: Request, service: Service, account: Account, urls: BaseUrls
+) -> JSONResponse:
     stored = await _multipart_file(request, service, account)
     return JSONResponse(envelope({"url": urls.file(stored.id, stored.filename)}))
