@@ -24,7 +24,17 @@ def free_port() -> int:
 def serve(*args: str, timeout: float = 20.0) -> Iterator[str]:
     """Start the CLI's server on a free loopback port; yield its base URL."""
     port = free_port()
-    command = [sys.executable, "-m", "mock_api.cli", "serve", "--port", str(port), "--log-level", "warning", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "mock_api.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        *args,
+    ]
     log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks on it
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

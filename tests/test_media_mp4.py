@@ -14,8 +14,8 @@ import av
 import pytest
 from tinytag import TinyTag
 
-from mock_api.media import write_mp4
 from mock_api.media import _keyframes as keyframes
+from mock_api.media import write_mp4
 from mock_api.media.mp4 import MAX_DURATION_MS
 
 DURATIONS_MS = [1, 999, 1000, 1500, 5000, 10_080, 600_000]
@@ -30,6 +30,10 @@ def boxes(data: bytes, start: int = 0, end: int | None = None) -> dict[bytes, by
         found[kind] = data[start + 8 : start + size]
         start += size
     return found
+
+
+def open_input(data: bytes) -> av.container.InputContainer:
+    return av.open(io.BytesIO(data), mode="r")
 
 
 def top_level_order(data: bytes) -> list[bytes]:
@@ -65,7 +69,7 @@ def test_header_durations(duration_ms: int) -> None:
 
 @pytest.mark.parametrize("duration_ms", DURATIONS_MS)
 def test_pyav_opens_and_decodes(duration_ms: int) -> None:
-    with av.open(io.BytesIO(write_mp4(duration_ms, variant=duration_ms))) as container:
+    with open_input(write_mp4(duration_ms, variant=duration_ms)) as container:
         assert container.duration == duration_ms * 1000  # AV_TIME_BASE: microseconds
         stream = container.streams.video[0]
         assert stream.codec_context.name == "h264"
@@ -81,14 +85,14 @@ def test_pyav_opens_and_decodes(duration_ms: int) -> None:
 
 @pytest.mark.parametrize("duration_ms", [1500, 10_080])
 def test_every_frame_decodes_with_its_timestamp(duration_ms: int) -> None:
-    with av.open(io.BytesIO(write_mp4(duration_ms))) as container:
+    with open_input(write_mp4(duration_ms)) as container:
         stream = container.streams.video[0]
         times = [frame.time for frame in container.decode(stream)]
     assert times == [float(second) for second in range(-(-duration_ms // 1000))]
 
 
 def top_left_rgb(data: bytes) -> tuple[int, int, int]:
-    with av.open(io.BytesIO(data)) as container:
+    with open_input(data) as container:
         frame = next(container.decode(video=0)).to_rgb()
     pixel = bytes(frame.planes[0])[:3]
     return pixel[0], pixel[1], pixel[2]

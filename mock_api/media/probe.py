@@ -7,10 +7,11 @@ not the media it expects. The fake must do both without native binaries
 
 * the format comes from magic bytes (:mod:`mock_api.media.sniff`), never
   from a file name or Content-Type;
-* durations come from container headers: tinytag for WAV, MP3 (it counts
-  frames when a VBR file has no Xing header), M4A/MP4/MOV, Ogg and FLAC; a
-  minimal EBML reader (:mod:`mock_api.media._ebml`) for WebM, which tinytag
-  does not read;
+* durations come from container headers: tinytag for WAV, MP3, M4A/MP4/MOV,
+  Ogg and FLAC; a minimal EBML reader (:mod:`mock_api.media._ebml`) for
+  WebM, which tinytag does not read. An MP3 without a Xing/Info/VBRI header
+  has no frame count to read, and tinytag extrapolates it from its first
+  30 s, so :mod:`mock_api.media._mpeg` counts its frames instead;
 * every failure is a :class:`~mock_api.errors.MediaError` with a reason a
   user can act on. The service adds which input it was.
 
@@ -28,7 +29,7 @@ from typing import Literal
 from tinytag import TinyTag
 
 from mock_api.errors import MediaError
-from mock_api.media import _ebml, _isobmff
+from mock_api.media import _ebml, _isobmff, _mpeg
 from mock_api.media.sniff import Sniffed, describe, identify, sniff_content_type, sniff_kind
 
 __all__ = [
@@ -95,10 +96,13 @@ def _seconds(value: float | None, label: str) -> Decimal:
     if value <= 0:
         raise MediaError(f"the {label} file has a duration of zero")
     if value > _MAX_SECONDS:
-        raise MediaError(f"the {label} file claims an implausible duration ({value:.0f} s)")
+        raise MediaError(f"the {label} file claims an implausible duration ({value:.6g} s)")
     # repr() gives the shortest decimal that round-trips, so 2.088 stays 2.088
     # rather than 2.08799999...; then round half up to the millisecond.
-    return Decimal(repr(value)).quantize(_MILLISECOND, rounding=ROUND_HALF_UP, context=_CONTEXT)
+    seconds = Decimal(repr(value)).quantize(_MILLISECOND, rounding=ROUND_HALF_UP, context=_CONTEXT)
+    if not seconds:
+        raise MediaError(f"the {label} file lasts less than a millisecond")
+    return seconds
 
 
 def _tinytag_duration(data: bytes, label: str) -> float | None:
@@ -112,6 +116,15 @@ def _tinytag_duration(data: bytes, label: str) -> float | None:
         raise MediaError(f"could not read the {label} headers: corrupt or truncated file") from exc
     duration: float | None = tag.duration
     return duration
+
+
+def _audio_duration(data: bytes, container: str, label: str) -> float | None:
+    if container == "mp3":
+        first = _mpeg.first_frame(data)
+        if first is not None and not _mpeg.has_vbr_header(data, first):
+            # No frame count in the headers: tinytag would extrapolate; count instead.
+            return _mpeg.count_duration(data)
+    return _tinytag_duration(data, label)
 
 
 def _iso_tracks(data: bytes, label: str) -> frozenset[str]:
@@ -145,8 +158,7 @@ def probe_audio(data: bytes) -> MediaInfo:
             raise MediaError(f"expected {_AUDIO_FORMATS}, got {content}")
         container = "mov" if container == "mov" else "m4a"
     label = _label(container)
-    duration = _seconds(_tinytag_duration(data, label), label)
-    return MediaInfo("audio", container, duration)
+    return MediaInfo("audio", container, _seconds(_audio_duration(data, container, label), label))
 
 
 def _webm_duration(data: bytes, sniffed: Sniffed) -> Decimal:

@@ -19,6 +19,8 @@ from typing import Literal
 
 import filetype
 
+from mock_api.media._mpeg import frame_length
+
 __all__ = ["Kind", "Sniffed", "describe", "identify", "sniff_content_type", "sniff_kind"]
 
 Kind = Literal["audio", "video", "image"]
@@ -53,6 +55,13 @@ _JPEG = Sniffed("image", "jpeg", "image/jpeg")
 _WEBP = Sniffed("image", "webp", "image/webp")
 _GIF = Sniffed("image", "gif", "image/gif")
 
+# The MIME types filetype gives the formats identify() accepts, under any alias.
+_ACCEPTED_BY_NAME = frozenset(
+    {"audio/wav", "audio/x-wav", "audio/mpeg", "audio/mp4", "audio/ogg", "audio/flac"}
+    | {"audio/x-flac", "video/mp4", "video/quicktime", "video/webm", "video/x-matroska"}
+    | {"image/png", "image/jpeg", "image/webp", "image/gif"}
+)
+
 # ISO BMFF major brands that are audio-only by convention (iTunes audio,
 # audiobooks, protected audio, Flash audio).
 _AUDIO_BRANDS = frozenset({b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B "})
@@ -66,40 +75,17 @@ _IMAGE_BRANDS = frozenset(
 _OGG_AUDIO_CODECS = (b"\x01vorbis", b"OpusHead", b"\x7fFLAC", b"Speex   ")
 _OGG_PACKET_OFFSET = 28  # 27-byte page header + one lacing value (a 1-segment first page)
 
-# MPEG audio layer III bitrates in kbit/s by bitrate index 1..14, and sample
-# rates by index 0..2, for MPEG-1 and for MPEG-2/2.5 (LSF).
-_MP3_KBPS_V1 = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
-_MP3_KBPS_V2 = (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)
-_MP3_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
 
-
-def _mp3_frame_length(data: bytes, pos: int) -> int | None:
-    """Length of the MPEG-1/2/2.5 layer III frame whose header is at ``pos``, if valid."""
-    if len(data) < pos + 4 or data[pos] != 0xFF or data[pos + 1] & 0xE0 != 0xE0:
-        return None
-    version = (data[pos + 1] >> 3) & 0x3  # 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5, 1: reserved
-    layer = (data[pos + 1] >> 1) & 0x3  # 1: layer III
-    bitrate_index = data[pos + 2] >> 4
-    rate_index = (data[pos + 2] >> 2) & 0x3
-    if version == 1 or layer != 1 or not 0 < bitrate_index < 15 or rate_index == 3:
-        return None
-    padding = (data[pos + 2] >> 1) & 0x1
-    kbps = (_MP3_KBPS_V1 if version == 3 else _MP3_KBPS_V2)[bitrate_index - 1]
-    coefficient = 144 if version == 3 else 72  # samples per frame / 8
-    return coefficient * kbps * 1000 // _MP3_RATES[version][rate_index] + padding
-
-
-def _is_mp3_frame_start(data: bytes, pos: int = 0) -> bool:
-    """A valid layer III frame header at ``pos``, followed by another one if the data has it.
+def _is_mp3_frame_start(data: bytes) -> bool:
+    """A valid layer III frame header first, followed by another one if the data has it.
 
     Checking the second header makes random bytes that happen to start with a
     frame sync (about 1 in 5000) very unlikely to pass for MP3.
     """
-    length = _mp3_frame_length(data, pos)
+    length = frame_length(data, 0)
     if length is None:
         return False
-    following = pos + length
-    return len(data) < following + 4 or _mp3_frame_length(data, following) is not None
+    return len(data) < length + 4 or frame_length(data, length) is not None
 
 
 def _after_id3v2(data: bytes) -> Sniffed:
@@ -182,7 +168,9 @@ def sniff_content_type(data: bytes) -> str | None:
     if sniffed is not None:
         return sniffed.mime
     guessed: str | None = filetype.guess_mime(data)
-    return guessed
+    # filetype's checks are looser than ours (two bytes for MP3): when it names
+    # a format we accept but identify() did not, the bytes are not really that.
+    return None if guessed in _ACCEPTED_BY_NAME else guessed
 
 
 def describe(data: bytes) -> str:
