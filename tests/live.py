@@ -35,7 +35,7 @@ def serve(*args: str, timeout: float = 20.0) -> Iterator[str]:
         "warning",
         *args,
     ]
-    log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks on it
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below; a file, not a pipe, so a chatty server never blocks
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -6,7 +6,9 @@ import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
+import httpx
 import pytest
 
 from mock_api import ManualClock, RemoteFetchPolicy, Settings
@@ -40,7 +42,7 @@ def media_server() -> Iterator[str]:
     server.server_close()
 
 
-async def _run(client, clock: ManualClock, url: str) -> dict:  # type: ignore[no-untyped-def]
+async def _run(client: httpx.AsyncClient, clock: ManualClock, url: str) -> dict[str, Any]:
     response = await client.post(
         SUBMIT, json={**job_input(right=2), "left_audio": url}, headers=AUTH
     )
@@ -49,7 +51,7 @@ async def _run(client, clock: ManualClock, url: str) -> dict:  # type: ignore[no
     result = await client.get(
         f"/api/v3/predictions/{response.json()['data']['id']}/result", headers=AUTH
     )
-    data: dict = result.json()["data"]  # type: ignore[type-arg]
+    data: dict[str, Any] = result.json()["data"]
     return data
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -87,7 +88,7 @@ def test_status_never_moves_backwards(plan: Plan, steps: list[int]) -> None:
         lambda: Plan(10, 5, 20, COMPLETED),
     ],
 )
-def test_impossible_records_are_refused(bad) -> None:  # type: ignore[no-untyped-def]
+def test_impossible_records_are_refused(bad: Callable[[], object]) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - each constructor says a different thing
         bad()
 

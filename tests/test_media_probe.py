@@ -137,6 +137,36 @@ def test_output_of_write_mp4_probes_as_video() -> None:
     assert probe_video(write_mp4(10_080)) == MediaInfo("video", "mp4", Decimal("10.080"))
 
 
+# --- MP3 without a VBR header: counted, not extrapolated ---------------------
+
+
+def _mp3_frames(bitrate_index: int, count: int) -> bytes:
+    """Silent-ish MPEG-2 layer III frames, mono, 16 kHz: valid headers, zero payload."""
+    kbps = (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)[bitrate_index - 1]
+    length = 72 * kbps * 1000 // 16000
+    header = bytes([0xFF, 0xF3, (bitrate_index << 4) | (2 << 2), 0xC0])
+    return (header + bytes(length - 4)) * count
+
+
+def test_vbr_mp3_without_xing_is_counted_to_the_end() -> None:
+    # 30 s of 8 kbit/s frames, then 30 s of 160 kbit/s: extrapolating from the
+    # start (as tinytag does past 30 s) would read several minutes.
+    data = _mp3_frames(1, 834) + _mp3_frames(14, 834)
+    assert probe_audio(data) == MediaInfo("audio", "mp3", Decimal("60.048"))  # 1668 x 36 ms
+
+
+def test_mp3_frame_count_skips_junk_and_trailing_tags() -> None:
+    id3v2 = b"ID3\x04\x00\x00\x00\x00\x00\x05" + b"\x00" * 5
+    id3v1 = b"TAG" + b"\x20" * 125
+    data = id3v2 + _mp3_frames(4, 100) + b"junk\xff\x00" + _mp3_frames(4, 100) + id3v1
+    assert probe_audio(data).duration == Decimal("7.200")  # 200 x 36 ms
+
+
+def test_fixture_mp3_without_xing_matches_packet_count() -> None:
+    # ffprobe -count_packets reads 58 packets of 576 samples at 16 kHz.
+    assert probe_audio(FILES["tone_vbr_noxing.mp3"]).duration == Decimal("2.088")
+
+
 # --- garbage, empty and truncated input ---------------------------------------
 
 
