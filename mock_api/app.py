@@ -13,6 +13,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from mock_api.clock import Clock
 from mock_api.http import install_error_handlers
+from mock_api.journal import JournalMiddleware
 from mock_api.routes import account, docs, media, predictions, uploads
 from mock_api.service import MockService
 from mock_api.settings import Settings
@@ -37,6 +38,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.service = service
+    app.add_middleware(JournalMiddleware, journal=service.journal, clock=service.clock)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -73,3 +73,30 @@ def iso_ms(epoch_ms: int) -> str:
     """``2023-04-01T12:34:56.789Z``: the timestamp format of the real API."""
     moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+
+
+class OffsetClock:
+    """Wall-clock time that a test can also jump forward.
+
+    For a live server used by clients that block while they poll (an SDK's
+    ``run()``): time flows by itself, so jobs finish unattended, and
+    :meth:`advance` skips ahead when a test does not want to wait.
+    """
+
+    def __init__(self) -> None:
+        self._offset_ms = 0
+        self._lock = threading.Lock()
+
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000 + self._offset_ms
+
+    def advance(self, seconds: float = 0.0, *, ms: int = 0) -> int:
+        step = round(seconds * 1000) + ms
+        if step < 0:
+            raise ValueError("a clock cannot be advanced by a negative amount")
+        with self._lock:
+            self._offset_ms += step
+        return self.now_ms()
+
+    def __repr__(self) -> str:
+        return f"OffsetClock(+{self._offset_ms} ms)"

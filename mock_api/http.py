@@ -15,7 +15,8 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mock_api.errors import RequestError, ValidationFailed
+from mock_api.errors import RequestError, Unauthorized, ValidationFailed
+from mock_api.journal import SpecViolation
 from mock_api.service import MockService
 from mock_api.urls import Urls
 
@@ -31,6 +32,18 @@ def error_body(
     return body
 
 
+def _violations(exc: RequestError) -> list[SpecViolation]:
+    """How a refused request broke the contract, for the journal."""
+    found = getattr(exc, "violations", None)
+    if found is not None:
+        return [SpecViolation(v.field, v.reason, v.location) for v in found]
+    if isinstance(exc, ValidationFailed):
+        return [SpecViolation(exc.field or "", exc.reason or exc.message, exc.location)]
+    if isinstance(exc, Unauthorized):
+        return [SpecViolation("Authorization", exc.message, "header")]
+    return []
+
+
 def error_response(exc: RequestError) -> JSONResponse:
     details: list[dict[str, str]] | None = None
     violations = getattr(exc, "violations", None)
@@ -44,6 +57,7 @@ def error_response(exc: RequestError) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     async def on_request_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestError)
+        request.state.violations = _violations(exc)
         return error_response(exc)
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -52,6 +66,8 @@ def install_error_handlers(app: FastAPI) -> None:
             404: f"no route {request.method} {request.url.path}",
             405: f"method {request.method} is not allowed on {request.url.path}",
         }.get(exc.status_code, str(exc.detail))
+        if exc.status_code in (404, 405):
+            request.state.violations = [SpecViolation("path", message, "path")]
         return JSONResponse(
             error_body(exc.status_code, message), exc.status_code, headers=exc.headers
         )
@@ -71,7 +87,9 @@ def get_service(request: Request) -> MockService:
 
 
 def get_account(request: Request) -> str:
-    return get_service(request).authenticate(request.headers.get("authorization"))
+    account = get_service(request).authenticate(request.headers.get("authorization"))
+    request.state.account = account
+    return account
 
 
 def get_urls(request: Request) -> Urls:

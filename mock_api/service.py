@@ -31,6 +31,7 @@ from mock_api.errors import (
     ValidationFailed,
 )
 from mock_api.fetch import fetch_remote
+from mock_api.journal import Journal
 from mock_api.lifecycle import Outcome, Status, status_at
 from mock_api.media import (
     MediaInfo,
@@ -83,13 +84,15 @@ class MockService:
         self.clock = clock or SystemClock()
         self.store = store or MemoryStore()
         self.spec = spec or default_spec()
+        self.journal = Journal()
         seed = self.settings.random_seed
         self._rng = random.Random(seed) if seed is not None else random.SystemRandom()  # noqa: S311
         self._rng_lock = threading.Lock()
 
     def reset(self) -> None:
-        """Forget all state; the clock and settings stay."""
+        """Forget all state (jobs, files, accounts, journal); the clock and settings stay."""
         self.store.reset()
+        self.journal.clear()
         with self._rng_lock:
             if self.settings.random_seed is not None:
                 self._rng.seed(self.settings.random_seed)

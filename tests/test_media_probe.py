@@ -150,7 +150,7 @@ def _mp3_frames(bitrate_index: int, count: int) -> bytes:
 
 def test_vbr_mp3_without_xing_is_counted_to_the_end() -> None:
     # 30 s of 8 kbit/s frames, then 30 s of 160 kbit/s: extrapolating from the
-    # start (as tinytag does past 30 s) would read several minutes.
+    # start, as tinytag 2.3.2 does past 30 s, reads 630.5 s.
     data = _mp3_frames(1, 834) + _mp3_frames(14, 834)
     assert probe_audio(data) == MediaInfo("audio", "mp3", Decimal("60.048"))  # 1668 x 36 ms
 

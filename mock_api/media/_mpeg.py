@@ -14,6 +14,8 @@ with a plausible MP3 frame.
 
 from __future__ import annotations
 
+import re
+
 __all__ = ["count_duration", "first_frame", "frame_length", "has_vbr_header"]
 
 # Layer III bitrates in kbit/s by bitrate index 1..14, for MPEG-1 and for
@@ -27,6 +29,11 @@ _MPEG1 = 3  # version code; 2 is MPEG-2, 0 is MPEG-2.5, 1 is reserved
 # after the 4-byte header and 9-32 bytes of side information.
 _VBR_TAGS = (b"Xing", b"Info", b"VBRI")
 _VBR_TAG_SEARCH = 40
+
+# A frame sync for layer III: 0xFF, then 111 VV 01 P (version VV != 01).
+_SYNC = re.compile(rb"\xff[\xe2\xe3\xf2\xf3\xfa\xfb]")
+# Past this much non-frame data (in total), the rest is not audio: stop looking.
+_MAX_JUNK = 1 << 20
 
 
 def frame_length(data: bytes, pos: int) -> int | None:
@@ -59,11 +66,13 @@ def first_frame(data: bytes) -> int | None:
         for byte in data[6:10]:  # a "syncsafe" integer: 7 bits per byte
             size = (size << 7) | (byte & 0x7F)
         pos = 10 + size + (10 if data[5] & 0x10 else 0)  # footer flag
-    while 0 <= pos < len(data):
+    limit = pos + _MAX_JUNK
+    while (match := _SYNC.search(data, pos, limit)) is not None:
+        pos = match.start()
         length = frame_length(data, pos)
         if length is not None and frame_length(data, pos + length) is not None:
             return pos
-        pos = data.find(b"\xff", pos + 1)
+        pos += 1
     return None
 
 
@@ -72,14 +81,14 @@ def count_duration(data: bytes) -> float | None:
 
     Frames must share the first frame's version and sample rate; bytes that
     are not a frame (junk, an ID3v1 or APE tag at the end) are skipped up to
-    the next frame sync.
+    the next frame sync, up to 1 MiB of them in all.
     """
     pos = first_frame(data)
     if pos is None:
         return None
     signature = (data[pos + 1] & 0xFE, data[pos + 2] & 0x0C)  # version/layer, sample rate
     version, rate_index = (data[pos + 1] >> 3) & 0x3, (data[pos + 2] >> 2) & 0x3
-    frames = 0
+    frames = junk = 0
     end = len(data)
     while pos + 4 <= end:
         length = frame_length(data, pos)
@@ -87,8 +96,10 @@ def count_duration(data: bytes) -> float | None:
             frames += 1
             pos += length
             continue
-        pos = data.find(b"\xff", pos + 1)
-        if pos < 0:
+        match = _SYNC.search(data, pos + 1, pos + 1 + _MAX_JUNK - junk)
+        if match is None:
             break
+        junk += match.start() - pos
+        pos = match.start()
     samples_per_frame = 1152 if version == _MPEG1 else 576
     return frames * samples_per_frame / _RATES[version][rate_index]

@@ -1,0 +1,190 @@
+"""The request journal: what clients actually sent, and what they got back.
+
+Every request that reaches the app is recorded, with the account it came
+from, the status it got, how long it took, and each way it broke the spec
+(field, rule). Tests assert on it ("the client polled at most once a second",
+"no request was invalid"); the pytest plugin can fail a test whose client
+sent anything the spec forbids.
+
+Bodies are kept only when they are JSON and small, so the journal of a test
+that uploads a 100 MB video stays small.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mock_api.clock import Clock
+
+#: The largest body (request or response) the journal keeps, in bytes.
+MAX_KEPT_BODY = 64 * 1024
+
+
+@dataclass(frozen=True)
+class SpecViolation:
+    field: str
+    reason: str
+    location: str = "body"
+
+    def __str__(self) -> str:
+        return f"{self.location} {self.field!r}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    seq: int
+    at_ms: int  # the fake's clock when the request arrived
+    method: str
+    path: str
+    query: str
+    account: str | None
+    status: int
+    duration_ms: float  # wall-clock time spent answering
+    violations: tuple[SpecViolation, ...] = ()
+    request_json: Any = None
+    response_json: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def valid(self) -> bool:
+        return not self.violations
+
+    def describe(self) -> str:
+        query = f"?{self.query}" if self.query else ""
+        line = f"#{self.seq} {self.method} {self.path}{query} -> {self.status}"
+        if self.violations:
+            line += " [" + "; ".join(str(v) for v in self.violations) + "]"
+        return line
+
+
+class Journal:
+    def __init__(self, limit: int = 100_000) -> None:
+        self._entries: list[JournalEntry] = []
+        self._lock = threading.Lock()
+        self._seq = 0
+        self.limit = limit
+
+    def record(self, **fields: Any) -> JournalEntry:
+        with self._lock:
+            self._seq += 1
+            entry = JournalEntry(seq=self._seq, **fields)
+            self._entries.append(entry)
+            if len(self._entries) > self.limit:  # oldest first out
+                del self._entries[: len(self._entries) - self.limit]
+            return entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def entries(
+        self,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        account: str | None = None,
+        status: int | None = None,
+        invalid: bool | None = None,
+    ) -> list[JournalEntry]:
+        """Entries in arrival order; ``path`` matches a prefix."""
+        with self._lock:
+            found: Iterable[JournalEntry] = list(self._entries)
+        return [
+            e
+            for e in found
+            if (method is None or e.method == method.upper())
+            and (path is None or e.path.startswith(path))
+            and (account is None or e.account == account)
+            and (status is None or e.status == status)
+            and (invalid is None or (not e.valid) == invalid)
+        ]
+
+    def violations(self) -> list[JournalEntry]:
+        return self.entries(invalid=True)
+
+
+_KEPT_HEADERS = (
+    "content-type",
+    "user-agent",
+    "x-client-name",
+    "x-client-version",
+    "x-mock-outcome",
+)
+
+
+class JournalMiddleware:
+    """Pure ASGI middleware: tees small JSON bodies, times the answer, records it."""
+
+    def __init__(self, app: ASGIApp, journal: Journal, clock: Clock) -> None:
+        self.app = app
+        self.journal = journal
+        self.clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        arrived = self.clock.now_ms()
+        request_body = bytearray()
+        response_body = bytearray()
+        status = 500
+        response_type = ""
+
+        async def tee_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request" and len(request_body) <= MAX_KEPT_BODY:
+                request_body.extend(message.get("body", b""))
+            return message
+
+        async def tee_send(message: Message) -> None:
+            nonlocal status, response_type
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for name, value in message.get("headers", []):
+                    if name.lower() == b"content-type":
+                        response_type = value.decode("latin-1")
+            elif (
+                message["type"] == "http.response.body"
+                and response_type.startswith("application/json")
+                and len(response_body) <= MAX_KEPT_BODY
+            ):
+                response_body.extend(message.get("body", b""))
+            await send(message)
+
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        # Routes write the account and any spec violations here; sharing the dict
+        # (not the scope, which routers may copy) lets this middleware read them.
+        state = scope.setdefault("state", {})
+        try:
+            await self.app(scope, tee_receive, tee_send)
+        finally:
+            self.journal.record(
+                at_ms=arrived,
+                method=scope["method"],
+                path=scope["path"],
+                query=scope.get("query_string", b"").decode("latin-1"),
+                account=state.get("account"),
+                status=status,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                violations=tuple(state.get("violations", ())),
+                request_json=_json(request_body, headers.get("content-type", "")),
+                response_json=_json(response_body, response_type),
+                headers={k: headers[k] for k in _KEPT_HEADERS if k in headers},
+            )
+
+
+def _json(body: bytes | bytearray, content_type: str) -> Any:
+    if not body or len(body) > MAX_KEPT_BODY or "json" not in content_type:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
