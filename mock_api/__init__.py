@@ -6,7 +6,7 @@ The public API: build an app with :func:`create_app`, drive its time with a
 
 from mock_api.app import create_app
 from mock_api.billing import BillingPolicy, Order, OverMaximum, Quote, format_usd, quote
-from mock_api.clock import Clock, ManualClock, SystemClock
+from mock_api.clock import Clock, ManualClock, OffsetClock, SystemClock
 from mock_api.errors import (
     InsufficientBalance,
     InvalidInput,
@@ -21,7 +21,7 @@ from mock_api.errors import (
 )
 from mock_api.fetch import RemoteFetchPolicy
 from mock_api.lifecycle import Outcome, Plan, Status, status_at
-from mock_api.planning import PACES, OutcomeRates, Pace
+from mock_api.planning import PACES, Directive, OutcomeRates, Pace
 from mock_api.service import MockService
 from mock_api.settings import MODEL_ID, Settings
 from mock_api.store import MemoryStore
@@ -31,6 +31,7 @@ __all__ = [
     "PACES",
     "BillingPolicy",
     "Clock",
+    "Directive",
     "InsufficientBalance",
     "InvalidInput",
     "ManualClock",
@@ -39,6 +40,7 @@ __all__ = [
     "MockAPIError",
     "MockService",
     "NotFound",
+    "OffsetClock",
     "Order",
     "Outcome",
     "OutcomeRates",

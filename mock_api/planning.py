@@ -150,12 +150,45 @@ def choose_outcome(forced: Outcome | None, rates: OutcomeRates, key: str) -> Out
     return COMPLETED
 
 
+@dataclass(frozen=True)
+class Directive:
+    """What a test wants for one job, overriding the dice and the pace.
+
+    Comes from the ``X-Mock-Outcome`` header or from the queue a test fills
+    (:meth:`mock_api.service.MockService.queue_directive`); ``None`` fields
+    leave that part of the plan to the settings.
+    """
+
+    outcome: Outcome | None = None
+    queue_ms: int | None = None  # time in ``created``
+    processing_ms: int | None = None  # time in ``processing``
+
+    def __post_init__(self) -> None:
+        for name in ("queue_ms", "processing_ms"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be >= 0")
+
+
 def plan_job(
-    *, created_ms: int, output_seconds: Decimal, pace: Pace, key: str, outcome: Outcome
+    *,
+    created_ms: int,
+    output_seconds: Decimal,
+    pace: Pace,
+    key: str,
+    outcome: Outcome,
+    directive: Directive | None = None,
 ) -> Plan:
     """When the job starts and finishes. A job that fails on its inputs fails fast."""
     rng = random.Random(key)  # noqa: S311 - simulation, not security
-    started = created_ms + pace.queue_ms
-    work_seconds = output_seconds if outcome.status is Status.COMPLETED else Decimal(0)
-    finished = started + pace.processing_ms(work_seconds, rng)
-    return Plan(created_ms=created_ms, started_ms=started, finished_ms=finished, outcome=outcome)
+    directive = directive or Directive()
+    queue = pace.queue_ms if directive.queue_ms is None else directive.queue_ms
+    started = created_ms + queue
+    if directive.processing_ms is not None:
+        processing = directive.processing_ms
+    else:
+        work_seconds = output_seconds if outcome.status is Status.COMPLETED else Decimal(0)
+        processing = pace.processing_ms(work_seconds, rng)
+    return Plan(
+        created_ms=created_ms, started_ms=started, finished_ms=started + processing, outcome=outcome
+    )

@@ -12,6 +12,7 @@ import hashlib
 import json
 import random
 import threading
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -43,7 +44,7 @@ from mock_api.media import (
     sniff_kind,
     write_mp4,
 )
-from mock_api.planning import choose_outcome, job_key, plan_job
+from mock_api.planning import Directive, choose_outcome, job_key, plan_job
 from mock_api.settings import MODEL_ID, Settings
 from mock_api.spec import Spec, default_spec
 from mock_api.store import (
@@ -88,12 +89,14 @@ class MockService:
         seed = self.settings.random_seed
         self._rng = random.Random(seed) if seed is not None else random.SystemRandom()  # noqa: S311
         self._rng_lock = threading.Lock()
+        self._directives: deque[Directive] = deque()
 
     def reset(self) -> None:
         """Forget all state (jobs, files, accounts, journal); the clock and settings stay."""
         self.store.reset()
         self.journal.clear()
         with self._rng_lock:
+            self._directives.clear()
             if self.settings.random_seed is not None:
                 self._rng.seed(self.settings.random_seed)
 
@@ -131,8 +134,22 @@ class MockService:
             raise NotFound(f"prediction {job_id} not found")
         return job
 
+    def queue_directive(self, directive: Directive, count: int = 1) -> None:
+        """Apply ``directive`` to the next ``count`` submissions without a header."""
+        with self._rng_lock:
+            self._directives.extend([directive] * count)
+
+    def _next_directive(self) -> Directive | None:
+        with self._rng_lock:
+            return self._directives.popleft() if self._directives else None
+
     async def submit(
-        self, account: str, body: Mapping[str, Any], *, urls: Urls, forced: Outcome | None = None
+        self,
+        account: str,
+        body: Mapping[str, Any],
+        *,
+        urls: Urls,
+        directive: Directive | None = None,
     ) -> Job:
         """Accept a job: read its media, price it, charge for it, plan it.
 
@@ -141,6 +158,7 @@ class MockService:
         reject policy do not fail the request: they make a job that fails
         with a task code and costs nothing.
         """
+        directive = directive or self._next_directive() or Directive()
         inputs = {"order": "meanwhile", "seed": -1, **body}
         inputs.pop("enable_sync_mode", None)
         seed = inputs["seed"]
@@ -183,7 +201,7 @@ class MockService:
         if failure is not None:
             outcome = Outcome(Status.FAILED, code=failure.code, error=failure.message)
         else:
-            outcome = choose_outcome(forced, self.settings.outcomes, key)
+            outcome = choose_outcome(directive.outcome, self.settings.outcomes, key)
         output_seconds = quote.output_seconds if quote else Decimal(0)
 
         with self.store.lock:
@@ -194,6 +212,7 @@ class MockService:
                 pace=self.settings.pace,
                 key=key,
                 outcome=outcome,
+                directive=directive,
             )
             job = Job(
                 id=self._new_id(),

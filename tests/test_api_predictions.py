@@ -11,7 +11,7 @@ import httpx
 import pytest
 from tinytag import TinyTag
 
-from mock_api import ManualClock, MockService, Settings
+from mock_api import Directive, ManualClock, MockService, Outcome, Settings, Status
 from mock_api.billing import BillingPolicy, OverMaximum
 from mock_api.planning import PACES
 from tests.helpers import AUTH, SUBMIT, MakeClient, job_input, silence, video
@@ -291,3 +291,26 @@ async def test_sync_mode_answers_the_finished_job(make_client: MakeClient) -> No
         job = await submit(client, {**job_input(), "enable_sync_mode": True})
         assert job["status"] == "completed"
         assert len(job["outputs"]) == 1
+
+
+async def test_queued_directives_apply_to_the_next_jobs_in_order(
+    client: httpx.AsyncClient, service: MockService, clock: ManualClock
+) -> None:
+    service.queue_directive(
+        Directive(outcome=Outcome(Status.COMPLETED, nsfw=True), processing_ms=42_000)
+    )
+    service.queue_directive(Directive(queue_ms=0, processing_ms=0), count=2)
+    slow = await submit(client, job_input())
+    instant = [await submit(client, job_input()) for _ in range(2)]
+    normal = await submit(client, job_input())
+    assert [j["status"] for j in instant] == ["completed", "completed"]
+    clock.advance(40)
+    assert (await result(client, slow["id"]))["status"] == "processing"
+    assert (await result(client, normal["id"]))["status"] == "completed"
+    clock.advance(3)
+    done = await result(client, slow["id"])
+    assert (done["status"], done["has_nsfw_contents"], done["timings"]) == (
+        "completed",
+        [True],
+        {"inference": 42_000},
+    )

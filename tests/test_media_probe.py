@@ -162,6 +162,11 @@ def test_mp3_frame_count_skips_junk_and_trailing_tags() -> None:
     assert probe_audio(data).duration == Decimal("7.200")  # 200 x 36 ms
 
 
+def test_id3_tag_without_frames() -> None:
+    data = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff" * 100_000
+    assert probe_error(probe_audio, data) == "the MP3 file has no MPEG audio frames"
+
+
 def test_fixture_mp3_without_xing_matches_packet_count() -> None:
     # ffprobe -count_packets reads 58 packets of 576 samples at 16 kHz.
     assert probe_audio(FILES["tone_vbr_noxing.mp3"]).duration == Decimal("2.088")
@@ -318,7 +323,7 @@ def _must_not_crash(probe: Any, data: bytes) -> None:
     assert reason
 
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FUZZ

@@ -59,7 +59,10 @@ def has_vbr_header(data: bytes, first_frame: int) -> bool:
 
 
 def first_frame(data: bytes) -> int | None:
-    """Offset of the first frame: after any ID3v2 tag, where two valid frames follow."""
+    """Offset of the first frame after any ID3v2 tag, or None within the first MiB.
+
+    A frame counts if another frame follows it, or the data ends there.
+    """
     pos = 0
     if data.startswith(b"ID3") and len(data) >= 10:
         size = 0
@@ -70,7 +73,10 @@ def first_frame(data: bytes) -> int | None:
     while (match := _SYNC.search(data, pos, limit)) is not None:
         pos = match.start()
         length = frame_length(data, pos)
-        if length is not None and frame_length(data, pos + length) is not None:
+        following = pos + length if length is not None else 0
+        if length is not None and (
+            following + 4 > len(data) or frame_length(data, following) is not None
+        ):
             return pos
         pos += 1
     return None

@@ -121,7 +121,9 @@ def _tinytag_duration(data: bytes, label: str) -> float | None:
 def _audio_duration(data: bytes, container: str, label: str) -> float | None:
     if container == "mp3":
         first = _mpeg.first_frame(data)
-        if first is not None and not _mpeg.has_vbr_header(data, first):
+        if first is None:
+            raise MediaError("the MP3 file has no MPEG audio frames")
+        if not _mpeg.has_vbr_header(data, first):
             # No frame count in the headers: tinytag would extrapolate; count instead.
             return _mpeg.count_duration(data)
     return _tinytag_duration(data, label)

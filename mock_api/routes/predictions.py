@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from mock_api.http import Account, BaseUrls, Service, json_body
 from mock_api.lifecycle import status_at
-from mock_api.planning import OUTCOME_HEADER, parse_outcome
+from mock_api.planning import OUTCOME_HEADER, Directive, parse_outcome
 from mock_api.settings import MODEL_ID
 from mock_api.store import Job
 from mock_api.views import envelope, prediction
@@ -29,8 +29,8 @@ async def submit(
     body = await json_body(request)
     service.spec.validate_body("submitInfiniteTalkFastVideoToVideoMulti", body)
     header = request.headers.get(OUTCOME_HEADER)
-    forced = parse_outcome(header) if header is not None else None
-    job = await service.submit(account, body, urls=urls, forced=forced)
+    directive = Directive(outcome=parse_outcome(header)) if header is not None else None
+    job = await service.submit(account, body, urls=urls, directive=directive)
     if body.get("enable_sync_mode") is True:
         return JSONResponse(envelope(await _wait_for(job, service, urls)))
     return JSONResponse(envelope(prediction(job, service.clock.now_ms(), urls)))
