@@ -52,9 +52,7 @@ class ManualClock:
 
     def advance(self, seconds: float = 0.0, *, ms: int = 0) -> int:
         """Move forward by ``seconds`` plus ``ms``; returns the new time."""
-        step = round(seconds * 1000) + ms
-        if step < 0:
-            raise ValueError("a clock cannot be advanced by a negative amount")
+        step = _step_ms(seconds, ms)
         with self._lock:
             self._now += step
             return self._now
@@ -67,6 +65,13 @@ class ManualClock:
 
     def __repr__(self) -> str:
         return f"ManualClock({self._now})"
+
+
+def _step_ms(seconds: float, ms: int) -> int:
+    step = round(seconds * 1000) + ms
+    if step < 0:
+        raise ValueError("a clock cannot be advanced by a negative amount")
+    return step
 
 
 def iso_ms(epoch_ms: int) -> str:
@@ -91,9 +96,7 @@ class OffsetClock:
         return time.time_ns() // 1_000_000 + self._offset_ms
 
     def advance(self, seconds: float = 0.0, *, ms: int = 0) -> int:
-        step = round(seconds * 1000) + ms
-        if step < 0:
-            raise ValueError("a clock cannot be advanced by a negative amount")
+        step = _step_ms(seconds, ms)
         with self._lock:
             self._offset_ms += step
         return self.now_ms()

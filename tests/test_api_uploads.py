@@ -17,6 +17,14 @@ async def _wav(client: httpx.AsyncClient, seconds: float) -> bytes:
     return response.content
 
 
+async def _ticket_url(client: httpx.AsyncClient, size: int) -> str:
+    ticket = await client.post(
+        "/api/v3/media/uploads", json={"filename": "a.wav", "size": size}, headers=AUTH
+    )
+    url: str = ticket.json()["data"]["upload"]["url"]
+    return url
+
+
 async def test_ticket_flow_as_the_sdk_does_it(
     client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
@@ -54,12 +62,7 @@ async def test_ticket_flow_as_the_sdk_does_it(
 
 async def test_a_ticket_is_used_once(client: httpx.AsyncClient) -> None:
     data = await _wav(client, 1)
-    ticket = (
-        await client.post(
-            "/api/v3/media/uploads", json={"filename": "a.wav", "size": len(data)}, headers=AUTH
-        )
-    ).json()
-    url = ticket["data"]["upload"]["url"]
+    url = await _ticket_url(client, len(data))
     assert (await client.put(url, content=data)).status_code == 200
     again = await client.put(url, content=data)
     assert again.status_code == 404
@@ -70,12 +73,7 @@ async def test_put_of_the_wrong_size_is_refused_and_the_ticket_kept(
     client: httpx.AsyncClient,
 ) -> None:
     data = await _wav(client, 1)
-    ticket = (
-        await client.post(
-            "/api/v3/media/uploads", json={"filename": "a.wav", "size": len(data)}, headers=AUTH
-        )
-    ).json()
-    url = ticket["data"]["upload"]["url"]
+    url = await _ticket_url(client, len(data))
     short = await client.put(url, content=data[:-10])
     assert short.status_code == 400
     assert "the ticket was issued for" in short.json()["message"]
@@ -85,13 +83,9 @@ async def test_put_of_the_wrong_size_is_refused_and_the_ticket_kept(
 
 
 async def test_ticket_expires(client: httpx.AsyncClient, clock: ManualClock) -> None:
-    ticket = (
-        await client.post(
-            "/api/v3/media/uploads", json={"filename": "a.wav", "size": 3}, headers=AUTH
-        )
-    ).json()
+    url = await _ticket_url(client, 3)
     clock.advance(3601)
-    assert (await client.put(ticket["data"]["upload"]["url"], content=b"abc")).status_code == 404
+    assert (await client.put(url, content=b"abc")).status_code == 404
 
 
 @pytest.mark.parametrize(
