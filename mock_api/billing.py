@@ -11,8 +11,8 @@ The rule, from the product page and the family's other pages:
   ``left + right`` for ``left_right`` / ``right_left``;
 * it is rounded **up** to whole seconds, after forgiving encoder padding: each
   audio track may read up to ``padding_tolerance`` longer than its nominal
-  length (a 5.000 s MP3 reads about 5.04 s), so a sequential order, which adds
-  two tracks, forgives twice the tolerance;
+  length (a 5.000 s MP3 reads about 5.04 s), so each track is trimmed by the
+  tolerance (never below zero) before the tracks are combined;
 * at least ``minimum_seconds`` (5 s; newer sibling pages say 3 s) are billed;
 * at most ``maximum_seconds`` (600 s): what happens above it is not
   documented, so by default the job is billed at the cap and its output cut to
@@ -102,14 +102,17 @@ def quote(
     if left < 0 or right < 0:
         raise ValueError("audio durations cannot be negative")
     spoken = spoken_duration(left, right, order)
-    tracks = 2 if order.sequential else 1
-    forgiven = policy.padding_tolerance * tracks
-    raw = max(0, int((spoken - forgiven).to_integral_value(ROUND_CEILING)))
+    tolerance = policy.padding_tolerance
+    # Forgive padding per track, before combining: a sequential order then never
+    # bills more than its tracks would alone, and never less than ``meanwhile``.
+    zero = Decimal(0)
+    trimmed = spoken_duration(max(left - tolerance, zero), max(right - tolerance, zero), order)
+    raw = int(trimmed.to_integral_value(ROUND_CEILING))
     maximum = policy.maximum_seconds
     over = raw > maximum
     how = f"{'left + right' if order.sequential else 'max(left, right)'} = {_s(spoken)}"
-    if forgiven:
-        how += f", less {_s(forgiven)} padding tolerance, rounded up = {raw} s"
+    if tolerance:
+        how += f"; less {_s(tolerance)} padding tolerance per track, rounded up = {raw} s"
     else:
         how += f", rounded up = {raw} s"
 

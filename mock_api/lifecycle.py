@@ -18,19 +18,31 @@ class Status(enum.StrEnum):
     PROCESSING = "processing"  # the model is running; no outputs yet
     COMPLETED = "completed"  # terminal: outputs and NSFW flags are final
     FAILED = "failed"  # terminal: error and task code are final; the charge is refunded
+    # Not in the docs, but the official SDKs treat them as terminal failures;
+    # scenarios can end jobs this way to test that clients do too.
+    TIMEOUT = "timeout"  # terminal: the task ran out of time; refunded
+    CANCELLED = "cancelled"  # terminal: the task was cancelled; refunded
 
     @property
     def terminal(self) -> bool:
-        return self in (Status.COMPLETED, Status.FAILED)
+        return self not in (Status.CREATED, Status.PROCESSING)
+
+    @property
+    def refunded(self) -> bool:
+        """Terminal without outputs: the charge goes back."""
+        return self.terminal and self is not Status.COMPLETED
+
+
+#: A moment that never comes: the plan of a job meant to stay stuck.
+NEVER_MS = 2**62
 
 
 # Which status may follow which between two reads of the same job; the
 # contract checks hold the fake and the real service to it.
 ALLOWED_NEXT: dict[Status, frozenset[Status]] = {
     Status.CREATED: frozenset(Status),
-    Status.PROCESSING: frozenset({Status.PROCESSING, Status.COMPLETED, Status.FAILED}),
-    Status.COMPLETED: frozenset({Status.COMPLETED}),
-    Status.FAILED: frozenset({Status.FAILED}),
+    Status.PROCESSING: frozenset(Status) - {Status.CREATED},
+    **{status: frozenset({status}) for status in Status if status.terminal},
 }
 
 
@@ -46,10 +58,10 @@ class Outcome:
     def __post_init__(self) -> None:
         if not self.status.terminal:
             raise ValueError("an outcome is a terminal status")
-        if (self.status is Status.FAILED) != bool(self.error):
-            raise ValueError("a failed outcome needs an error message, and only it")
-        if self.status is Status.FAILED and self.nsfw:
-            raise ValueError("a failed job has no outputs to flag")
+        if self.status.refunded != bool(self.error):
+            raise ValueError("an unsuccessful outcome needs an error message, and only it")
+        if self.status.refunded and self.nsfw:
+            raise ValueError("an unsuccessful job has no outputs to flag")
 
 
 COMPLETED = Outcome(Status.COMPLETED)

@@ -241,7 +241,7 @@ class MockService:
         entries = [
             LedgerEntry(job.account, now, EntryKind.CHARGE, -cost, job.id, quote.rule),
         ]
-        if job.plan.outcome.status is Status.FAILED:
+        if job.plan.outcome.status.refunded:
             entries.append(
                 LedgerEntry(
                     job.account,

@@ -32,10 +32,10 @@ def prediction(job: Job, now_ms: int, urls: Urls) -> dict[str, Any]:
         "has_nsfw_contents": [outcome.nsfw] if completed else [],
         "status": status.value,
         "created_at": iso_ms(job.plan.created_ms),
-        "error": outcome.error if status is Status.FAILED else "",
+        "error": outcome.error if status.refunded else "",
         "timings": {"inference": job.plan.inference_ms} if status.terminal else {},
     }
-    if status is Status.FAILED:
+    if status.refunded:
         body["code"] = outcome.code
     return body
 

@@ -323,7 +323,7 @@ def _must_not_crash(probe: Any, data: bytes) -> None:
     assert reason
 
 
-FUZZ = settings(max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FUZZ

@@ -5,8 +5,8 @@ what browsers record. A Matroska file is a tree of EBML elements; its length
 sits in ``Segment > Info > Duration`` (a float, in units of
 ``Segment > Info > TimecodeScale`` nanoseconds), and its track kinds in
 ``Segment > Tracks > TrackEntry > TrackType``. That is all we need, so rather
-than add a dependency, this is a minimal walk of element headers. (ebmlite
-would do it too, but it loads XML schemas and parses far more than this.)
+than add a dependency (and the schema files a general EBML library such as
+ebmlite works from), this is a minimal walk of element headers.
 
 EBML in brief (RFC 8794): every element is ``ID | size | payload``. ID and
 size are "vints": the count of leading zero bits of the first byte gives the
@@ -14,7 +14,7 @@ length (1 + zeros) in bytes. IDs keep the length-marker bit (so 0x1A45DFA3
 is the EBML header); sizes drop it, and a size with all value bits set means
 "unknown" (live streams write Segment and Cluster so).
 
-Elements are read through offsets into the caller's buffer, never copied.
+Elements are read through offsets into the caller's buffer; the file is never copied.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ tinytag and PyAV accept, with exactly the duration the job was billed for, yet
 the fake may not depend on an encoder. So the pixels are precomputed: a
 flat-colour H.264 keyframe (see :mod:`mock_api.media._keyframes`) is stored
 once in ``mdat`` and every sample of the track points at it. One sample per
-second keeps players seeking normally; a 600 s video is still about 2.6 KB,
+second keeps players seeking normally; a 600 s video is still about 3 KB,
 and writing it takes microseconds.
 
 Layout (fast start): ``ftyp``, ``moov``, ``mdat``. Timescale 1000, so movie,

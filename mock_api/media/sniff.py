@@ -7,9 +7,10 @@ would, by magic bytes, so it accepts and rejects the same files the real
 service would. The probes in :mod:`mock_api.media.probe` start here, and
 their error messages use :func:`describe` to say what a wrong file looks like.
 
-Only the first few hundred bytes are looked at (an ID3v2 tag, which may be
-large, is skipped when the bytes after it are present), so callers may pass
-just the head of a file.
+Only the head of a file is looked at: a few hundred bytes for most formats,
+up to two MP3 frames, the bytes after an ID3v2 tag when present, and at most
+8 KB when the ``filetype`` library is asked to name an unaccepted format. So
+callers may pass just the first bytes of an upload.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import struct
 
 __all__ = ["MAX_SECONDS", "SAMPLE_RATES", "silence_wav"]
 
-#: Longest silence written: an hour of 48 kHz mono 16-bit PCM is ~330 MB.
+#: Longest silence written: an hour of 48 kHz mono 16-bit PCM is ~350 MB.
 MAX_SECONDS = decimal.Decimal(3600)
 
 #: Sample rates accepted, the common ones every decoder handles.
