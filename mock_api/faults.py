@@ -1,0 +1,150 @@
+"""HTTP faults on chosen routes: what a client must survive on the wire.
+
+A :class:`FaultRule` picks requests (method, path glob, account) and does one
+thing to them: answer an error status (429 with ``Retry-After``, 5xx), add
+latency, drop the connection mid-answer, or answer a malformed body. A rule
+fires for its next ``times`` matching requests, or for a seeded share of them
+(:mod:`mock_api.rulebook`), so a failing run replays exactly.
+
+:class:`FaultMiddleware` applies the rules in front of the app, so faults hit
+every route the same way, including ones that never reach a handler.
+"""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mock_api.rulebook import RuleBook, check_counts
+
+
+class FaultKind(enum.StrEnum):
+    STATUS = "status"  # answer `status` with the error envelope (and Retry-After if set)
+    LATENCY = "latency"  # wait `latency_ms`, then answer normally
+    DROP = "drop"  # start the answer, then cut the connection
+    MALFORMED = "malformed"  # answer 200 with a truncated JSON body
+
+
+@dataclass(frozen=True)
+class FaultRule:
+    id: str
+    kind: FaultKind
+    method: str | None = None  # None: any method
+    path: str = "/api/v3/*"  # fnmatch glob over the request path
+    account: str | None = None  # an API key; None: anyone
+    status: int = 503
+    retry_after: int | None = None  # seconds, sent as the Retry-After header
+    latency_ms: int = 0
+    times: int | None = None  # fire for the next N matching requests; None: no count
+    share: float = 1.0  # the seeded share of matching requests that fire
+    seed: int = 0
+    matched: int = field(default=0, compare=False)  # matching requests seen so far
+    applied: int = field(default=0, compare=False)  # of which the fault fired
+
+    def __post_init__(self) -> None:
+        check_counts(self.times, self.share)
+        if self.kind is FaultKind.STATUS and not 400 <= self.status <= 599:
+            raise ValueError("a status fault answers a 4xx or 5xx status")
+        if self.latency_ms < 0:
+            raise ValueError("latency_ms must be >= 0")
+
+    def matches(self, method: str, path: str, api_key: str | None) -> bool:
+        return (
+            (self.method is None or self.method.upper() == method)
+            and fnmatch.fnmatchcase(path, self.path)
+            and (self.account is None or self.account == api_key)
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "method": self.method,
+            "path": self.path,
+            "account": self.account,
+            "status": self.status,
+            "retry_after": self.retry_after,
+            "latency_ms": self.latency_ms,
+            "times": self.times,
+            "share": self.share,
+            "seed": self.seed,
+            "matched": self.matched,
+            "applied": self.applied,
+        }
+
+
+class FaultBook(RuleBook[FaultRule]):
+    def __init__(self) -> None:
+        super().__init__("fault")
+
+    def pick(self, method: str, path: str, api_key: str | None) -> FaultRule | None:
+        return self.fire(lambda r: r.matches(method, path, api_key))
+
+
+class FaultMiddleware:
+    def __init__(self, app: ASGIApp, book: FaultBook) -> None:
+        self.app = app
+        self.book = book
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        api_key = _bearer(scope)
+        rule = self.book.pick(scope["method"], scope["path"], api_key)
+        if rule is None:
+            await self.app(scope, receive, send)
+            return
+        if rule.kind is FaultKind.LATENCY:
+            await anyio.sleep(rule.latency_ms / 1000)
+            await self.app(scope, receive, send)
+        elif rule.kind is FaultKind.STATUS:
+            message = f"injected fault {rule.id!r}: HTTP {rule.status}"
+            body = json.dumps(
+                {"code": rule.status, "message": message, "error": message, "data": None}
+            ).encode()
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ]
+            if rule.retry_after is not None:
+                headers.append((b"retry-after", str(rule.retry_after).encode()))
+            await send({"type": "http.response.start", "status": rule.status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+        elif rule.kind is FaultKind.MALFORMED:
+            body = b'{"code": 200, "message": "success", "data": {"id": '
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+        else:  # DROP: promise a body, send part of it, then give up on the connection
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", b"1000"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": b'{"code": 200', "more_body": True})
+            raise ConnectionAbortedError(f"injected fault {rule.id!r}: connection dropped")
+
+
+def _bearer(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            scheme, _, key = value.decode("latin-1").partition(" ")
+            return key.strip() if scheme.lower() == "bearer" else None
+    return None

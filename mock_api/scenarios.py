@@ -1,0 +1,205 @@
+"""Scenario rules: choose how matching jobs end, and how long they take.
+
+A :class:`ScenarioRule` matches submissions (by API key, by prompt text, by
+input values) and turns each match into a :class:`~mock_api.planning.Directive`:
+complete, NSFW-flag, fail with a task code and message, end as ``timeout`` or
+``cancelled``, stay stuck in ``created`` or ``processing``, or take a given
+time. A rule applies to its next ``times`` matches, or to a seeded ``share``
+of them, so a run with the same rules and submissions replays exactly.
+
+Rules come from the control API or a YAML file (``serve --scenarios``);
+:func:`rules_from_yaml` reads the file format, documented in
+``fixtures/scenarios.example.yaml``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from mock_api.lifecycle import NEVER_MS, Outcome, Status
+from mock_api.planning import DEFAULT_FAILURE_CODE, TASK_MESSAGES, Directive
+from mock_api.rulebook import RuleBook, check_counts
+
+
+class Then(enum.StrEnum):
+    COMPLETE = "complete"
+    NSFW = "nsfw"
+    FAIL = "fail"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    STUCK_CREATED = "stuck-created"
+    STUCK_PROCESSING = "stuck-processing"
+
+
+_TERMINAL_DEFAULTS: dict[Then, tuple[Status, int, str]] = {
+    Then.FAIL: (Status.FAILED, DEFAULT_FAILURE_CODE, TASK_MESSAGES[DEFAULT_FAILURE_CODE]),
+    Then.TIMEOUT: (Status.TIMEOUT, 5004, TASK_MESSAGES[5004]),
+    Then.CANCELLED: (Status.CANCELLED, 1405, "Task cancelled."),
+}
+
+
+@dataclass(frozen=True)
+class Match:
+    api_key: str | None = None  # None: any key
+    prompt_contains: str | None = None  # case-sensitive substring of `prompt`
+    input: Mapping[str, Any] = field(default_factory=dict)  # fields that must equal these
+
+    def __call__(self, api_key: str, body: Mapping[str, Any]) -> bool:
+        if self.api_key is not None and api_key != self.api_key:
+            return False
+        if self.prompt_contains is not None and self.prompt_contains not in str(
+            body.get("prompt", "")
+        ):
+            return False
+        return all(body.get(name) == value for name, value in self.input.items())
+
+
+@dataclass(frozen=True)
+class ScenarioRule:
+    id: str
+    then: Then
+    match: Match = field(default_factory=Match)
+    code: int | None = None  # task code, for fail / timeout / cancelled
+    message: str | None = None  # error text, for the same
+    queue_seconds: float | None = None  # time in ``created``
+    processing_seconds: float | None = None  # time in ``processing``
+    times: int | None = None  # the next N matches; None: every match
+    share: float = 1.0  # the seeded share of matches it applies to
+    seed: int = 0
+    matched: int = field(default=0, compare=False)
+    applied: int = field(default=0, compare=False)
+
+    def __post_init__(self) -> None:
+        check_counts(self.times, self.share)
+        for name in ("queue_seconds", "processing_seconds"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be >= 0")
+        if (
+            self.code is not None or self.message is not None
+        ) and self.then not in _TERMINAL_DEFAULTS:
+            raise ValueError(f"code and message only apply to {', '.join(_TERMINAL_DEFAULTS)}")
+
+    def directive(self) -> Directive:
+        queue = None if self.queue_seconds is None else round(self.queue_seconds * 1000)
+        processing = (
+            None if self.processing_seconds is None else round(self.processing_seconds * 1000)
+        )
+        outcome: Outcome | None = None
+        if self.then is Then.NSFW:
+            outcome = Outcome(Status.COMPLETED, nsfw=True)
+        elif self.then is Then.COMPLETE:
+            outcome = Outcome(Status.COMPLETED)
+        elif self.then is Then.STUCK_CREATED:
+            queue = NEVER_MS
+        elif self.then is Then.STUCK_PROCESSING:
+            processing = NEVER_MS
+        else:
+            status, code, message = _TERMINAL_DEFAULTS[self.then]
+            code = self.code if self.code is not None else code
+            message = self.message or TASK_MESSAGES.get(code, message)
+            outcome = Outcome(status, code=code, error=message)
+        return Directive(outcome=outcome, queue_ms=queue, processing_ms=processing)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "then": self.then.value,
+            "match": {
+                "api_key": self.match.api_key,
+                "prompt_contains": self.match.prompt_contains,
+                "input": dict(self.match.input),
+            },
+            "code": self.code,
+            "message": self.message,
+            "queue_seconds": self.queue_seconds,
+            "processing_seconds": self.processing_seconds,
+            "times": self.times,
+            "share": self.share,
+            "seed": self.seed,
+            "matched": self.matched,
+            "applied": self.applied,
+        }
+
+
+def rule_from_dict(data: Mapping[str, Any]) -> ScenarioRule:
+    """Build a rule from its JSON/YAML form; raises ValueError naming the bad field."""
+    known = {
+        "id",
+        "then",
+        "match",
+        "code",
+        "message",
+        "queue_seconds",
+        "processing_seconds",
+        "times",
+        "share",
+        "seed",
+    }
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(
+            f"unknown field {unknown[0]!r}; expected one of {', '.join(sorted(known))}"
+        )
+    if "id" not in data or "then" not in data:
+        raise ValueError("a scenario rule needs 'id' and 'then'")
+    try:
+        then = Then(data["then"])
+    except ValueError:
+        raise ValueError(
+            f"then {data['then']!r} is not one of {', '.join(t.value for t in Then)}"
+        ) from None
+    raw_match = data.get("match") or {}
+    if not isinstance(raw_match, Mapping) or set(raw_match) - {
+        "api_key",
+        "prompt_contains",
+        "input",
+    }:
+        raise ValueError("match takes api_key, prompt_contains and input")
+    match = Match(
+        api_key=raw_match.get("api_key"),
+        prompt_contains=raw_match.get("prompt_contains"),
+        input=dict(raw_match.get("input") or {}),
+    )
+    fields = {
+        k: data[k]
+        for k in (
+            "code",
+            "message",
+            "queue_seconds",
+            "processing_seconds",
+            "times",
+            "share",
+            "seed",
+        )
+        if k in data
+    }
+    return ScenarioRule(id=str(data["id"]), then=then, match=match, **fields)
+
+
+def rules_from_yaml(text: str) -> list[ScenarioRule]:
+    document = yaml.safe_load(text) or {}
+    items = document.get("scenarios", []) if isinstance(document, Mapping) else document
+    if not isinstance(items, list):
+        raise ValueError("expected a list of rules, or a mapping with a 'scenarios' list")
+    rules = []
+    for index, item in enumerate(items):
+        try:
+            rules.append(rule_from_dict(item))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"scenario #{index + 1}: {exc}") from None
+    return rules
+
+
+class ScenarioBook(RuleBook[ScenarioRule]):
+    def __init__(self) -> None:
+        super().__init__("scenario")
+
+    def directive_for(self, api_key: str, body: Mapping[str, Any]) -> Directive | None:
+        rule = self.fire(lambda r: r.match(api_key, body))
+        return rule.directive() if rule else None
