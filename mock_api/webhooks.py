@@ -1,0 +1,239 @@
+"""Webhooks as WaveSpeed sends them: signed, retried, logged, never blocking.
+
+A job submitted with ``?webhook=<url>`` (or the body field ``webhook_url``)
+gets one POST when it finishes, completed or failed: the bare prediction
+object, no envelope, signed with the account's secret from
+``GET /api/v3/webhook/secret``:
+
+    webhook-id: <message id>
+    webhook-timestamp: <unix seconds>
+    webhook-signature: v3,<hex HMAC-SHA256 of "<id>.<timestamp>.<raw body>">
+
+keyed by the secret with its ``whsec_`` prefix removed, used as is (not
+base64-decoded). :func:`verify` is the receiving side, as a user would write
+it; the tests check our signatures with an independent implementation.
+
+Delivery is due when the fake's clock reaches the job's finish. A delivery
+that gets a non-2xx answer or no answer is retried with backoff, a bounded
+number of times; every attempt is logged. Deliveries run in the background
+with a timeout each, so a slow or dead receiver never holds up the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from mock_api.clock import Clock
+
+SECRET_PREFIX = "whsec_"
+SIGNATURE_VERSION = "v3"
+#: Delay before each attempt after a failed one, in ms of the fake's clock.
+BACKOFF_MS = (1_000, 2_000, 4_000, 8_000)
+MAX_ATTEMPTS = len(BACKOFF_MS) + 1
+TIMEOUT_SECONDS = 5.0
+#: Receivers should refuse timestamps older than this (seconds).
+TOLERANCE_SECONDS = 300
+
+
+def signing_key(secret: str) -> bytes:
+    return secret.removeprefix(SECRET_PREFIX).encode()
+
+
+def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(signing_key(secret), signed, hashlib.sha256).hexdigest()
+    return f"{SIGNATURE_VERSION},{digest}"
+
+
+def verify(
+    secret: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: float | None = None,
+    tolerance: int = TOLERANCE_SECONDS,
+) -> None:
+    """Check a received webhook; raise ValueError saying what is wrong."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    try:
+        message_id = lowered["webhook-id"]
+        timestamp = int(lowered["webhook-timestamp"])
+        signatures = lowered["webhook-signature"].split()
+    except (KeyError, ValueError):
+        raise ValueError("missing or malformed webhook-* headers") from None
+    now = time.time() if now is None else now
+    if abs(now - timestamp) > tolerance:
+        raise ValueError(f"timestamp {timestamp} is more than {tolerance} s from now")
+    expected = sign(secret, message_id, timestamp, body)
+    if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
+        raise ValueError("no signature matches")
+
+
+class DeliveryState(enum.StrEnum):
+    PENDING = "pending"  # waiting for the job to finish, or for its next attempt
+    DELIVERED = "delivered"  # a 2xx answer was received
+    FAILED = "failed"  # every attempt failed
+
+
+@dataclass(frozen=True)
+class Attempt:
+    at_ms: int
+    status: int | None  # None: no HTTP answer
+    error: str  # empty on success
+    duration_ms: float
+
+
+@dataclass
+class Delivery:
+    id: str  # the webhook-id header
+    job_id: str
+    account: str
+    url: str
+    next_attempt_ms: int  # first: the job's finish
+    state: DeliveryState = DeliveryState.PENDING
+    attempts: list[Attempt] = field(default_factory=list)
+    in_flight: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "job_id": self.job_id,
+            "url": self.url,
+            "state": self.state.value,
+            "next_attempt_ms": self.next_attempt_ms
+            if self.state is DeliveryState.PENDING
+            else None,
+            "attempts": [
+                {
+                    "at_ms": a.at_ms,
+                    "status": a.status,
+                    "error": a.error,
+                    "duration_ms": round(a.duration_ms, 3),
+                }
+                for a in self.attempts
+            ],
+        }
+
+
+class WebhookDispatcher:
+    """Keeps the deliveries and sends the due ones when :meth:`pump` runs."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        payload: Callable[[str], bytes | None],
+        secret: Callable[[str], str],
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.clock = clock
+        self._payload = payload  # job id -> JSON body, None if the job is not finished
+        self._secret = secret  # account -> its secret
+        self._transport = transport
+        self._deliveries: list[Delivery] = []
+        self._lock = threading.Lock()
+
+    def register(self, delivery: Delivery) -> None:
+        with self._lock:
+            self._deliveries.append(delivery)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._deliveries.clear()
+
+    def deliveries(
+        self, *, job_id: str | None = None, account: str | None = None
+    ) -> list[Delivery]:
+        with self._lock:
+            return [
+                d
+                for d in self._deliveries
+                if (job_id is None or d.job_id == job_id)
+                and (account is None or d.account == account)
+            ]
+
+    def _due(self) -> list[Delivery]:
+        now = self.clock.now_ms()
+        with self._lock:
+            due = [
+                d
+                for d in self._deliveries
+                if d.state is DeliveryState.PENDING and not d.in_flight and d.next_attempt_ms <= now
+            ]
+            for delivery in due:
+                delivery.in_flight = True
+            return due
+
+    async def pump(self) -> int:
+        """Attempt every due delivery once, concurrently; returns how many were attempted."""
+        due = self._due()
+        if due:
+            async with httpx.AsyncClient(
+                transport=self._transport, timeout=TIMEOUT_SECONDS
+            ) as client:
+                await asyncio.gather(*(self._attempt(client, d) for d in due))
+        return len(due)
+
+    async def _attempt(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
+        body = self._payload(delivery.job_id)
+        try:
+            if body is None:  # not finished after all (a stuck job): try again later
+                delivery.next_attempt_ms = self.clock.now_ms() + BACKOFF_MS[0]
+                return
+            await self._send(client, delivery, body)
+        finally:
+            delivery.in_flight = False
+
+    async def _send(self, client: httpx.AsyncClient, delivery: Delivery, body: bytes) -> None:
+        now = self.clock.now_ms()
+        timestamp = now // 1000
+        headers = {
+            "content-type": "application/json",
+            "user-agent": "wavespeed-mock-webhooks",
+            "webhook-id": delivery.id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(self._secret(delivery.account), delivery.id, timestamp, body),
+        }
+        started = time.perf_counter()
+        status: int | None = None
+        error = ""
+        try:
+            response = await client.post(delivery.url, content=body, headers=headers)
+            status = response.status_code
+            if not 200 <= status < 300:
+                error = f"HTTP {status}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        delivery.attempts.append(
+            Attempt(now, status, error, (time.perf_counter() - started) * 1000)
+        )
+        if not error:
+            delivery.state = DeliveryState.DELIVERED
+        elif len(delivery.attempts) >= MAX_ATTEMPTS:
+            delivery.state = DeliveryState.FAILED
+        else:
+            delivery.next_attempt_ms = now + BACKOFF_MS[len(delivery.attempts) - 1]
+
+    async def run(self, interval: float = 0.05) -> None:
+        """Pump forever in the background (the app's lifespan starts this)."""
+        tasks: set[asyncio.Task[int]] = set()
+        while True:
+            task = asyncio.create_task(self.pump())  # a slow receiver never delays the next pump
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            await asyncio.sleep(interval)
+
+
+def payload_bytes(prediction: Mapping[str, Any]) -> bytes:
+    return json.dumps(prediction, separators=(",", ":")).encode()
