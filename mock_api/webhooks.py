@@ -36,7 +36,7 @@ import httpx
 
 from mock_api.clock import Clock
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix, not a secret
 SIGNATURE_VERSION = "v3"
 #: Delay before each attempt after a failed one, in ms of the fake's clock.
 BACKOFF_MS = (1_000, 2_000, 4_000, 8_000)
