@@ -81,6 +81,77 @@ def iso_ms(epoch_ms: int) -> str:
 
 
 class OffsetClock:
+    """Wall-clock time that a test or the control API can also steer.
+
+    For a live server used by clients that block while they poll (an SDK's
+    ``run()``): time flows by itself, so jobs finish unattended; :meth:`advance`
+    skips ahead, :meth:`freeze` stops time (and :meth:`resume` lets it flow on
+    from where it stood). It never moves backwards.
+    """
+
+    def __init__(self) -> None:
+        self._offset_ms = 0
+        self._frozen_at: int | None = None
+        self._lock = threading.Lock()
+
+    def _wall(self) -> int:
+        return time.time_ns() // 1_000_000
+
+    def now_ms(self) -> int:
+        frozen = self._frozen_at
+        return frozen if frozen is not None else self._wall() + self._offset_ms
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen_at is not None
+
+    def freeze(self) -> int:
+        with self._lock:
+            if self._frozen_at is None:
+                self._frozen_at = self._wall() + self._offset_ms
+            return self._frozen_at
+
+    def resume(self) -> int:
+        with self._lock:
+            if self._frozen_at is not None:
+                self._offset_ms = self._frozen_at - self._wall()
+                self._frozen_at = None
+            return self.now_ms()
+
+    def advance(self, seconds: float = 0.0, *, ms: int = 0) -> int:
+        step = _step_ms(seconds, ms)
+        with self._lock:
+            self._offset_ms += step
+            if self._frozen_at is not None:
+                self._frozen_at += step
+        return self.now_ms()
+
+    def set(self, now_ms: int) -> int:
+        """Jump to ``now_ms``, which must not be in the past."""
+        current = self.now_ms()
+        if now_ms < current:
+            raise ValueError(f"cannot move the clock back from {current} ms to {now_ms} ms")
+        return self.advance(ms=now_ms - current)
+
+    def __repr__(self) -> str:
+        state = f"frozen at {self._frozen_at}" if self._frozen_at is not None else "flowing"
+        return f"OffsetClock(+{self._offset_ms} ms, {state})"
+
+
+def _step_ms(seconds: float, ms: int) -> int:
+    step = round(seconds * 1000) + ms
+    if step < 0:
+        raise ValueError("a clock cannot be advanced by a negative amount")
+    return step
+
+
+def iso_ms(epoch_ms: int) -> str:
+    """``2023-04-01T12:34:56.789Z``: the timestamp format of the real API."""
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+
+
+class OffsetClock:
     """Wall-clock time that a test can also jump forward.
 
     For a live server used by clients that block while they poll (an SDK's

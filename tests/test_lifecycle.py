@@ -193,3 +193,25 @@ def test_header_beats_rates() -> None:
 def test_rates_must_be_shares(rate: float) -> None:
     with pytest.raises(ValueError, match="between 0 and 1"):
         OutcomeRates(fail_rate=rate)
+
+
+def test_offset_clock_flows_jumps_freezes_and_resumes() -> None:
+    import time
+
+    from mock_api.clock import OffsetClock
+
+    clock = OffsetClock()
+    start = clock.now_ms()
+    assert abs(start - time.time() * 1000) < 1000
+    assert clock.advance(60) >= start + 60_000
+    frozen = clock.freeze()
+    time.sleep(0.02)
+    assert clock.now_ms() == frozen
+    assert clock.frozen
+    assert clock.advance(ms=5) == frozen + 5
+    resumed = clock.resume()
+    assert resumed >= frozen + 5
+    assert not clock.frozen
+    with pytest.raises(ValueError, match="cannot move the clock back"):
+        clock.set(resumed - 10_000)
+    assert clock.set(resumed + 10_000) >= resumed + 10_000
