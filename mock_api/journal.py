@@ -151,21 +151,29 @@ class JournalMiddleware:
                 for name, value in message.get("headers", []):
                     if name.lower() == b"content-type":
                         response_type = value.decode("latin-1")
-            elif (
-                message["type"] == "http.response.body"
-                and response_type.startswith("application/json")
-                and len(response_body) <= MAX_KEPT_BODY
-            ):
-                response_body.extend(message.get("body", b""))
+            elif message["type"] == "http.response.body":
+                if (
+                    response_type.startswith("application/json")
+                    and len(response_body) <= MAX_KEPT_BODY
+                ):
+                    response_body.extend(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # Before the last byte leaves: a client on a socket that has
+                    # its answer must find the request in the journal already.
+                    record()
             await send(message)
 
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         # Routes write the account and any spec violations here; sharing the dict
         # (not the scope, which routers may copy) lets this middleware read them.
         state = scope.setdefault("state", {})
-        try:
-            await self.app(scope, tee_receive, tee_send)
-        finally:
+        recorded = False
+
+        def record() -> None:
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
             self.journal.record(
                 at_ms=arrived,
                 method=scope["method"],
@@ -179,6 +187,11 @@ class JournalMiddleware:
                 response_json=_json(response_body, response_type),
                 headers={k: headers[k] for k in _KEPT_HEADERS if k in headers},
             )
+
+        try:
+            await self.app(scope, tee_receive, tee_send)
+        finally:
+            record()
 
 
 def _json(body: bytes | bytearray, content_type: str) -> Any:
