@@ -11,7 +11,8 @@ from mock_api.quotas import LEVEL_LIMITS, UNLIMITED, Level, Limits, retry_after_
 
 def test_levels_have_the_documented_limits() -> None:
     table = {
-        level.value: (l.videos_per_minute, l.max_concurrent) for level, l in LEVEL_LIMITS.items()
+        level.value: (lim.videos_per_minute, lim.max_concurrent)
+        for level, lim in LEVEL_LIMITS.items()
     }
     assert table == {
         "bronze": (2, 2),
