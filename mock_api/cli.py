@@ -15,10 +15,13 @@ from typing import Any, TypeVar
 import click
 
 from mock_api import billing
+from mock_api.clock import OffsetClock
 from mock_api.errors import MediaError
 from mock_api.fetch import RemoteFetchPolicy
 from mock_api.planning import OutcomeRates, Pace
+from mock_api.quotas import UNLIMITED, Level
 from mock_api.settings import Settings
+from mock_api.urls import is_loopback
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -125,6 +128,32 @@ def main() -> None:
     help="Fetch job inputs from other hosts (public addresses only). Off by default.",
 )
 @click.option(
+    "--sync-timeout",
+    type=click.FloatRange(0),
+    default=60.0,
+    show_default=True,
+    help="Seconds a sync-mode submission waits before answering code 5004.",
+)
+@click.option(
+    "--level",
+    type=click.Choice([lvl.value for lvl in Level]),
+    default=None,
+    help="Give every account a real account level's quotas (default: unlimited).",
+)
+@click.option(
+    "--scenarios",
+    "scenarios_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML file of scenario and fault rules to load at start-up.",
+)
+@click.option(
+    "--control-token",
+    default=None,
+    help="Require this X-Mock-Token on the control API (/_mock). Without it, the control "
+    "API is off when --host is not a loopback address.",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -145,12 +174,18 @@ def serve(
     random_seed: int | None,
     public_url: str | None,
     allow_remote_fetch: bool,
+    sync_timeout: float,
+    level: str | None,
+    scenarios_file: Path | None,
+    control_token: str | None,
     log_level: str,
 ) -> None:
     """Start the mock server (uvicorn)."""
     import uvicorn
 
     from mock_api.app import create_app
+    from mock_api.rules import load_rules
+    from mock_api.service import MockService
 
     try:
         settings = Settings(
@@ -162,13 +197,24 @@ def serve(
             random_seed=random_seed,
             remote_fetch=RemoteFetchPolicy(enabled=allow_remote_fetch),
             public_url=public_url.rstrip("/") if public_url else None,
+            sync_timeout_seconds=sync_timeout,
+            limits=Level(level).limits if level else UNLIMITED,
+            control_enabled=control_token is not None or is_loopback(host),
+            control_token=control_token,
         )
+        # Time flows by itself, and the control API can still freeze or advance it.
+        service = MockService(settings, OffsetClock())
+        if scenarios_file is not None:
+            load_rules(service, scenarios_file.read_text())
     except (ValueError, ArithmeticError) as exc:
         raise click.UsageError(str(exc)) from None
+    control = "on" if settings.control_enabled else "off (not loopback; see --control-token)"
     click.echo(
-        f"wavespeed-mock: pace {settings.pace.name}, docs at http://{host}:{port}/docs", err=True
+        f"wavespeed-mock: pace {settings.pace.name}, control API {control}, "
+        f"docs at http://{host}:{port}/docs",
+        err=True,
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+    uvicorn.run(create_app(service=service), host=host, port=port, log_level=log_level)
 
 
 def _duration(value: str, side: str) -> Decimal:

@@ -35,10 +35,18 @@ class RequestError(MockAPIError):
 
     status_code: int = 400
 
-    def __init__(self, message: str, *, field: str | None = None, reason: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        reason: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.field = field
         self.reason = reason
+        self.headers = headers or {}
 
 
 class ValidationFailed(RequestError):
@@ -66,6 +74,18 @@ class NotFound(RequestError):
 
 class PayloadTooLarge(RequestError):
     status_code = 413
+
+
+class RateLimited(RequestError):
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after_seconds)})
+        self.retry_after_seconds = retry_after_seconds
+
+
+class ControlDenied(RequestError):
+    status_code = 403
 
 
 class TaskError(MockAPIError):

@@ -37,7 +37,7 @@ class FaultRule:
     kind: FaultKind
     method: str | None = None  # None: any method
     path: str = "/api/v3/*"  # fnmatch glob over the request path
-    account: str | None = None  # an API key; None: anyone
+    account: str | None = None  # an API key (``api_key`` in JSON); None: anyone
     status: int = 503
     retry_after: int | None = None  # seconds, sent as the Retry-After header
     latency_ms: int = 0
@@ -67,7 +67,7 @@ class FaultRule:
             "kind": self.kind.value,
             "method": self.method,
             "path": self.path,
-            "account": self.account,
+            "api_key": self.account,
             "status": self.status,
             "retry_after": self.retry_after,
             "latency_ms": self.latency_ms,
@@ -148,3 +148,37 @@ def _bearer(scope: Scope) -> str | None:
             scheme, _, key = value.decode("latin-1").partition(" ")
             return key.strip() if scheme.lower() == "bearer" else None
     return None
+
+
+_FAULT_FIELDS = {
+    "id",
+    "kind",
+    "method",
+    "path",
+    "api_key",
+    "status",
+    "retry_after",
+    "latency_ms",
+    "times",
+    "share",
+    "seed",
+}
+
+
+def fault_from_dict(data: dict[str, Any]) -> FaultRule:
+    """Build a rule from its JSON/YAML form; raises ValueError naming the bad field."""
+    unknown = sorted(set(data) - _FAULT_FIELDS)
+    if unknown:
+        raise ValueError(
+            f"unknown field {unknown[0]!r}; expected one of {', '.join(sorted(_FAULT_FIELDS))}"
+        )
+    if "id" not in data or "kind" not in data:
+        raise ValueError("a fault rule needs 'id' and 'kind'")
+    try:
+        kind = FaultKind(data["kind"])
+    except ValueError:
+        raise ValueError(
+            f"kind {data['kind']!r} is not one of {', '.join(k.value for k in FaultKind)}"
+        ) from None
+    fields = {k: v for k, v in data.items() if k not in ("id", "kind", "api_key")}
+    return FaultRule(id=str(data["id"]), kind=kind, account=data.get("api_key"), **fields)

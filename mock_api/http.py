@@ -51,7 +51,9 @@ def error_response(exc: RequestError) -> JSONResponse:
         details = [v.as_dict() for v in violations]
     elif isinstance(exc, ValidationFailed):
         details = [{"field": exc.field or "", "reason": exc.reason or "", "location": exc.location}]
-    return JSONResponse(error_body(exc.status_code, exc.message, details), exc.status_code)
+    return JSONResponse(
+        error_body(exc.status_code, exc.message, details), exc.status_code, headers=exc.headers
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from mock_api.errors import ValidationFailed
-from mock_api.lifecycle import COMPLETED, Outcome, Plan, Status
+from mock_api.lifecycle import COMPLETED, NEVER_MS, Outcome, Plan, Status
 
 
 @dataclass(frozen=True)
@@ -178,17 +178,20 @@ def plan_job(
     key: str,
     outcome: Outcome,
     directive: Directive | None = None,
+    not_before_ms: int = 0,
 ) -> Plan:
-    """When the job starts and finishes. A job that fails on its inputs fails fast."""
+    """When the job starts and finishes. A job that fails on its inputs fails fast.
+
+    ``not_before_ms`` holds the job in ``created`` until a concurrency slot frees.
+    """
     rng = random.Random(key)  # noqa: S311 - simulation, not security
     directive = directive or Directive()
     queue = pace.queue_ms if directive.queue_ms is None else directive.queue_ms
-    started = created_ms + queue
+    started = max(created_ms + queue, not_before_ms)
     if directive.processing_ms is not None:
         processing = directive.processing_ms
     else:
         work_seconds = output_seconds if outcome.status is Status.COMPLETED else Decimal(0)
         processing = pace.processing_ms(work_seconds, rng)
-    return Plan(
-        created_ms=created_ms, started_ms=started, finished_ms=started + processing, outcome=outcome
-    )
+    finished = min(started + processing, NEVER_MS)
+    return Plan(created_ms=created_ms, started_ms=started, finished_ms=finished, outcome=outcome)

@@ -24,6 +24,7 @@ import yaml
 from mock_api.lifecycle import NEVER_MS, Outcome, Status
 from mock_api.planning import DEFAULT_FAILURE_CODE, TASK_MESSAGES, Directive
 from mock_api.rulebook import RuleBook, check_counts
+from mock_api.store import account_id
 
 
 class Then(enum.StrEnum):
@@ -49,8 +50,8 @@ class Match:
     prompt_contains: str | None = None  # case-sensitive substring of `prompt`
     input: Mapping[str, Any] = field(default_factory=dict)  # fields that must equal these
 
-    def __call__(self, api_key: str, body: Mapping[str, Any]) -> bool:
-        if self.api_key is not None and api_key != self.api_key:
+    def __call__(self, account: str, body: Mapping[str, Any]) -> bool:
+        if self.api_key is not None and account != account_id(self.api_key):
             return False
         if self.prompt_contains is not None and self.prompt_contains not in str(
             body.get("prompt", "")
@@ -200,6 +201,6 @@ class ScenarioBook(RuleBook[ScenarioRule]):
     def __init__(self) -> None:
         super().__init__("scenario")
 
-    def directive_for(self, api_key: str, body: Mapping[str, Any]) -> Directive | None:
-        rule = self.fire(lambda r: r.match(api_key, body))
+    def directive_for(self, account: str, body: Mapping[str, Any]) -> Directive | None:
+        rule = self.fire(lambda r: r.match(account, body))
         return rule.directive() if rule else None

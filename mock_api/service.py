@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from mock_api import billing
+from mock_api import billing, quotas
 from mock_api.clock import Clock, SystemClock
 from mock_api.errors import (
     InsufficientBalance,
@@ -27,10 +27,12 @@ from mock_api.errors import (
     MediaError,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
     TaskError,
     Unauthorized,
     ValidationFailed,
 )
+from mock_api.faults import FaultBook
 from mock_api.fetch import fetch_remote
 from mock_api.journal import Journal
 from mock_api.lifecycle import Outcome, Status, status_at
@@ -45,6 +47,8 @@ from mock_api.media import (
     write_mp4,
 )
 from mock_api.planning import Directive, choose_outcome, job_key, plan_job
+from mock_api.quotas import Limits
+from mock_api.scenarios import ScenarioBook
 from mock_api.settings import MODEL_ID, Settings
 from mock_api.spec import Spec, default_spec
 from mock_api.store import (
@@ -55,8 +59,11 @@ from mock_api.store import (
     MemoryStore,
     StoredFile,
     UploadTicket,
+    account_id,
 )
 from mock_api.urls import FILES_PREFIX, OUTPUTS_PREFIX, SAMPLES_PREFIX, Urls
+from mock_api.views import prediction
+from mock_api.webhooks import SECRET_PREFIX, Delivery, WebhookDispatcher, payload_bytes
 
 MEDIA_INPUTS: tuple[tuple[str, MediaKind], ...] = (
     ("video", "video"),
@@ -86,6 +93,11 @@ class MockService:
         self.store = store or MemoryStore()
         self.spec = spec or default_spec()
         self.journal = Journal()
+        self.scenarios = ScenarioBook()
+        self.faults = FaultBook()
+        self.webhooks = WebhookDispatcher(self.clock, self._webhook_payload, self.webhook_secret)
+        self._limits: dict[str, Limits] = {}
+        self._default_limits = self.settings.limits
         seed = self.settings.random_seed
         self._rng = random.Random(seed) if seed is not None else random.SystemRandom()  # noqa: S311
         self._rng_lock = threading.Lock()
@@ -95,6 +107,11 @@ class MockService:
         """Forget all state (jobs, files, accounts, journal); the clock and settings stay."""
         self.store.reset()
         self.journal.clear()
+        self.scenarios.clear()
+        self.faults.clear()
+        self.webhooks.clear()
+        self._limits.clear()
+        self._default_limits = self.settings.limits
         with self._rng_lock:
             self._directives.clear()
             if self.settings.random_seed is not None:
@@ -119,7 +136,7 @@ class MockService:
         allowed = self.settings.api_keys
         if allowed is not None and key not in allowed:
             raise Unauthorized("invalid API key")
-        account = "acct_" + hashlib.sha256(key.encode()).hexdigest()[:24]
+        account = account_id(key)
         self.store.open_account(account, self.clock.now_ms(), self.settings.initial_balance_micros)
         return account
 
@@ -150,17 +167,27 @@ class MockService:
         *,
         urls: Urls,
         directive: Directive | None = None,
+        webhook: str | None = None,
     ) -> Job:
         """Accept a job: read its media, price it, charge for it, plan it.
 
         The body has already passed the spec. Inputs that cannot be read, a
         source video over the limit, or audio over the maximum under the
         reject policy do not fail the request: they make a job that fails
-        with a task code and costs nothing.
+        with a task code and costs nothing. What the job does is decided, in
+        order, by ``directive`` (the request's header), the queue a test
+        filled, the scenario rules, then the seeded rates.
         """
-        directive = directive or self._next_directive() or Directive()
+        self._check_rate(account)
+        directive = (
+            directive
+            or self._next_directive()
+            or self.scenarios.directive_for(account, body)
+            or Directive()
+        )
         inputs = {"order": "meanwhile", "seed": -1, **body}
         inputs.pop("enable_sync_mode", None)
+        inputs.pop("webhook_url", None)
         seed = inputs["seed"]
         if seed == -1:
             with self._rng_lock:
@@ -213,6 +240,7 @@ class MockService:
                 key=key,
                 outcome=outcome,
                 directive=directive,
+                not_before_ms=self._free_slot_ms(account, now, directive),
             )
             job = Job(
                 id=self._new_id(),
@@ -228,7 +256,81 @@ class MockService:
             if quote is not None:
                 self._charge(job, quote, now)
             self.store.add_job(job)
+        if webhook is not None:
+            self.webhooks.register(
+                Delivery(
+                    id=f"msg_{self._new_id()}",
+                    job_id=job.id,
+                    account=account,
+                    url=webhook,
+                    base_url=urls.base,
+                    next_attempt_ms=job.plan.finished_ms,
+                )
+            )
         return job
+
+    # quotas
+
+    @property
+    def default_limits(self) -> Limits:
+        return self._default_limits
+
+    def set_balance(self, account: str, micros: int) -> None:
+        """Make the balance ``micros`` now, with an adjustment entry in the ledger."""
+        with self.store.lock:
+            now = self.clock.now_ms()
+            difference = micros - self.store.balance(account, now)
+            self.store.record(
+                LedgerEntry(
+                    account, now, EntryKind.ADJUSTMENT, difference, None, "set by the control API"
+                )
+            )
+
+    def limits(self, account: str) -> Limits:
+        return self._limits.get(account, self._default_limits)
+
+    def set_limits(self, account: str | None, limits: Limits) -> None:
+        """Set one account's quotas, or (``None``) every account's default."""
+        with self.store.lock:
+            if account is None:
+                self._limits.clear()
+                self._default_limits = limits
+            else:
+                self._limits[account] = limits
+
+    def _check_rate(self, account: str) -> None:
+        limits = self.limits(account)
+        now = self.clock.now_ms()
+        submitted = (job.plan.created_ms for job in self.store.jobs(account))
+        wait_ms = quotas.retry_after_ms(submitted, now, limits)
+        if wait_ms:
+            seconds = -(-wait_ms // 1000)
+            raise RateLimited(
+                f"rate limit: {limits.videos_per_minute} video submissions per minute; "
+                f"retry in {seconds} s",
+                retry_after_seconds=seconds,
+            )
+
+    def _free_slot_ms(self, account: str, now: int, directive: Directive) -> int:
+        limits = self.limits(account)
+        if limits.max_concurrent is None:
+            return 0
+        queue = self.settings.pace.queue_ms if directive.queue_ms is None else directive.queue_ms
+        in_flight = (job.plan.finished_ms for job in self.store.jobs(account))
+        return quotas.start_slot_ms(in_flight, now + queue, limits)
+
+    # webhooks
+
+    def webhook_secret(self, account: str) -> str:
+        return self.store.webhook_secret(account, lambda: f"{SECRET_PREFIX}{self._new_id()}")
+
+    def _webhook_payload(self, delivery: Delivery) -> bytes | None:
+        job = self.store.job(delivery.job_id)
+        now = self.clock.now_ms()
+        if job is None or not status_at(job.plan, now).terminal:
+            return None
+        body = prediction(job, now, Urls(delivery.base_url))
+        return payload_bytes({**body, "input": dict(job.input)})
 
     def _charge(self, job: Job, quote: billing.Quote, now: int) -> None:
         cost = quote.cost_micros
@@ -298,7 +400,10 @@ class MockService:
         """Generated test media: ``silence.wav`` or ``video.mp4`` of any length."""
         if name == "silence.wav":
             params = self.spec.parse_query("getSilence", query)
-            return silence_wav(params["seconds"], sample_rate=params["sample_rate"])
+            rate = params["sample_rate"]
+            # Any seconds > 0 is valid: a length under one sample gets one sample, not a 500.
+            seconds = max(params["seconds"], Decimal(1) / rate)
+            return silence_wav(seconds, sample_rate=rate)
         if name == "video.mp4":
             params = self.spec.parse_query("getSampleVideo", query)
             return write_mp4(max(1, int(params["seconds"] * 1000)))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from mock_api.billing import BillingPolicy
 from mock_api.fetch import RemoteFetchPolicy
 from mock_api.planning import PACES, OutcomeRates, Pace
+from mock_api.quotas import UNLIMITED, Limits
 
 MB = 1_000_000
 
@@ -44,6 +45,15 @@ class Settings:
     ticket_ttl_ms: int = 3_600_000
     #: The longest source video accepted, in seconds (the product's 10 minutes).
     max_video_seconds: int = 600
+    #: How long a sync-mode submission waits for its job (wall-clock seconds).
+    sync_timeout_seconds: float = 60.0
+    #: Quotas of every account unless the control API sets others. Unlimited by
+    #: default, so nothing is throttled unless asked (``--level bronze`` imitates
+    #: a new real account: 2 videos a minute, 2 at once).
+    limits: Limits = UNLIMITED
+    #: The control API (``/_mock/...``): off, or guarded by this token when set.
+    control_enabled: bool = True
+    control_token: str | None = None
 
     def __post_init__(self) -> None:
         if self.initial_balance_micros < 0:
@@ -52,3 +62,5 @@ class Settings:
             raise ValueError("api_keys cannot contain an empty key")
         if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
             raise ValueError("public_url must be an http(s) URL")
+        if self.sync_timeout_seconds < 0:
+            raise ValueError("sync_timeout_seconds must be >= 0")

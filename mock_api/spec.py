@@ -150,6 +150,10 @@ def _coerce(raw: str, kind: str) -> Any:
             return int(raw)
         except ValueError:
             raise ValueError("must be an integer") from None
+    if kind == "boolean":
+        if raw.lower() not in ("true", "false"):
+            raise ValueError("must be true or false")
+        return raw.lower() == "true"
     if kind == "number":
         try:
             number = Decimal(raw)

@@ -14,8 +14,9 @@ moment of the failure, and counts once the clock reaches it.
 from __future__ import annotations
 
 import enum
+import hashlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,10 +26,16 @@ from mock_api.lifecycle import Plan
 MediaKind = Literal["image", "video", "audio", "other"]
 
 
+def account_id(api_key: str) -> str:
+    """The account an API key stands for; the key itself is never stored."""
+    return "acct_" + hashlib.sha256(api_key.encode()).hexdigest()[:24]
+
+
 class EntryKind(enum.StrEnum):
     OPENING = "opening"  # the balance a new account starts with
     CHARGE = "charge"  # a job accepted (negative amount)
     REFUND = "refund"  # a charged job that failed (positive amount)
+    ADJUSTMENT = "adjustment"  # the control API set the balance
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,7 @@ class MemoryStore:
             self._jobs: dict[str, Job] = {}
             self._files: dict[str, StoredFile] = {}
             self._tickets: dict[str, UploadTicket] = {}
+            self._secrets: dict[str, str] = {}
 
     # accounts and money
 
@@ -111,6 +119,13 @@ class MemoryStore:
         with self.lock:
             for entry in entries:
                 self._ledger.setdefault(entry.account, []).append(entry)
+
+    def webhook_secret(self, account: str, make: Callable[[], str]) -> str:
+        """The account's webhook signing secret, made on first use."""
+        with self.lock:
+            if account not in self._secrets:
+                self._secrets[account] = make()
+            return self._secrets[account]
 
     # jobs
 

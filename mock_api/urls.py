@@ -19,7 +19,7 @@ TICKETS_PREFIX = "/media/upload-tickets/"
 SAMPLES_PREFIX = "/media/samples/"
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host.lower() in LOOPBACK_NAMES:
         return True
     try:
@@ -62,4 +62,4 @@ class Urls:
             return False
         if mine == theirs:
             return True
-        return mine[1] == theirs[1] and _is_loopback(mine[0]) and _is_loopback(theirs[0])
+        return mine[1] == theirs[1] and is_loopback(mine[0]) and is_loopback(theirs[0])

@@ -7,11 +7,13 @@ same JSON, byte for byte.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from mock_api.billing import MICROS_PER_USD
 from mock_api.clock import iso_ms
 from mock_api.lifecycle import Status, status_at
+from mock_api.media import write_mp4
 from mock_api.store import Job, StoredFile
 from mock_api.urls import Urls
 
@@ -27,7 +29,7 @@ def prediction(job: Job, now_ms: int, urls: Urls) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": job.id,
         "model": job.model,
-        "outputs": [urls.output(job.id)] if completed else [],
+        "outputs": [_output(job, urls)] if completed else [],
         "urls": {"get": urls.result(job.id)},
         "has_nsfw_contents": [outcome.nsfw] if completed else [],
         "status": status.value,
@@ -38,6 +40,14 @@ def prediction(job: Job, now_ms: int, urls: Urls) -> dict[str, Any]:
     if status.refunded:
         body["code"] = outcome.code
     return body
+
+
+def _output(job: Job, urls: Urls) -> str:
+    """The output's URL, or with ``enable_base64_output`` the video itself as a data URI."""
+    if job.input.get("enable_base64_output") is True:
+        video = write_mp4(max(job.output_ms, 1), variant=job.variant)
+        return "data:video/mp4;base64," + base64.b64encode(video).decode()
+    return urls.output(job.id)
 
 
 def stored_file(stored: StoredFile, urls: Urls) -> dict[str, Any]:

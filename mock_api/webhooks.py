@@ -100,6 +100,7 @@ class Delivery:
     job_id: str
     account: str
     url: str
+    base_url: str  # the base the job was submitted through: URLs in the payload use it
     next_attempt_ms: int  # first: the job's finish
     state: DeliveryState = DeliveryState.PENDING
     attempts: list[Attempt] = field(default_factory=list)
@@ -132,13 +133,13 @@ class WebhookDispatcher:
     def __init__(
         self,
         clock: Clock,
-        payload: Callable[[str], bytes | None],
+        payload: Callable[[Delivery], bytes | None],
         secret: Callable[[str], str],
         *,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.clock = clock
-        self._payload = payload  # job id -> JSON body, None if the job is not finished
+        self._payload = payload  # JSON body for a delivery; None while its job is unfinished
         self._secret = secret  # account -> its secret
         self._transport = transport
         self._deliveries: list[Delivery] = []
@@ -186,7 +187,7 @@ class WebhookDispatcher:
         return len(due)
 
     async def _attempt(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
-        body = self._payload(delivery.job_id)
+        body = self._payload(delivery)
         try:
             if body is None:  # not finished after all (a stuck job): try again later
                 delivery.next_attempt_ms = self.clock.now_ms() + BACKOFF_MS[0]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import mimetypes
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,6 @@ from mock_api import (
 )
 from mock_api.journal import JournalEntry
 from mock_api.media import silence_wav
-from mock_api.routes import predictions
 from mock_api.server import LiveServer
 
 KEY = "sdk-python-key"
@@ -262,7 +261,9 @@ def test_sync_mode_holds_one_request_until_the_job_is_done(fake: Fake) -> None:
 def test_a_sync_mode_timeout_is_recognised_and_the_job_can_be_fetched_later(
     fake: Fake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(predictions, "SYNC_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(
+        fake.service, "settings", replace(fake.service.settings, sync_timeout_seconds=0.2)
+    )
     fake.service.queue_directive(Directive(queue_ms=0, processing_ms=60_000))
     client = fake.client()
 

@@ -16,3 +16,8 @@ async def balance(service: Service, account: Account) -> JSONResponse:
     return JSONResponse(
         envelope({"balance": usd_number(service.balance(account)), "currency": "USD"})
     )
+
+
+@router.get("/api/v3/webhook/secret")
+async def webhook_secret(service: Service, account: Account) -> JSONResponse:
+    return JSONResponse(envelope({"secret": service.webhook_secret(account)}))

@@ -8,6 +8,7 @@ import time
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from mock_api.errors import RequestError
 from mock_api.http import Account, BaseUrls, Service, json_body
 from mock_api.lifecycle import status_at
 from mock_api.planning import OUTCOME_HEADER, Directive, parse_outcome
@@ -17,9 +18,12 @@ from mock_api.views import envelope, prediction
 
 router = APIRouter()
 
-#: How long a sync-mode submission waits for its job, in wall-clock seconds.
-SYNC_WAIT_SECONDS = 60.0
 SYNC_TIMEOUT_CODE = 5004
+#: The documented answer to a webhook with base64 output (HTTP 400).
+BASE64_WITH_WEBHOOK = (
+    "webhook callback does not support base64 output, please use the normal API to use "
+    "base64 output"
+)
 
 
 @router.post(f"/api/v3/{MODEL_ID}")
@@ -27,10 +31,17 @@ async def submit(
     request: Request, service: Service, account: Account, urls: BaseUrls
 ) -> JSONResponse:
     body = await json_body(request)
-    service.spec.validate_body("submitInfiniteTalkFastVideoToVideoMulti", body)
+    operation = "submitInfiniteTalkFastVideoToVideoMulti"
+    service.spec.validate_body(operation, body)
+    query = service.spec.parse_query(operation, request.query_params)
+    webhook = query.get("webhook") or body.get("webhook_url")
+    if webhook and body.get("enable_base64_output") is True:
+        raise RequestError(
+            BASE64_WITH_WEBHOOK, field="enable_base64_output", reason="not with a webhook"
+        )
     header = request.headers.get(OUTCOME_HEADER)
     directive = Directive(outcome=parse_outcome(header)) if header is not None else None
-    job = await service.submit(account, body, urls=urls, directive=directive)
+    job = await service.submit(account, body, urls=urls, directive=directive, webhook=webhook)
     if body.get("enable_sync_mode") is True:
         return JSONResponse(envelope(await _wait_for(job, service, urls)))
     return JSONResponse(envelope(prediction(job, service.clock.now_ms(), urls)))
@@ -42,7 +53,8 @@ async def _wait_for(job: Job, service: Service, urls: BaseUrls) -> dict[str, obj
     Polls the service's clock, so a test that advances a manual clock from
     elsewhere releases the request as soon as the job is done.
     """
-    deadline = time.monotonic() + SYNC_WAIT_SECONDS
+    limit = service.settings.sync_timeout_seconds
+    deadline = time.monotonic() + limit
     while True:
         now = service.clock.now_ms()
         if status_at(job.plan, now).terminal:
@@ -52,7 +64,7 @@ async def _wait_for(job: Job, service: Service, urls: BaseUrls) -> dict[str, obj
             view = prediction(job, now, urls)
             view["code"] = SYNC_TIMEOUT_CODE
             view["error"] = (
-                f"Sync mode timed out after {SYNC_WAIT_SECONDS:g} s; the task is still "
+                f"Sync mode timed out after {limit:g} s; the task is still "
                 f"{view['status']}. Query the result at {urls.result(job.id)}"
             )
             return view

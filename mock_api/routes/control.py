@@ -1,0 +1,333 @@
+"""The control API: steer the fake from a test, a script or another language.
+
+Everything under ``/_mock/`` (a prefix WaveSpeed's API cannot clash with):
+reset; read and steer the clock; list and inspect jobs; add, list and remove
+scenario and fault rules; read ledgers and set balances; set quotas; read the
+webhook delivery log; read the request journal.
+
+It is on by default for a server on loopback. ``serve`` turns it off when it
+listens beyond loopback unless ``--control-token`` is given, and then every
+call must carry ``X-Mock-Token``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from mock_api.billing import format_usd, micros_to_usd, usd_to_micros
+from mock_api.clock import ManualClock, OffsetClock, iso_ms
+from mock_api.errors import ControlDenied, NotFound, ValidationFailed
+from mock_api.faults import fault_from_dict
+from mock_api.http import Service, json_body
+from mock_api.lifecycle import NEVER_MS, status_at
+from mock_api.quotas import Level, Limits
+from mock_api.scenarios import rule_from_dict
+from mock_api.service import MockService
+from mock_api.store import Job, account_id
+from mock_api.views import envelope, usd_number
+
+TOKEN_HEADER = "X-Mock-Token"  # noqa: S105 - a header name
+PREFIX = "/_mock"
+
+
+def guard(request: Request) -> None:
+    settings = request.app.state.service.settings
+    if not settings.control_enabled:
+        raise ControlDenied(
+            "the control API is off: serve on loopback, or pass --control-token to use it "
+            "beyond loopback"
+        )
+    token = settings.control_token
+    given = request.headers.get(TOKEN_HEADER, "")
+    if token is not None and not hmac.compare_digest(given.encode(), token.encode()):
+        raise ControlDenied(f"missing or wrong {TOKEN_HEADER} header")
+
+
+router = APIRouter(prefix=PREFIX, dependencies=[Depends(guard)])
+Body = Annotated[Any, Depends(json_body)]
+
+
+def _ok(data: Any) -> JSONResponse:
+    return JSONResponse(envelope(data))
+
+
+@router.post("/reset")
+async def reset(service: Service) -> JSONResponse:
+    service.reset()
+    return _ok({"reset": True})
+
+
+def _clock_state(service: MockService) -> dict[str, Any]:
+    clock = service.clock
+    kind = {ManualClock: "manual", OffsetClock: "offset"}.get(type(clock), "system")
+    now = clock.now_ms()
+    frozen = kind == "manual" or (isinstance(clock, OffsetClock) and clock.frozen)
+    return {"now_ms": now, "now": iso_ms(now), "kind": kind, "frozen": frozen}
+
+
+@router.get("/clock")
+async def get_clock(service: Service) -> JSONResponse:
+    return _ok(_clock_state(service))
+
+
+@router.post("/clock")
+async def steer_clock(service: Service, body: Body) -> JSONResponse:
+    service.spec.validate_body("steerClock", body)
+    clock, action = service.clock, body["action"]
+    if not isinstance(clock, ManualClock | OffsetClock):
+        raise ValidationFailed(field="action", reason="the system clock cannot be steered")
+    if action == "advance":
+        clock.advance(float(body.get("seconds", 0)))
+    elif action == "set":
+        try:
+            clock.set(int(body["now_ms"]))
+        except KeyError:
+            raise ValidationFailed(field="now_ms", reason="is required with action set") from None
+        except ValueError as exc:
+            raise ValidationFailed(field="now_ms", reason=str(exc)) from None
+    elif action == "run_until_idle":
+        finish = max(
+            (j.plan.finished_ms for j in service.store.jobs() if j.plan.finished_ms < NEVER_MS),
+            default=clock.now_ms(),
+        )
+        if finish > clock.now_ms():
+            clock.set(finish)
+    elif isinstance(clock, ManualClock):
+        raise ValidationFailed(
+            field="action",
+            reason=f"a manual clock is always frozen; {action} needs a flowing clock",
+        )
+    elif action == "freeze":
+        clock.freeze()
+    else:
+        clock.resume()
+    await service.webhooks.pump()  # deliveries that just came due go out now
+    return _ok(_clock_state(service))
+
+
+def _job(service: MockService, job: Job) -> dict[str, Any]:
+    plan, now = job.plan, service.clock.now_ms()
+    quote = job.quote
+    return {
+        "id": job.id,
+        "account": job.account,
+        "status": status_at(plan, now).value,
+        "created_at": iso_ms(plan.created_ms),
+        "started_at": iso_ms(plan.started_ms) if plan.started_ms < NEVER_MS else None,
+        "finished_at": iso_ms(plan.finished_ms) if plan.finished_ms < NEVER_MS else None,
+        "outcome": {
+            "status": plan.outcome.status.value,
+            "nsfw": plan.outcome.nsfw,
+            "code": plan.outcome.code,
+            "error": plan.outcome.error,
+        },
+        "quote": None
+        if quote is None
+        else {
+            "order": quote.order.value,
+            "left_seconds": str(quote.left_seconds),
+            "right_seconds": str(quote.right_seconds),
+            "billed_seconds": quote.billed_seconds,
+            "cost_usd": str(quote.cost_usd),
+            "output_seconds": str(quote.output_seconds),
+            "rule": quote.rule,
+        },
+        "seed": job.seed,
+        "input": dict(job.input),
+    }
+
+
+@router.get("/jobs")
+async def list_jobs(request: Request, service: Service) -> JSONResponse:
+    key = request.query_params.get("api_key")
+    jobs = service.store.jobs(account_id(key) if key else None)
+    status = request.query_params.get("status")
+    views = [_job(service, j) for j in jobs]
+    return _ok({"jobs": [v for v in views if status is None or v["status"] == status]})
+
+
+@router.get("/jobs/{id}")
+async def get_job(id: str, service: Service) -> JSONResponse:
+    job = service.store.job(id)
+    if job is None:
+        raise NotFound(f"prediction {id} not found")
+    return _ok(_job(service, job))
+
+
+def _rule_error(exc: ValueError) -> ValidationFailed:
+    return ValidationFailed(field="body", reason=str(exc))
+
+
+@router.get("/scenarios")
+async def list_scenarios(service: Service) -> JSONResponse:
+    return _ok({"scenarios": [r.as_dict() for r in service.scenarios.rules()]})
+
+
+@router.post("/scenarios")
+async def add_scenario(service: Service, body: Body) -> JSONResponse:
+    service.spec.validate_body("addScenario", body)
+    try:
+        rule = service.scenarios.add(rule_from_dict(body))
+    except ValueError as exc:
+        raise _rule_error(exc) from None
+    return _ok(rule.as_dict())
+
+
+@router.delete("/scenarios")
+async def clear_scenarios(service: Service) -> JSONResponse:
+    service.scenarios.clear()
+    return _ok({"scenarios": []})
+
+
+@router.delete("/scenarios/{rule_id}")
+async def remove_scenario(rule_id: str, service: Service) -> JSONResponse:
+    if not service.scenarios.remove(rule_id):
+        raise NotFound(f"scenario rule {rule_id} not found")
+    return _ok({"removed": rule_id})
+
+
+@router.get("/faults")
+async def list_faults(service: Service) -> JSONResponse:
+    return _ok({"faults": [r.as_dict() for r in service.faults.rules()]})
+
+
+@router.post("/faults")
+async def add_fault(service: Service, body: Body) -> JSONResponse:
+    service.spec.validate_body("addFault", body)
+    try:
+        rule = service.faults.add(fault_from_dict(body))
+    except ValueError as exc:
+        raise _rule_error(exc) from None
+    return _ok(rule.as_dict())
+
+
+@router.delete("/faults")
+async def clear_faults(service: Service) -> JSONResponse:
+    service.faults.clear()
+    return _ok({"faults": []})
+
+
+@router.delete("/faults/{rule_id}")
+async def remove_fault(rule_id: str, service: Service) -> JSONResponse:
+    if not service.faults.remove(rule_id):
+        raise NotFound(f"fault rule {rule_id} not found")
+    return _ok({"removed": rule_id})
+
+
+def _account_query(request: Request) -> str:
+    key = request.query_params.get("api_key")
+    if not key:
+        raise ValidationFailed(field="api_key", reason="is required", location="query")
+    return account_id(key)
+
+
+@router.get("/ledger")
+async def ledger(request: Request, service: Service) -> JSONResponse:
+    account = _account_query(request)
+    entries = service.store.ledger(account)
+    return _ok(
+        {
+            "account": account,
+            "balance": usd_number(service.balance(account)),
+            "entries": [
+                {
+                    "at": iso_ms(e.at_ms),
+                    "at_ms": e.at_ms,
+                    "kind": e.kind.value,
+                    "amount_usd": str(micros_to_usd(e.amount_micros)),
+                    "amount": format_usd(e.amount_micros),
+                    "job_id": e.job_id,
+                    "note": e.note,
+                    "in_effect": e.at_ms <= service.clock.now_ms(),
+                }
+                for e in entries
+            ],
+        }
+    )
+
+
+@router.put("/balance")
+async def set_balance(service: Service, body: Body) -> JSONResponse:
+    service.spec.validate_body("setBalance", body)
+    try:
+        micros = usd_to_micros(Decimal(str(body["balance"])))
+    except (InvalidOperation, ValueError) as exc:
+        raise ValidationFailed(field="balance", reason=f"is not an amount of USD ({exc})") from None
+    account = service.authenticate(f"Bearer {body['api_key']}")
+    service.set_balance(account, micros)
+    return _ok({"account": account, "balance": usd_number(service.balance(account))})
+
+
+@router.get("/limits")
+async def get_limits(request: Request, service: Service) -> JSONResponse:
+    key = request.query_params.get("api_key")
+    limits = service.limits(account_id(key)) if key else service.default_limits
+    return _ok(
+        {"videos_per_minute": limits.videos_per_minute, "max_concurrent": limits.max_concurrent}
+    )
+
+
+@router.put("/limits")
+async def set_limits(service: Service, body: Body) -> JSONResponse:
+    service.spec.validate_body("setLimits", body)
+    if "level" in body:
+        limits = Level(body["level"]).limits
+    else:
+        limits = Limits(body.get("videos_per_minute"), body.get("max_concurrent"))
+    key = body.get("api_key")
+    service.set_limits(account_id(key) if key else None, limits)
+    return _ok(
+        {"videos_per_minute": limits.videos_per_minute, "max_concurrent": limits.max_concurrent}
+    )
+
+
+@router.get("/webhooks")
+async def webhook_log(request: Request, service: Service) -> JSONResponse:
+    job_id = request.query_params.get("job_id")
+    return _ok({"deliveries": [d.as_dict() for d in service.webhooks.deliveries(job_id=job_id)]})
+
+
+@router.post("/webhooks/pump")
+async def pump_webhooks(service: Service) -> JSONResponse:
+    return _ok({"attempted": await service.webhooks.pump()})
+
+
+@router.get("/journal")
+async def journal(request: Request, service: Service) -> JSONResponse:
+    params = service.spec.parse_query("readJournal", request.query_params)
+    key = params.get("api_key")
+    entries = service.journal.entries(
+        method=params.get("method"),
+        path=params.get("path"),
+        account=account_id(key) if key else None,
+        status=params.get("status"),
+        invalid=params.get("invalid"),
+    )[-params["limit"] :]
+    return _ok(
+        {
+            "entries": [
+                {
+                    "seq": e.seq,
+                    "at": iso_ms(e.at_ms),
+                    "method": e.method,
+                    "path": e.path,
+                    "query": e.query,
+                    "account": e.account,
+                    "status": e.status,
+                    "duration_ms": round(e.duration_ms, 3),
+                    "violations": [
+                        {"field": v.field, "reason": v.reason, "location": v.location}
+                        for v in e.violations
+                    ],
+                    "request": e.request_json,
+                    "response": e.response_json,
+                }
+                for e in entries
+            ]
+        }
+    )
