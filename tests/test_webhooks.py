@@ -1,0 +1,235 @@
+"""Webhooks end to end: a real receiver on loopback, signatures checked independently."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import io
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+from tinytag import TinyTag
+
+from mock_api import ManualClock, MockService, OffsetClock, Settings, create_app
+from mock_api.planning import PACES
+from mock_api.server import LiveServer
+from mock_api.webhooks import BACKOFF_MS, MAX_ATTEMPTS
+from tests.helpers import AUTH, SUBMIT, job_input
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass
+class Receiver:
+    """A webhook endpoint on loopback that answers from a script of statuses."""
+
+    url: str = ""
+    statuses: list[int] = field(default_factory=list)  # answered in turn; then 200
+    delay: float = 0.0
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            state.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            time.sleep(state.delay)
+            self.send_response(state.statuses.pop(0) if state.statuses else 200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/wavespeed"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def independent_check(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """The documented scheme, written from the reference alone."""
+    key = secret.removeprefix("whsec_").encode()
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    expected = "v3," + hmac.new(key, signed, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, headers["webhook-signature"])
+
+
+async def _secret(client: httpx.AsyncClient) -> str:
+    response = await client.get("/api/v3/webhook/secret", headers=AUTH)
+    assert response.status_code == 200
+    secret: str = response.json()["data"]["secret"]
+    return secret
+
+
+async def test_secret_is_stable_per_account_and_prefixed(client: httpx.AsyncClient) -> None:
+    first, again = await _secret(client), await _secret(client)
+    other = await client.get("/api/v3/webhook/secret", headers={"Authorization": "Bearer other"})
+    assert first == again
+    assert first.startswith("whsec_")
+    assert other.json()["data"]["secret"] != first
+
+
+async def test_finished_job_is_posted_signed_without_envelope(
+    client: httpx.AsyncClient, clock: ManualClock, service: MockService, receiver: Receiver
+) -> None:
+    secret = await _secret(client)
+    submitted = await client.post(
+        SUBMIT, params={"webhook": receiver.url}, json=job_input(prompt="hi"), headers=AUTH
+    )
+    job_id = submitted.json()["data"]["id"]
+    assert await service.webhooks.pump() == 0  # not finished: nothing is due
+    clock.advance(60)
+    assert await service.webhooks.pump() == 1
+    [(headers, body)] = receiver.received
+    assert independent_check(secret, headers, body)
+    assert int(headers["webhook-timestamp"]) == clock.now_ms() // 1000
+    payload = json.loads(body)
+    assert not {"data", "message"} & payload.keys()  # the bare prediction, no envelope
+    assert payload["id"] == job_id
+    assert payload["status"] == "completed"
+    assert payload["input"]["prompt"] == "hi"
+    assert payload["outputs"] == [f"http://testserver/media/outputs/{job_id}/output.mp4"]
+    assert payload["has_nsfw_contents"] == [False]
+    assert await service.webhooks.pump() == 0  # delivered once
+
+
+async def test_failed_jobs_are_posted_too_via_the_body_field(
+    client: httpx.AsyncClient, clock: ManualClock, service: MockService, receiver: Receiver
+) -> None:
+    body = {**job_input(), "webhook_url": receiver.url}
+    await client.post(SUBMIT, json=body, headers={**AUTH, "X-Mock-Outcome": "fail:1403:nope"})
+    clock.advance(60)
+    await service.webhooks.pump()
+    payload = json.loads(receiver.received[0][1])
+    assert (payload["status"], payload["error"], payload["code"]) == ("failed", "nope", 1403)
+    assert "webhook_url" not in payload["input"]
+
+
+async def test_failed_deliveries_are_retried_with_backoff_and_logged(
+    client: httpx.AsyncClient, clock: ManualClock, service: MockService, receiver: Receiver
+) -> None:
+    receiver.statuses = [500, 503]
+    submitted = await client.post(
+        SUBMIT, params={"webhook": receiver.url}, json=job_input(), headers=AUTH
+    )
+    job_id = submitted.json()["data"]["id"]
+    clock.advance(60)
+    assert await service.webhooks.pump() == 1  # 500
+    assert await service.webhooks.pump() == 0  # backing off
+    clock.advance(ms=BACKOFF_MS[0])
+    assert await service.webhooks.pump() == 1  # 503
+    clock.advance(ms=BACKOFF_MS[1] - 1)
+    assert await service.webhooks.pump() == 0
+    clock.advance(ms=1)
+    assert await service.webhooks.pump() == 1  # 200
+    ids = {headers["webhook-id"] for headers, _ in receiver.received}
+    assert len(receiver.received) == 3
+    assert len(ids) == 1  # the same message id on every attempt
+    log = (await client.get("/_mock/webhooks", params={"job_id": job_id})).json()["data"][
+        "deliveries"
+    ]
+    assert log[0]["state"] == "delivered"
+    assert [a["status"] for a in log[0]["attempts"]] == [500, 503, 200]
+    assert [a["error"] for a in log[0]["attempts"]] == ["HTTP 500", "HTTP 503", ""]
+
+
+async def test_a_dead_receiver_is_given_up_after_the_last_attempt(
+    client: httpx.AsyncClient, clock: ManualClock, service: MockService
+) -> None:
+    dead = "http://127.0.0.1:9/nobody-listens"
+    await client.post(SUBMIT, params={"webhook": dead}, json=job_input(), headers=AUTH)
+    clock.advance(60)
+    for _ in range(MAX_ATTEMPTS + 2):
+        await service.webhooks.pump()
+        clock.advance(60)
+    [delivery] = service.webhooks.deliveries()
+    assert delivery.state.value == "failed"
+    assert len(delivery.attempts) == MAX_ATTEMPTS
+    assert all(a.status is None and a.error for a in delivery.attempts)
+
+
+async def test_a_slow_receiver_never_blocks_the_api(
+    client: httpx.AsyncClient, clock: ManualClock, service: MockService, receiver: Receiver
+) -> None:
+    receiver.delay = 1.0
+    await client.post(SUBMIT, params={"webhook": receiver.url}, json=job_input(), headers=AUTH)
+    clock.advance(60)
+    delivering = asyncio.create_task(service.webhooks.pump())
+    await asyncio.sleep(0.05)
+    started = time.perf_counter()
+    assert (await client.get("/api/v3/balance", headers=AUTH)).status_code == 200
+    answered_in = time.perf_counter() - started
+    assert not delivering.done()  # the API answered while the receiver was still busy
+    assert answered_in < receiver.delay
+    assert await delivering == 1
+
+
+async def test_base64_output_with_a_webhook_is_the_documented_400(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {**job_input(), "enable_base64_output": True}
+    response = await client.post(
+        SUBMIT, params={"webhook": "http://127.0.0.1:9/x"}, json=body, headers=AUTH
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == (
+        "webhook callback does not support base64 output, "
+        "please use the normal API to use base64 output"
+    )
+
+
+async def test_base64_output_returns_the_video_inline(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    submitted = await client.post(
+        SUBMIT, json={**job_input(left=3, right=4), "enable_base64_output": True}, headers=AUTH
+    )
+    clock.advance(60)
+    result = await client.get(
+        f"/api/v3/predictions/{submitted.json()['data']['id']}/result", headers=AUTH
+    )
+    [output] = result.json()["data"]["outputs"]
+    prefix = "data:video/mp4;base64,"
+    assert output.startswith(prefix)
+    video = base64.b64decode(output[len(prefix) :])
+    assert TinyTag.get(file_obj=io.BytesIO(video)).duration == pytest.approx(4.0, abs=0.001)
+
+
+def test_a_live_server_delivers_by_itself(receiver: Receiver) -> None:
+    service = MockService(Settings(pace=PACES["instant"]), OffsetClock())
+    with LiveServer(create_app(service=service)) as server:
+        headers = {"Authorization": "Bearer live"}
+        secret = httpx.get(f"{server.url}/api/v3/webhook/secret", headers=headers).json()["data"][
+            "secret"
+        ]
+        body: dict[str, Any] = {
+            "video": f"{server.url}/media/samples/video.mp4?seconds=5",
+            "left_audio": f"{server.url}/media/samples/silence.wav?seconds=2",
+            "right_audio": f"{server.url}/media/samples/silence.wav?seconds=3",
+        }
+        response = httpx.post(
+            f"{server.url}{SUBMIT}", params={"webhook": receiver.url}, json=body, headers=headers
+        )
+        assert response.status_code == 200
+        deadline = time.monotonic() + 5
+        while not receiver.received and time.monotonic() < deadline:
+            time.sleep(0.02)
+    [(received_headers, received_body)] = receiver.received
+    assert independent_check(secret, received_headers, received_body)
+    assert json.loads(received_body)["urls"]["get"].startswith(server.url)
