@@ -46,3 +46,24 @@ def test_curl_walkthrough_works_verbatim(tmp_path: Path) -> None:
     assert "status: completed" in done.stdout
     assert "output.mp4 lasts 10.000 s" in done.stdout
     assert '"balance":99.85' in done.stdout
+
+
+def test_the_webhook_verification_snippet_accepts_our_signatures() -> None:
+    import time
+
+    from mock_api.webhooks import sign
+
+    block = next(b for b in re.findall(r"```python\n(.*?)```", README, re.S) if "def verify(" in b)
+    namespace: dict[str, object] = {}
+    exec(block, namespace)  # noqa: S102 - the README's own snippet
+    verify = namespace["verify"]
+    assert callable(verify)
+    secret, body, now = "whsec_abc123", b'{"id":"x"}', int(time.time())
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(now),
+        "webhook-signature": sign(secret, "msg_1", now, body),
+    }
+    assert verify(secret, headers, body) is True
+    assert verify(secret, headers, body + b" ") is False
+    assert verify("whsec_other", headers, body) is False
