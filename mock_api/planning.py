@@ -187,7 +187,7 @@ def plan_job(
     rng = random.Random(key)  # noqa: S311 - simulation, not security
     directive = directive or Directive()
     queue = pace.queue_ms if directive.queue_ms is None else directive.queue_ms
-    started = max(created_ms + queue, not_before_ms)
+    started = min(max(created_ms + queue, not_before_ms), NEVER_MS)
     if directive.processing_ms is not None:
         processing = directive.processing_ms
     else:

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from mock_api.errors import MockAPIError
 from mock_api.faults import fault_from_dict
 from mock_api.scenarios import rule_from_dict
 from mock_api.service import MockService
@@ -19,16 +20,22 @@ from mock_api.service import MockService
 
 def load_rules(service: MockService, text: str) -> tuple[int, int]:
     """Add the file's rules to the service; returns (scenarios, faults) added."""
-    document: Any = yaml.safe_load(text) or {}
+    try:
+        document: Any = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"not valid YAML: {exc}") from None
     if not isinstance(document, Mapping) or set(document) - {"scenarios", "faults"}:
         raise ValueError("a rules file is a mapping with 'scenarios' and/or 'faults' lists")
     scenarios = _items(document, "scenarios")
     faults = _items(document, "faults")
+    # Each rule is checked against the same schema as the control API's.
     for index, item in enumerate(scenarios):
         with _numbered("scenarios", index):
+            service.spec.validate_body("addScenario", item)
             service.scenarios.add(rule_from_dict(item))
     for index, item in enumerate(faults):
         with _numbered("faults", index):
+            service.spec.validate_body("addFault", item)
             service.faults.add(fault_from_dict(item))
     return len(scenarios), len(faults)
 
@@ -46,3 +53,5 @@ def _numbered(section: str, index: int) -> Iterator[None]:
         yield
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{section} #{index + 1}: {exc}") from None
+    except MockAPIError as exc:
+        raise ValueError(f"{section} #{index + 1}: {exc.message}") from None

@@ -103,7 +103,9 @@ class ScenarioRule:
         else:
             status, code, message = _TERMINAL_DEFAULTS[self.then]
             code = self.code if self.code is not None else code
-            message = self.message or TASK_MESSAGES.get(code, message)
+            message = self.message or (
+                message if self.code is None else TASK_MESSAGES.get(code, message)
+            )
             outcome = Outcome(status, code=code, error=message)
         return Directive(outcome=outcome, queue_ms=queue, processing_ms=processing)
 

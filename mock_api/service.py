@@ -179,12 +179,6 @@ class MockService:
         filled, the scenario rules, then the seeded rates.
         """
         self._check_rate(account)
-        directive = (
-            directive
-            or self._next_directive()
-            or self.scenarios.directive_for(account, body)
-            or Directive()
-        )
         inputs = {"order": "meanwhile", "seed": -1, **body}
         inputs.pop("enable_sync_mode", None)
         inputs.pop("webhook_url", None)
@@ -195,44 +189,36 @@ class MockService:
         order = billing.Order(inputs["order"])
 
         media: dict[str, _Media] = {}
-        failure: TaskError | None = None
-        for name, kind in MEDIA_INPUTS:
-            if name not in inputs:
-                continue
-            try:
-                media[name] = await self._read_media(inputs[name], kind, urls)
-            except MediaError as exc:
-                failure = exc.for_input(name)
-                break
-
         quote: billing.Quote | None = None
-        if failure is None:
-            video = media["video"].info.duration or Decimal(0)
-            if video > self.settings.max_video_seconds:
-                failure = InvalidInput(
-                    field="video",
-                    reason=f"the video lasts {video} s; the longest accepted is "
-                    f"{self.settings.max_video_seconds} s",
-                )
-            else:
-                left = media["left_audio"].info.duration or Decimal(0)
-                right = media["right_audio"].info.duration or Decimal(0)
-                quote = billing.quote(left, right, order, self.settings.billing)
-                if quote.rejected:
-                    failure = InvalidInput(field="left_audio, right_audio", reason=quote.rule)
-                    quote = None
+        failure: TaskError | None = None
+        try:
+            for name, kind in MEDIA_INPUTS:
+                if name in inputs:
+                    media[name] = await self._read_media(name, inputs[name], kind, urls)
+            quote = self._price(media, order)
+        except TaskError as exc:
+            failure = exc
 
         canonical = {k: (media[k].digest if k in media else v) for k, v in inputs.items()}
         canonical["seed"] = seed
         key = job_key(seed, json.dumps(canonical, sort_keys=True, default=str))
-        if failure is not None:
-            outcome = Outcome(Status.FAILED, code=failure.code, error=failure.message)
-        else:
-            outcome = choose_outcome(directive.outcome, self.settings.outcomes, key)
         output_seconds = quote.output_seconds if quote else Decimal(0)
 
         with self.store.lock:
             now = self.clock.now_ms()
+            if quote is not None:
+                self._check_funds(account, quote.cost_micros, now)
+            # Only a job that is accepted uses up a queued outcome or a counted rule.
+            directive = (
+                directive
+                or self._next_directive()
+                or self.scenarios.directive_for(account, inputs)
+                or Directive()
+            )
+            if failure is not None:
+                outcome = Outcome(Status.FAILED, code=failure.code, error=failure.message)
+            else:
+                outcome = choose_outcome(directive.outcome, self.settings.outcomes, key)
             plan = plan_job(
                 created_ms=now,
                 output_seconds=output_seconds,
@@ -293,7 +279,6 @@ class MockService:
         """Set one account's quotas, or (``None``) every account's default."""
         with self.store.lock:
             if account is None:
-                self._limits.clear()
                 self._default_limits = limits
             else:
                 self._limits[account] = limits
@@ -332,14 +317,17 @@ class MockService:
         body = prediction(job, now, Urls(delivery.base_url))
         return payload_bytes({**body, "input": dict(job.input)})
 
-    def _charge(self, job: Job, quote: billing.Quote, now: int) -> None:
-        cost = quote.cost_micros
-        available = self.store.balance(job.account, now)
+    def _check_funds(self, account: str, cost: int, now: int) -> None:
+        available = self.store.balance(account, now)
         if cost > available:
             raise InsufficientBalance(
                 f"insufficient balance: the job costs {billing.format_usd(cost)}, "
                 f"the balance is {billing.format_usd(available)}"
             )
+
+    def _charge(self, job: Job, quote: billing.Quote, now: int) -> None:
+        """Record the charge (checked by :meth:`_check_funds`) and any planned refund."""
+        cost = quote.cost_micros
         entries = [
             LedgerEntry(job.account, now, EntryKind.CHARGE, -cost, job.id, quote.rule),
         ]
@@ -356,14 +344,34 @@ class MockService:
             )
         self.store.record(*entries)
 
-    async def _read_media(self, url: str, kind: MediaKind, urls: Urls) -> _Media:
-        if urls.is_own(url):
-            data = self._local_media(url)
-        else:
-            limit = self.settings.upload_limits[kind]
-            data = await fetch_remote(url, self.settings.remote_fetch, max_bytes=limit)
-        info = _PROBES[kind](data)
+    async def _read_media(self, name: str, url: str, kind: MediaKind, urls: Urls) -> _Media:
+        """Fetch and probe one input; a :class:`MediaError` names the input."""
+        try:
+            if urls.is_own(url):
+                data = self._local_media(url)
+            else:
+                limit = self.settings.upload_limits[kind]
+                data = await fetch_remote(url, self.settings.remote_fetch, max_bytes=limit)
+            info = _PROBES[kind](data)
+        except MediaError as exc:
+            raise exc.for_input(name) from None
         return _Media(info, "sha256:" + hashlib.sha256(data).hexdigest())
+
+    def _price(self, media: Mapping[str, _Media], order: billing.Order) -> billing.Quote:
+        """The job's quote; raises :class:`InvalidInput` for what cannot be billed."""
+        video = media["video"].info.duration or Decimal(0)
+        if video > self.settings.max_video_seconds:
+            raise InvalidInput(
+                field="video",
+                reason=f"the video lasts {video} s; the longest accepted is "
+                f"{self.settings.max_video_seconds} s",
+            )
+        left = media["left_audio"].info.duration or Decimal(0)
+        right = media["right_audio"].info.duration or Decimal(0)
+        quote = billing.quote(left, right, order, self.settings.billing)
+        if quote.rejected:
+            raise InvalidInput(field="left_audio, right_audio", reason=quote.rule)
+        return quote
 
     def _local_media(self, url: str) -> bytes:
         """The bytes behind one of the fake's own URLs, with no network."""

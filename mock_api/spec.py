@@ -175,6 +175,12 @@ def _violations(error: jsonschema.ValidationError) -> list[Violation]:
         return [
             Violation(prefix + name, "is required") for name in value if name not in error.instance
         ]
+    if keyword == "additionalProperties" and isinstance(error.instance, Mapping):
+        prefix = f"{path}." if path else ""
+        known = schema.get("properties", {})
+        return [
+            Violation(prefix + str(k), "is not allowed") for k in error.instance if k not in known
+        ]
     field = path or "body"
     if keyword == "pattern" and "x-reason" in schema:
         return [Violation(field, str(schema["x-reason"]))]
@@ -200,7 +206,6 @@ _REASONS: dict[str, Callable[[Any], str]] = {
     "minLength": lambda v: f"must be at least {v} characters",
     "maxLength": lambda v: f"must be at most {v} characters",
     "pattern": lambda v: f"must match {v}",
-    "additionalProperties": lambda v: "is not allowed",
 }
 
 
