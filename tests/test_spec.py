@@ -57,7 +57,11 @@ async def test_every_operation_answers_through_the_app(client: httpx.AsyncClient
 def test_api_needs_the_bearer_key_media_nothing_and_control_its_token() -> None:
     spec = default_spec()
     assert spec.document["security"] == [{"bearerAuth": []}]
-    expected = {"/api/v3/": None, "/media/": [], "/_mock/": [{}, {"controlToken": []}]}
+    expected: dict[str, object] = {
+        "/api/v3/": None,
+        "/media/": [],
+        "/_mock/": [{}, {"controlToken": []}],
+    }
     for op in spec.operations:
         prefix = next(p for p in expected if op.path.startswith(p))
         assert op.definition.get("security") == expected[prefix], op.operation_id
