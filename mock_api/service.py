@@ -428,6 +428,11 @@ class MockService:
                 reason="too large",
             )
 
+    def upload_limit_for(self, head: bytes) -> tuple[str, int]:
+        """The kind and size limit of a file that starts with ``head``, sniffed."""
+        kind = sniff_kind(head) or "other"
+        return kind, self.settings.upload_limits[kind]
+
     def store_file(self, account: str, filename: str, data: bytes) -> StoredFile:
         """Keep an upload; its kind and type come from its bytes, not its name."""
         kind: MediaKind = sniff_kind(data) or "other"

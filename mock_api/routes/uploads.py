@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.datastructures import UploadFile
 
 from mock_api.clock import iso_ms
-from mock_api.errors import PayloadTooLarge, ValidationFailed
+from mock_api.errors import PayloadTooLarge
 from mock_api.http import Account, BaseUrls, Service, json_body
+from mock_api.multipart import read_file_part
 from mock_api.store import StoredFile
 from mock_api.urls import TICKETS_PREFIX
 from mock_api.views import envelope, stored_file
@@ -67,26 +67,13 @@ async def put_ticket(
 
 
 async def _multipart_file(request: Request, service: Service, account: str) -> StoredFile:
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("multipart/form-data"):
-        raise ValidationFailed(
-            field="file", reason="is required: send multipart/form-data with a part named 'file'"
-        )
-    declared = request.headers.get("content-length")
-    largest = max(service.settings.upload_limits.values())
-    if declared and declared.isdigit() and int(declared) > largest + 64 * 1024:
-        raise PayloadTooLarge(f"request is {declared} bytes; no upload may exceed {largest} bytes")
-    form = await request.form()
-    try:
-        part = form.get("file")
-        if not isinstance(part, UploadFile):
-            raise ValidationFailed(
-                field="file", reason="is required: send a file part named 'file'"
-            )
-        data = await part.read()
-        return service.store_file(account, part.filename or "upload", data)
-    finally:
-        await form.close()
+    part = await read_file_part(
+        request.headers.get("content-type", ""),
+        request.stream(),
+        name="file",
+        limit_for=service.upload_limit_for,
+    )
+    return service.store_file(account, part.filename, bytes(part.data))
 
 
 @router.post("/api/v3/media/upload/binary")
