@@ -300,5 +300,53 @@ def price(
     click.echo(f"rule:           {q.rule}")
 
 
+@main.command()
+@click.option("--base-url", required=True, envvar="WAVESPEED_BASE_URL", help="The server to check.")
+@click.option("--api-key", required=True, envvar="WAVESPEED_API_KEY", help="Its API key.")
+@click.option(
+    "--budget",
+    default="0",
+    show_default=True,
+    envvar="WAVESPEED_BUDGET",
+    help="USD a paid endpoint may be charged; the fake needs none.",
+)
+@click.option(
+    "-k", "select", default=None, help="Only the checks matching this pytest -k expression."
+)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds between polls (default: 0.1 on the fake, 5 elsewhere).",
+)
+@click.option(
+    "--video", default=None, help="A real video of two people to submit instead of a synthetic one."
+)
+def verify(
+    base_url: str,
+    api_key: str,
+    budget: str,
+    select: str | None,
+    poll_interval: float | None,
+    video: str | None,
+) -> None:
+    """Run the contract suite against a server and report every check."""
+    try:
+        from contracts.budget import parse_budget
+        from mock_api.verify import run
+    except ImportError as exc:  # the suite needs the test extras
+        raise click.ClickException(
+            f"verify needs the test extras ({exc.name} is missing): "
+            "pip install 'wavespeed-mock[test]'"
+        ) from None
+    try:
+        parse_budget(budget)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--budget") from None
+    raise SystemExit(
+        run(base_url, api_key, budget, select=select, poll_interval=poll_interval, video_url=video)
+    )
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,151 @@
+"""Wiring the contract suite into pytest: options, target, budget, report.
+
+Why here: pytest reads ``pytest_addoption`` only from plugins and *initial*
+conftests, those of the paths it was started on. ``contracts`` is in
+``testpaths``, so a plain ``pytest`` at the repository root loads this file
+before parsing options, as do ``pytest contracts/`` and ``pytest
+contracts/test_lifecycle.py``. (``pytest tests/`` does not, and does not
+need it.)
+
+The session's life: options are resolved at configure time; after
+collection, knowing which checks were selected, the target is chosen and,
+if it is paid, the planned spending is held to the budget before anything
+is sent; at the end the balance is read again and the terminal summary says
+what the run spent.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from contracts.budget import BudgetExceeded, PlannedSpend, Spender
+from contracts.jobs import upload_video
+from contracts.options import OPTIONS, OptionError, add_options, resolve
+from contracts.session import SESSION, SPENDS, ContractSession, TargetUnusable
+from contracts.target import Target
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{SPENDS}(*plans): the submissions a contract check may make and their worst-case "
+        "cost on a paid endpoint (contracts.budget.PlannedSpend)",
+    )
+    cli = {option.dest: config.getoption(option.dest) for option in OPTIONS}
+    try:
+        options = resolve(cli, os.environ)
+    except OptionError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[SESSION] = ContractSession(options)
+
+
+def _ours(item: pytest.Item) -> bool:
+    return HERE in item.path.resolve().parents
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    ours = [item for item in session.items if _ours(item)]
+    if not ours or session.config.option.collectonly:
+        return
+    plan: list[PlannedSpend] = [
+        planned for item in ours for mark in item.iter_markers(SPENDS) for planned in mark.args
+    ]
+    state = session.config.stash[SESSION]
+    try:
+        state.open(plan)
+    except BudgetExceeded as exc:
+        state.refusal = str(exc)
+        pytest.exit(state.refusal, returncode=pytest.ExitCode.USAGE_ERROR)
+    except TargetUnusable as exc:
+        state.refusal = str(exc)
+        pytest.exit(state.refusal, returncode=pytest.ExitCode.USAGE_ERROR)
+    except httpx.HTTPError as exc:
+        state.refusal = f"cannot reach {state.options.base_url}: {exc}"
+        pytest.exit(state.refusal, returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    target = item.config.stash[SESSION].target
+    if target is not None:
+        target.exchanges.clear()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed check's report carries the last requests it made and their answers."""
+    report = yield
+    target = item.config.stash[SESSION].target
+    if report.failed and call.when == "call" and target is not None and target.exchanges:
+        text = "\n\n".join(exchange.describe() for exchange in target.exchanges)
+        report.sections.append(("wavespeed: last HTTP exchanges", text))
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    state = session.config.stash.get(SESSION, None)
+    if state is not None:
+        state.close()
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    state = config.stash.get(SESSION, None)
+    if state is None or state.balance_before is None:
+        return
+    terminalreporter.section("wavespeed contract suite")
+    for line in state.summary():
+        terminalreporter.write_line(line)
+
+
+# fixtures
+
+
+@pytest.fixture(scope="session")
+def contract_session(pytestconfig: pytest.Config) -> ContractSession:
+    return pytestconfig.stash[SESSION]
+
+
+@pytest.fixture(scope="session")
+def target(contract_session: ContractSession) -> Target:
+    """The target chosen for this run (see ``contracts/target.py``)."""
+    if contract_session.target is None:
+        pytest.fail("the contract target was not opened: run the suite through pytest")
+    return contract_session.target
+
+
+@pytest.fixture(scope="session")
+def spender(contract_session: ContractSession) -> Spender:
+    assert contract_session.spender is not None
+    return contract_session.spender
+
+
+@pytest.fixture(scope="session")
+def api(target: Target) -> httpx.Client:
+    """A client on the target's API, with its key."""
+    return target.client()
+
+
+@pytest.fixture(scope="session")
+def cdn(target: Target) -> httpx.Client:
+    """A client without the API key, for upload and output URLs on other hosts."""
+    return target.client(auth=False)
+
+
+@pytest.fixture(scope="session")
+def video_url(target: Target, api: httpx.Client, cdn: httpx.Client) -> str:
+    """The video every job uses: ``--wavespeed-video``, or a synthetic one uploaded once."""
+    return target.video_url or upload_video(api, cdn)

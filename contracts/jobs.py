@@ -1,0 +1,124 @@
+"""Making real jobs on any target: media uploads, submissions, the balance.
+
+Why this exists: the lifecycle and billing checks need jobs with inputs of
+exactly known length on whatever target they run against. Test media is
+generated here (silent WAVs to the millisecond, a tiny H.264 MP4) and
+uploaded through the ticket flow the current SDKs use (``POST
+/api/v3/media/uploads``, then ``PUT`` of the bytes to the ticket's URL), which
+the real service offers too; the fake's sample URLs would only work on the
+fake.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+import httpx
+
+from contracts.invariants import Snapshot
+from contracts.rule import Order
+from mock_api.media import silence_wav, write_mp4
+
+__all__ = [
+    "SUBMIT_PATH",
+    "JobInputs",
+    "balance_micros",
+    "submit",
+    "upload",
+    "upload_silence",
+    "upload_video",
+]
+
+SUBMIT_PATH = "/api/v3/wavespeed-ai/infinitetalk-fast/video-to-video-multi"
+
+
+def _describe(response: httpx.Response) -> str:
+    request = response.request
+    body = request.content.decode(errors="replace")[:500] if request.content else ""
+    return (
+        f"{request.method} {request.url} {body}\n"
+        f"  answered {response.status_code}: {response.text[:800]}"
+    )
+
+
+def upload(
+    client: httpx.Client, cdn: httpx.Client, data: bytes, filename: str, content_type: str
+) -> str:
+    """Upload through a ticket; return the file's ``download_url``.
+
+    ``cdn`` is a client without the API key: the ticket's URL is the
+    credential (a presigned URL on the real service), and the key must not
+    travel to another host.
+    """
+    ticket = client.post(
+        "/api/v3/media/uploads",
+        json={"filename": filename, "size": len(data), "content_type": content_type},
+    )
+    if ticket.status_code != 200 or ticket.json().get("code") != 200:
+        raise AssertionError(f"upload ticket refused:\n  {_describe(ticket)}")
+    found = ticket.json()["data"]
+    put = cdn.request(
+        found["upload"].get("method", "PUT"),
+        found["upload"]["url"],
+        content=data,
+        headers=found["upload"].get("headers") or {},
+    )
+    if not put.is_success:
+        raise AssertionError(f"upload of {filename} refused:\n  {_describe(put)}")
+    url: str = found["download_url"]
+    return url
+
+
+def upload_silence(client: httpx.Client, cdn: httpx.Client, length_ms: int, name: str) -> str:
+    """A silent 16 kHz WAV lasting exactly ``length_ms`` (16 samples per ms)."""
+    data = silence_wav(Decimal(length_ms) / 1000, sample_rate=16000)
+    return upload(client, cdn, data, f"{name}-{length_ms}ms.wav", "audio/wav")
+
+
+def upload_video(client: httpx.Client, cdn: httpx.Client, length_ms: int = 10_000) -> str:
+    """A tiny black H.264 MP4 (under 1 KB whatever its length)."""
+    return upload(client, cdn, write_mp4(length_ms), "two-people.mp4", "video/mp4")
+
+
+@dataclass(frozen=True)
+class JobInputs:
+    """Uploaded inputs of one job and the lengths they were made with."""
+
+    video: str
+    left_audio: str
+    right_audio: str
+    order: Order
+
+    def body(self, **extra: Any) -> dict[str, Any]:
+        return {
+            "video": self.video,
+            "left_audio": self.left_audio,
+            "right_audio": self.right_audio,
+            "order": self.order,
+            **extra,
+        }
+
+
+def submit(
+    client: httpx.Client, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
+) -> Snapshot:
+    """Submit a job; return the prediction the submission answered with."""
+    response = client.post(SUBMIT_PATH, json=dict(body), headers=dict(headers or {}))
+    if response.status_code != 200:
+        raise AssertionError(f"submission refused:\n  {_describe(response)}")
+    data: Snapshot = response.json()["data"]
+    return data
+
+
+def balance_micros(client: httpx.Client) -> int:
+    """The account's balance, read exactly: JSON numbers parsed as decimals, not floats."""
+    response = client.get("/api/v3/balance")
+    if response.status_code != 200:
+        raise AssertionError(f"balance unavailable:\n  {_describe(response)}")
+    balance = json.loads(response.text, parse_float=Decimal)["data"]["balance"]
+    micros = (Decimal(balance) * 1_000_000).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+    return int(micros)

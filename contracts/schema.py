@@ -1,0 +1,231 @@
+"""Schemathesis, configured from ``openapi.yaml`` for every target.
+
+Why this exists: the spec is the single source of truth, so the suite loads
+it from the repository (never from the target) and lets schemathesis derive
+every request from it: the spec's own examples, the coverage phase's
+boundary and negative cases, fuzzed bodies, and stateful sequences that
+follow the spec's links (submission -> result, upload ticket -> PUT).
+
+Everything is bounded and seeded, so a run is reproducible and fits in CI.
+Every built-in check is on; the two places where one is narrowed are in
+:data:`NARROWED`, each with its reason. Nothing target-specific is decided
+here: the target is bound at run time (:func:`bind`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+import schemathesis
+from schemathesis import Case
+from schemathesis.schemas import APIOperation, BaseSchema
+
+from contracts.jobs import SUBMIT_PATH
+from contracts.target import Target
+from mock_api.spec import SPEC_PATH
+
+__all__ = [
+    "BASE64_WITH_WEBHOOK",
+    "EXCLUDED_TAGS",
+    "MAX_EXAMPLES",
+    "MEDIA_FIELDS",
+    "NARROWED",
+    "SEED",
+    "STATEFUL_EXAMPLES",
+    "STATEFUL_STEPS",
+    "WEBHOOK_SINK",
+    "bind",
+    "bind_operation",
+    "contract_config",
+    "is_submission",
+    "load_schema",
+    "make_unfetchable",
+    "prepare_submission",
+]
+
+#: Fixed, so every run generates the same requests (with ``deterministic``).
+SEED = 20_240_601
+#: Fuzzed examples per operation; the examples and coverage phases add their own.
+MAX_EXAMPLES = 12
+#: Stateful scenarios, and steps in each.
+STATEFUL_EXAMPLES = 12
+STATEFUL_STEPS = 6
+
+#: Statuses schemathesis accepts for schema-valid data unless told otherwise.
+_VALID_DATA_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
+
+#: Checks narrowed for one operation: extra statuses a schema-valid request may
+#: get, and why the schema cannot say more.
+NARROWED: dict[str, tuple[tuple[str, ...], str]] = {
+    "createUploadTicket": (
+        ("413",),
+        "a schema-valid size can still be over the limit of its content_type (images "
+        "20 MB, videos 100 MB, audio 50 MB, others 20 MB); the limits depend on another "
+        "field, so the spec states them in prose and documents the 413",
+    ),
+    "putUploadTicket": (
+        ("400", "413"),
+        "the body must be exactly the size declared on its ticket; a schema cannot tie a "
+        "body to an earlier response, so a generated body of another length is rightly "
+        "refused (400 shorter, 413 longer), as the operation documents",
+    ),
+}
+
+#: Inputs of the submission that name media to fetch.
+MEDIA_FIELDS = ("video", "left_audio", "right_audio", "mask_image")
+#: ``MediaUrl``'s pattern in ``openapi.yaml``: a value that matches stays valid when swapped.
+#: Matched whole (``fullmatch``): Python's ``$`` would also match before a final newline.
+_MEDIA_URL = re.compile(r"https?://[^\s\x1c-\x1f\x85\ufeff]+")  # used with fullmatch
+#: RFC 2606 reserves ``.invalid``: no such host resolves, so no media can be read from it.
+UNFETCHABLE = "https://media.invalid/contract-suite/{field}"
+
+
+def contract_config() -> schemathesis.Config:
+    """All phases, all checks, seeded and bounded; the narrowings of :data:`NARROWED`."""
+    operations: list[dict[str, Any]] = [
+        {
+            "include-operation-id": operation_id,
+            "checks": {
+                "positive_data_acceptance": {
+                    "expected-statuses": [*_VALID_DATA_STATUSES, *statuses]
+                }
+            },
+        }
+        for operation_id, (statuses, _why) in NARROWED.items()
+    ]
+    return schemathesis.Config.from_dict(
+        {
+            "seed": SEED,
+            # A placeholder that resolves nowhere: the real target is bound at run
+            # time, and a request sent before that fails instead of reaching the
+            # spec's first server (the real, paid service).
+            "base-url": "http://unbound-target.invalid",
+            "generation": {
+                "max-examples": MAX_EXAMPLES,
+                "deterministic": True,
+                "database": "none",
+            },
+            "phases": {
+                "examples": {"enabled": True},
+                "coverage": {"enabled": True},
+                "fuzzing": {"enabled": True},
+                "stateful": {"enabled": True, "max-steps": STATEFUL_STEPS},
+            },
+            "checks": {"enabled": True},
+            "operations": operations,
+        }
+    )
+
+
+#: Operations left out on every target, and why.
+EXCLUDED_TAGS = {
+    "control": "the fake's own test-control surface under /_mock/ (reset, clock, faults, "
+    "balances), not WaveSpeed's API: fuzzing it would reset, re-time and fault the very "
+    "fake under test, and no real endpoint has it",
+}
+
+
+def load_schema() -> BaseSchema:
+    """``openapi.yaml`` from the repository, configured, minus :data:`EXCLUDED_TAGS`."""
+    schema: BaseSchema = schemathesis.openapi.from_path(SPEC_PATH, config=contract_config())
+    for tag in EXCLUDED_TAGS:
+        schema = schema.exclude(tag=tag)
+    return schema
+
+
+@contextmanager
+def bind(schema: BaseSchema, target: Target) -> Iterator[BaseSchema]:
+    """Point ``schema``'s requests at ``target`` for the duration of a block.
+
+    In-process the requests go to the target's instant-pace app through
+    schemathesis's ASGI transport; by URL, to the target's base URL.
+    """
+    previous_app, previous_url = schema.app, schema.config.base_url
+    schema.app = target.schema_app
+    schema.config.base_url = target.base_url
+    try:
+        yield schema
+    finally:
+        schema.app = previous_app
+        schema.config.base_url = previous_url
+
+
+def bind_operation(operation: APIOperation[Any, Any, Any, Any], target: Target) -> None:
+    """Point one already-collected operation at ``target``.
+
+    ``@schema.parametrize()`` clones the schema and creates its operations at
+    collection time, each with its own copy of the app and the base URL; the
+    target is chosen after collection, so each case's operation is bound when
+    it runs (probes that re-send a request go through ``operation.schema``).
+    """
+    operation.app = operation.schema.app = target.schema_app
+    operation.base_url = target.base_url
+    operation.schema.config.base_url = target.base_url
+
+
+def is_submission(method: str, path: str) -> bool:
+    return method.upper() == "POST" and path == SUBMIT_PATH
+
+
+def _valid_url(value: object) -> bool:
+    return isinstance(value, str) and len(value) <= 4096 and bool(_MEDIA_URL.fullmatch(value))
+
+
+def make_unfetchable(body: object) -> object:
+    """The same body with every valid media URL swapped for one on an ``.invalid`` host.
+
+    Used against paid targets: a job whose media cannot be read fails (task
+    code 1402) and is not charged, so generated submissions cost nothing.
+    Only values that already match the spec's URL pattern are swapped, so a
+    negative case stays exactly as invalid as it was generated.
+    """
+    if not isinstance(body, dict):
+        return body
+    swapped = dict(body)
+    for field in MEDIA_FIELDS:
+        if _valid_url(swapped.get(field)):
+            swapped[field] = UNFETCHABLE.format(field=field)
+    return swapped
+
+
+#: Where generated webhooks go. Nothing listens on the loopback discard port, so a
+#: delivery is refused at once and never leaves the machine, whichever server
+#: sends it; a generated URL could name any host on the internet.
+WEBHOOK_SINK = "http://127.0.0.1:9/contract-suite-webhook"
+
+#: A submission the spec refuses in prose: a schema cannot relate a query
+#: parameter to a body field, so such cases are left out of generation.
+BASE64_WITH_WEBHOOK = (
+    "a webhook (the ``webhook`` query parameter or ``webhook_url``) with "
+    "``enable_base64_output: true`` is refused with 400, as the operation documents"
+)
+
+
+def prepare_submission(case: Case[Any], *, by_url: bool) -> str | None:
+    """Make a generated submission safe to send; the reason to leave it out, if any.
+
+    Webhook URLs that match the spec go to :data:`WEBHOOK_SINK` on every
+    target. On a target by URL, media URLs move to ``.invalid`` hosts as well
+    (:func:`make_unfetchable`): a paid one then cannot charge for them, and a
+    fake started with ``--allow-remote-fetch`` cannot be sent to a random host.
+    (In-process the fake never fetches remote media, so they stay as
+    generated and fail the job with task code 1402.) Values that break the
+    pattern are left alone, so negative cases stay negative.
+    """
+    body: Any = case.body
+    query: dict[str, Any] = case.query if isinstance(case.query, dict) else {}
+    webhook = "webhook" in query or (isinstance(body, dict) and "webhook_url" in body)
+    if webhook and isinstance(body, dict) and body.get("enable_base64_output") is True:
+        return BASE64_WITH_WEBHOOK
+    if _valid_url(query.get("webhook")):
+        case.query = {**query, "webhook": WEBHOOK_SINK}
+    if isinstance(body, dict):
+        safe = cast("dict[str, Any]", make_unfetchable(body)) if by_url else dict(body)
+        if _valid_url(safe.get("webhook_url")):
+            safe["webhook_url"] = WEBHOOK_SINK
+        if safe != body:
+            case.body = safe
+    return None

@@ -1,0 +1,135 @@
+"""One contract run: its target, its budget, and what it spent.
+
+Why this exists: the target is chosen once per pytest session, after
+collection (when the selected checks, and so the planned spending, are
+known) and before the first check submits anything. This object holds that
+state for the hooks in ``contracts/conftest.py`` and for reporters such as
+``wavespeed-mock verify``, which find it in ``config.stash[SESSION]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pytest
+
+from contracts.budget import (
+    BudgetExceeded,
+    PlannedSpend,
+    Spender,
+    check_budget,
+    describe_plan,
+    plan_total,
+)
+from contracts.jobs import balance_micros
+from contracts.options import TargetOptions
+from contracts.rule import usd
+from contracts.target import Target, connect, in_process
+
+__all__ = ["SESSION", "SPENDS", "ContractSession", "TargetUnusable"]
+
+#: The marker a check uses to declare what its submissions may cost on a paid endpoint.
+SPENDS = "spends"
+
+
+class TargetUnusable(Exception):
+    """The target answered, but not as an account this suite can use (a refused key)."""
+
+
+@dataclass
+class ContractSession:
+    options: TargetOptions
+    target: Target | None = None
+    spender: Spender | None = None
+    planned_micros: int = 0
+    plan: list[PlannedSpend] = field(default_factory=list)
+    balance_before: int | None = None
+    balance_after: int | None = None
+    description: str = ""
+    #: Why the run refused to start (over budget, target unreachable), if it did.
+    refusal: str | None = None
+
+    def open(self, plan: Iterable[PlannedSpend]) -> Target:
+        """Pick the target; on a paid one, refuse a plan over budget before anything is sent.
+
+        Raises :class:`~contracts.budget.BudgetExceeded` with the plan, line by line,
+        or :class:`TargetUnusable` when the target will not show the key's balance.
+        """
+        options = self.options
+        if options.base_url is None:
+            target = in_process()
+        else:
+            assert options.api_key is not None  # resolve() insists
+            target = connect(
+                options.base_url,
+                options.api_key,
+                poll_interval=options.poll_interval,
+                timeout=options.timeout,
+                video_url=options.video_url,
+            )
+        self.plan = list(plan)
+        self.planned_micros = plan_total(self.plan)
+        try:
+            if not target.free:
+                check_budget(self.plan, options.budget_micros)
+            with target.client() as client:
+                self.balance_before = balance_micros(client)
+        except BudgetExceeded as exc:
+            target.close()
+            raise BudgetExceeded(
+                f"{exc}\n(Treated as paid: {target.base_url} does not serve this checkout's "
+                "openapi.yaml at /openapi.yaml, as the fake does.)"
+            ) from None
+        except AssertionError as exc:  # the balance read failed: a wrong key, say
+            target.close()
+            raise TargetUnusable(f"{target.describe()} cannot be used: {exc}") from None
+        except Exception:
+            target.close()
+            raise
+        self.target = target
+        self.description = target.describe()
+        if target.open_keys:
+            self.description += (
+                "; it accepts any API key (started without --api-key), so schemathesis's "
+                "ignored_auth check is off for this run"
+            )
+        self.spender = Spender(None if target.free else options.budget_micros)
+        return target
+
+    def close(self) -> None:
+        target, self.target = self.target, None
+        if target is None:
+            return
+        try:
+            with target.client() as client:
+                self.balance_after = balance_micros(client)
+        finally:
+            target.close()
+
+    @property
+    def spent_micros(self) -> int | None:
+        if self.balance_before is None or self.balance_after is None:
+            return None
+        return self.balance_before - self.balance_after
+
+    def summary(self) -> list[str]:
+        """What the terminal summary (and ``verify``) print about the target and the money."""
+        lines = [f"target: {self.description}"]
+        if self.spender is not None and self.spender.limit_micros is None:
+            lines.append("budget: not needed (the fake: jobs cost nothing real)")
+        else:
+            lines.append(
+                f"budget: {usd(self.options.budget_micros)}; planned at most "
+                f"{usd(self.planned_micros)}"
+            )
+            lines.extend(f"  {line}" for line in describe_plan(self.plan))
+        if self.balance_before is not None:
+            after = "unknown" if self.balance_after is None else usd(self.balance_after)
+            spent = self.spent_micros
+            spent_text = "unknown" if spent is None else usd(spent)
+            lines.append(f"spent: {spent_text} (balance {usd(self.balance_before)} -> {after})")
+        return lines
+
+
+SESSION = pytest.StashKey[ContractSession]()

@@ -1,0 +1,174 @@
+"""Every operation of ``openapi.yaml``, exercised by schemathesis from the spec alone.
+
+Phases (all of them, seeded and bounded, see ``contracts/schema.py``):
+examples (the spec's own examples), coverage (boundaries, each constraint
+broken in turn, unexpected methods), fuzzing (generated requests), and
+stateful (sequences following the spec's links). All built-in checks run:
+no server errors, status codes, content types, response schemas and headers,
+valid data accepted, invalid data rejected, authentication enforced, and the
+rest. Narrowed, each with its reason beside it in ``contracts/schema.py``:
+two operations' "valid data accepted" (``NARROWED``), one combination left out
+of generation (``BASE64_WITH_WEBHOOK``), the ``/_mock/`` control surface
+(``EXCLUDED_TAGS``), and ``ignored_auth`` on a fake that accepts any key.
+
+Generated submissions name media at random URLs, which the in-process fake
+never fetches: they become jobs that fail with task code 1402, which is the
+documented behaviour and costs nothing. Generated webhooks always go to a
+loopback port where nothing listens (``WEBHOOK_SINK``), never to the internet.
+
+By URL, generated media URLs move to ``.invalid`` hosts (no job can be
+charged for them, no fake can be sent fetching). Not the fake: the ``/media/``
+operations (tag ``media``) are skipped; they are the fake's stand-ins for the
+real service's CDN and object store, which a real endpoint does not serve
+under its own host. Generated submissions are capped at :data:`GENERATED`'s
+and :data:`GENERATED_STATEFUL`'s counts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hypothesis
+import pytest
+from hypothesis import HealthCheck
+from schemathesis import Case
+from schemathesis.checks import CheckFunction
+from schemathesis.core.transport import Response
+from schemathesis.generation.stateful.state_machine import StepInput, StepOutput
+from schemathesis.schemas import BaseSchema
+from schemathesis.specs.openapi.checks import ignored_auth
+
+from contracts.budget import UNPRICEABLE_JOB_MICROS, PlannedSpend, Spender
+from contracts.schema import (
+    STATEFUL_EXAMPLES,
+    STATEFUL_STEPS,
+    bind,
+    bind_operation,
+    is_submission,
+    load_schema,
+    prepare_submission,
+)
+from contracts.target import Target, TargetKind
+
+schema = load_schema()
+
+#: Submissions schemathesis may make on a paid endpoint. Each phase group has
+#: its own cap, so the stateful phase is not starved by the ones before it.
+_UNPRICEABLE = "media on .invalid hosts: no length can be read; at worst a flat minimum"
+GENERATED = PlannedSpend(
+    "generated submissions: examples, coverage, fuzzing", 20, UNPRICEABLE_JOB_MICROS, _UNPRICEABLE
+)
+GENERATED_STATEFUL = PlannedSpend(
+    "generated submissions: stateful", 4, UNPRICEABLE_JOB_MICROS, _UNPRICEABLE
+)
+
+MEDIA_SKIP = (
+    "the /media/ routes are the fake's stand-ins for the real service's CDN and object "
+    "store; a real endpoint does not serve them"
+)
+
+
+@pytest.fixture(scope="module")
+def bound_schema(target: Target) -> Any:
+    with bind(schema, target) as bound:
+        yield bound
+
+
+def _excluded(target: Target) -> list[CheckFunction]:
+    # A fake started without --api-key opens an account for any key, by design;
+    # authentication enforcement is checked wherever keys are restricted.
+    return [ignored_auth] if target.open_keys else []
+
+
+def _admit(case: Case[Any], target: Target, spender: Spender, plan: PlannedSpend) -> bool:
+    """Make a submission safe to send to ``target``; ``False`` to leave it out.
+
+    Left out: a combination the spec refuses in prose (see
+    ``contracts.schema.prepare_submission``), and on a paid endpoint anything
+    past ``plan``'s cap.
+    """
+    if not is_submission(case.method, case.operation.path):
+        return True
+    if prepare_submission(case, by_url=target.kind is not TargetKind.IN_PROCESS) is not None:
+        return False
+    return spender.try_reserve(plan.label, plan.each_micros, cap=None if target.free else plan.jobs)
+
+
+def _auth(target: Target) -> dict[str, str]:
+    return {"Authorization": f"Bearer {target.api_key}"}
+
+
+@pytest.mark.spends(GENERATED)
+@schema.parametrize()
+def test_conforms_to_spec(
+    case: Case[Any], target: Target, bound_schema: Any, spender: Spender
+) -> None:
+    """conforms to openapi.yaml"""
+    if "media" in (case.operation.tags or ()) and not target.is_fake:
+        pytest.skip(MEDIA_SKIP)
+    if not _admit(case, target, spender, GENERATED):
+        return  # left out (see _admit): this example is not sent
+    bind_operation(case.operation, target)
+    case.call_and_validate(headers=_auth(target), excluded_checks=_excluded(target))
+
+
+def _machine(linked: BaseSchema, target: Target, spender: Spender) -> Any:
+    base: Any = linked.as_state_machine()
+    excluded = _excluded(target)
+
+    class ContractMachine(base):  # type: ignore[misc]
+        """The spec's links, with the target's key and the paid-endpoint guard."""
+
+        def get_call_kwargs(self, case: Case[Any]) -> dict[str, Any]:
+            return {"headers": _auth(target)}
+
+        def step(self, input: StepInput) -> StepOutput | None:
+            # A submission left out is not sent: the step yields no response
+            # (schemathesis then has nothing to follow from it) and the scenario
+            # stays valid, instead of being thrown away midway.
+            if not _admit(input.case, target, spender, GENERATED_STATEFUL):
+                return None
+            output: StepOutput = super().step(input)
+            return output
+
+        def validate_response(
+            self,
+            response: Response,
+            case: Case[Any],
+            additional_checks: list[CheckFunction] | None = None,
+            **kwargs: Any,
+        ) -> None:
+            case.validate_response(
+                response,
+                additional_checks=additional_checks,
+                excluded_checks=excluded,
+                transport_kwargs=kwargs or None,
+                recorder=self.recorder,
+            )
+
+    return ContractMachine
+
+
+@pytest.mark.spends(GENERATED_STATEFUL)
+def test_stateful_links(target: Target, bound_schema: Any, spender: Spender) -> None:
+    """follows the spec's links: submission -> result, upload ticket -> PUT"""
+    linked = bound_schema if target.is_fake else bound_schema.exclude(tag="media")
+    machine = _machine(linked, target, spender)
+    machine.run(
+        settings=hypothesis.settings(
+            max_examples=STATEFUL_EXAMPLES if target.free else GENERATED_STATEFUL.jobs,
+            stateful_step_count=STATEFUL_STEPS,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        )
+    )
+    if target.schema_app is not None:  # in-process: prove the links were followed
+        journal = target.schema_app.state.service.journal  # type: ignore[attr-defined]
+        # An invented id gets 404; only one taken from a submission's answer gets 200.
+        assert journal.entries(method="GET", path="/api/v3/predictions/", status=200)
+        # An invented ticket gets 404; a real one gets 200, or 400/413 for a body of
+        # another size than the ticket declared (see NARROWED in contracts/schema.py).
+        puts = journal.entries(method="PUT", path="/media/upload-tickets/")
+        assert {entry.status for entry in puts} & {200, 400, 413}

@@ -1,0 +1,118 @@
+"""contracts.invariants on hand-written sequences of reads, and the poller's timeout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from contracts.invariants import (
+    Invariant,
+    InvariantViolation,
+    LifecycleTimeout,
+    Poller,
+    check_history,
+)
+
+JOB = "0123456789abcdef0123456789abcdef"
+
+
+def read(status: str, **changes: Any) -> dict[str, Any]:
+    completed = status == "completed"
+    base: dict[str, Any] = {
+        "id": JOB,
+        "model": "wavespeed-ai/infinitetalk-fast/video-to-video-multi",
+        "outputs": ["https://cdn.example/out.mp4"] if completed else [],
+        "urls": {"get": f"https://api.example/api/v3/predictions/{JOB}/result"},
+        "has_nsfw_contents": [False] if completed else [],
+        "status": status,
+        "created_at": "2026-01-01T00:00:00.000Z",
+        "error": "Task failed." if status in ("failed", "timeout", "cancelled") else "",
+        "timings": {},
+    }
+    return {**base, **changes}
+
+
+GOOD = {
+    "created, processing, completed": [read("created"), read("processing"), read("completed")],
+    "straight to failed": [read("created"), read("failed"), read("failed")],
+    "timeout is final too": [read("processing"), read("timeout")],
+    "one read": [read("completed")],
+}
+
+BAD: dict[str, tuple[list[dict[str, Any]], Invariant]] = {
+    "backwards": ([read("processing"), read("created")], Invariant.STATUS_FORWARD),
+    "finished, then changed": ([read("completed"), read("processing")], Invariant.FINISHED_FINAL),
+    "finished, then a field changed": (
+        [read("completed"), read("completed", timings={"inference": 5})],
+        Invariant.FINISHED_FINAL,
+    ),
+    "unknown status": ([read("queued")], Invariant.STATUS_KNOWN),
+    "outputs while processing": (
+        [read("processing", outputs=["x"], has_nsfw_contents=[False])],
+        Invariant.OUTPUTS_IFF_COMPLETED,
+    ),
+    "completed without outputs": (
+        [read("completed", outputs=[], has_nsfw_contents=[])],
+        Invariant.OUTPUTS_IFF_COMPLETED,
+    ),
+    "a flag missing": ([read("completed", has_nsfw_contents=[])], Invariant.NSFW_PER_OUTPUT),
+    "failed without a reason": ([read("failed", error="")], Invariant.ERROR_IFF_FAILED),
+    "an error while processing": ([read("processing", error="hm")], Invariant.ERROR_IFF_FAILED),
+    "created_at without ms": (
+        [read("created", created_at="2026-01-01T00:00:00Z")],
+        Invariant.CREATED_AT_FORMAT,
+    ),
+    "created_at not a date": (
+        [read("created", created_at="2026-13-45T00:00:00.000Z")],
+        Invariant.CREATED_AT_FORMAT,
+    ),
+    "created_at moved": (
+        [read("created"), read("processing", created_at="2026-01-01T00:00:01.000Z")],
+        Invariant.CREATED_AT_STABLE,
+    ),
+    "another id": ([read("created"), read("processing", id="f" * 32)], Invariant.ID_STABLE),
+}
+
+
+@pytest.mark.parametrize("name", GOOD)
+def test_lawful_histories_pass(name: str) -> None:
+    check_history(GOOD[name])
+
+
+@pytest.mark.parametrize("name", BAD)
+def test_each_broken_invariant_is_named(name: str) -> None:
+    history, invariant = BAD[name]
+    with pytest.raises(InvariantViolation) as caught:
+        check_history(history)
+    assert caught.value.invariant is invariant
+    assert str(caught.value).startswith(f"invariant broken: {invariant.value}")
+
+
+def test_a_violation_between_two_reads_shows_both() -> None:
+    with pytest.raises(InvariantViolation) as caught:
+        check_history([read("completed"), read("processing")])
+    text = str(caught.value)
+    assert '"status": "completed"' in text.split("later read", maxsplit=1)[0]
+    assert '"status": "processing"' in text.split("later read")[1]
+
+
+def test_the_poller_gives_up_after_its_timeout_in_waited_seconds() -> None:
+    waits: list[float] = []
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(200, json={"data": read("created")})
+    )
+    with httpx.Client(base_url="https://api.example", transport=transport) as client:
+        poller = Poller(client, waits.append, interval=5, timeout=20)
+        with pytest.raises(LifecycleTimeout, match="still 'created' after 20 s"):
+            poller.follow(JOB)
+    assert waits == [5, 5, 5, 5]
+
+
+def test_the_poller_reads_a_finished_job_again_to_see_it_settle() -> None:
+    reads = iter([read("processing"), read("completed"), read("completed"), read("completed")])
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"data": next(reads)}))
+    with httpx.Client(base_url="https://api.example", transport=transport) as client:
+        history = Poller(client, lambda seconds: None, settle_polls=2).follow(JOB)
+    assert [r["status"] for r in history] == ["processing", "completed", "completed", "completed"]

@@ -1,0 +1,58 @@
+"""contracts.session: choosing the target once per run, and refusing an unusable one."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from contracts.budget import BudgetExceeded, priced
+from contracts.options import TargetOptions
+from contracts.session import ContractSession, TargetUnusable
+from contracts.target import TargetKind
+from tests.live import free_port
+from tests.test_contracts_by_url import KEY, serving
+
+PLAN = [priced("one job", [(1000, 1000, "meanwhile")], "minimum")]
+
+
+def test_no_options_open_the_fake_in_process_and_read_the_balance_twice() -> None:
+    state = ContractSession(TargetOptions())
+    target = state.open(PLAN)
+    assert target.kind is TargetKind.IN_PROCESS
+    assert state.balance_before == 100_000_000
+    state.close()
+    assert state.spent_micros == 0
+    assert state.summary() == [
+        "target: the fake, in-process (no socket)",
+        "budget: not needed (the fake: jobs cost nothing real)",
+        "spent: $0.00 (balance $100.00 -> $100.00)",
+    ]
+
+
+def test_a_fake_by_url_needs_no_budget() -> None:
+    with serving() as (url, _service):
+        state = ContractSession(TargetOptions(base_url=url, api_key=KEY))
+        assert state.open(PLAN).kind is TargetKind.FAKE
+        state.close()
+
+
+def test_a_paid_looking_target_over_budget_says_why_it_counts_as_paid() -> None:
+    with serving(paid_looking=True) as (url, _service):
+        state = ContractSession(TargetOptions(base_url=url, api_key=KEY))
+        with pytest.raises(BudgetExceeded, match=r"does not serve this checkout's openapi\.yaml"):
+            state.open(PLAN)
+    assert state.target is None
+
+
+def test_a_refused_key_makes_the_target_unusable() -> None:
+    with serving() as (url, _service):
+        state = ContractSession(TargetOptions(base_url=url, api_key="not-" + KEY))
+        with pytest.raises(TargetUnusable, match="answered 401"):
+            state.open(PLAN)
+
+
+def test_an_unreachable_target_fails_before_any_check() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    state = ContractSession(TargetOptions(base_url=url, api_key=KEY, budget_micros=10**9))
+    with pytest.raises(httpx.ConnectError):
+        state.open(PLAN)

@@ -1,0 +1,119 @@
+"""``wavespeed-mock verify``: the suite against a server, as a readable report.
+
+The runs go through a subprocess (``python -m mock_api.cli verify``), as a user
+would start them, against fakes on loopback ports in this process; one of
+them is broken on purpose and must be reported as such.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from mock_api import views
+from mock_api.cli import main
+from mock_api.planning import Pace
+from mock_api.routes import predictions as prediction_routes
+from tests.test_contracts_by_url import KEY, ROOT, clean_env, serving
+
+
+def verify(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mock_api.cli",
+            "verify",
+            "--base-url",
+            url,
+            "--api-key",
+            KEY,
+            *args,
+        ],
+        cwd=ROOT.parent,  # anywhere: verify finds the suite through the installed package
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_verify_passes_a_paid_looking_fake_within_budget_and_says_what_it_spent() -> None:
+    with serving(paid_looking=True) as (url, service):
+        result = verify(url, "--budget", "2.5", "--poll-interval", "0.02")
+        outcomes = [e.headers.get("x-mock-outcome") for e in service.journal.entries()]
+        samples = service.journal.entries(path="/media/samples/")
+    out = result.stdout
+    assert result.returncode == 0, out[-6000:] + result.stderr[-2000:]
+    assert out.startswith(f"wavespeed-mock verify: {url}\n")
+    assert "  PASS  lifecycle · a job run to its end keeps every lifecycle invariant" in out
+    assert "  SKIP  schema · conforms to openapi.yaml: GET /media/samples/silence.wav" in out
+    assert "the /media/ routes are the fake's stand-ins" in out
+    assert f"target: a server by URL ({url})" in out
+    assert "budget: $2.50; planned at most $" in out
+    assert "spent: $" in out
+    assert "(balance $100.00 -> $" in out
+    assert out.rstrip().endswith("verify: all checks passed")
+    # A paid run never steers the target, and never asks for the fake's own routes.
+    assert set(outcomes) == {None}
+    assert samples == []
+
+
+def test_verify_reports_a_broken_fake_with_the_offending_exchange(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = views.prediction
+
+    def outputs_while_processing(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        body = real(*args, **kwargs)
+        if body["status"] == "processing":
+            body["outputs"], body["has_nsfw_contents"] = ["http://x/early.mp4"], [False]
+        return body
+
+    monkeypatch.setattr(prediction_routes, "prediction", outputs_while_processing)
+    # Half a second of processing, so the polls (every 20 ms) see the job in it.
+    with serving(pace=Pace("visible", 50, 500, (0, 0))) as (url, _service):
+        result = verify(url, "-k", "completed_job or fake_quote_is", "--poll-interval", "0.02")
+    out = result.stdout
+    assert result.returncode == 1, out[-4000:]
+    assert "  FAIL  lifecycle · a job run to its end keeps every lifecycle invariant" in out
+    assert "  PASS  billing rule · the fake's quote is the documented rule" in out
+    assert "2 checks in" in out
+    assert "1 passed, 1 failed, 0 skipped" in out
+    assert "budget: not needed (the fake" in out
+    report = out.split("FAILED lifecycle · a job run to its end", 1)[1]
+    assert "invariant broken: outputs are non-empty exactly when the job is completed" in report
+    assert "status 'processing' with 1 output(s)" in report
+    assert "last HTTP exchanges:" in report
+    assert "request:  GET " in report
+    assert "response: 200" in report
+    assert out.rstrip().endswith("verify: FAILED (exit status 1)")
+
+
+def test_verify_refuses_a_paid_target_over_budget_and_says_why() -> None:
+    with serving(paid_looking=True) as (url, service):
+        result = verify(url, "-k", "lifecycle")
+        journal = service.journal.entries(path="/api/v3/wavespeed-ai/")
+    assert result.returncode == 4
+    assert journal == []  # refused before the first submission
+    assert "NOT RUN" in result.stdout
+    assert "refusing to start: this run could spend up to $0.15" in result.stdout
+    assert "Pass --wavespeed-budget 0.15" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["verify", "--api-key", "k"], "Missing option '--base-url'"),
+        (["verify", "--base-url", "http://x", "--api-key", "k", "--budget", "lots"], "--budget"),
+    ],
+)
+def test_verify_refuses_bad_options_before_running_anything(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(main, args, env={"WAVESPEED_BASE_URL": "", "WAVESPEED_API_KEY": ""})
+    assert result.exit_code == 2
+    assert message in result.output
