@@ -178,3 +178,15 @@ async def test_file_names_cannot_escape(client: httpx.AsyncClient, name: str, sh
     )
     assert response.status_code == 200
     assert response.json()["data"]["download_url"].endswith("/" + shown)
+
+
+async def test_a_ticket_size_written_as_a_float_is_kept_as_an_integer(
+    client: httpx.AsyncClient,
+) -> None:
+    data = await _wav(client, 1)
+    ticket = await client.post(
+        "/api/v3/media/uploads", json={"filename": "a.wav", "size": float(len(data))}, headers=AUTH
+    )
+    url = ticket.json()["data"]["upload"]["url"]
+    short = await client.put(url, content=data[:-1])
+    assert f"the ticket was issued for {len(data)}" in short.json()["message"]
