@@ -3,26 +3,32 @@
 Builds a FastAPI app around one :class:`~mock_api.service.MockService`. FastAPI's
 own schema generation is off: the app serves ``openapi.yaml``, the contract it
 is held to, rather than a description of itself.
+
+``create_app()`` keeps state in memory; ``create_app(db=path)`` keeps it in a
+SQLite file. :func:`create_app_from_env` is the factory ``serve --workers N``
+hands uvicorn: each worker builds its app from the options in the environment.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from mock_api.clock import Clock
+from mock_api.clock import Clock, OffsetClock
 from mock_api.faults import FaultMiddleware
 from mock_api.http import install_error_handlers
 from mock_api.journal import JournalMiddleware
 from mock_api.routes import account, control, docs, media, predictions, uploads
 from mock_api.service import MockService
 from mock_api.settings import Settings
-from mock_api.store import MemoryStore
+from mock_api.store import Store
 
 #: Every router the app serves, in order; the spec-agreement test walks these.
 ROUTERS = (
@@ -39,10 +45,25 @@ def create_app(
     settings: Settings | None = None,
     *,
     clock: Clock | None = None,
-    store: MemoryStore | None = None,
+    store: Store | None = None,
     service: MockService | None = None,
+    db: str | Path | None = None,
 ) -> FastAPI:
-    service = service or MockService(settings, clock, store)
+    """The fake as an ASGI app.
+
+    ``db``: keep state in this SQLite file (opened with
+    :class:`~mock_api.store_sqlite.SqliteStore`, on an :class:`OffsetClock` kept
+    there too unless ``clock`` is given) instead of in memory.
+    """
+    if service is None:
+        if db is not None:
+            if store is not None:
+                raise TypeError("pass store or db, not both")
+            from mock_api.store_sqlite import SqliteStore
+
+            store = SqliteStore(db)
+            clock = clock or OffsetClock(store)
+        service = MockService(settings, clock, store)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,6 +76,9 @@ def create_app(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            # After uvicorn has let the requests in flight finish (SIGTERM):
+            # checkpoint the WAL and close the database.
+            service.store.close()
 
     app = FastAPI(
         title="WaveSpeed InfiniteTalk mock",
@@ -72,3 +96,13 @@ def create_app(
         app.include_router(router)
     app.mount(docs.DOCS_STATIC, StaticFiles(directory=swagger_ui_path), name="docs-static")
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The app ``serve`` describes in ``$WAVESPEED_MOCK_SERVE`` (uvicorn ``factory=True``)."""
+    from mock_api.serving import ENV_VAR, ServeOptions
+
+    text = os.environ.get(ENV_VAR)
+    if not text:
+        raise RuntimeError(f"{ENV_VAR} is not set: start workers with `wavespeed-mock serve`")
+    return create_app(service=ServeOptions.from_json(text).service())

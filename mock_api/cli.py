@@ -7,6 +7,8 @@ durations or audio files without a server.
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -15,13 +17,11 @@ from typing import Any, TypeVar
 import click
 
 from mock_api import billing
-from mock_api.clock import OffsetClock
 from mock_api.errors import MediaError
-from mock_api.fetch import RemoteFetchPolicy
-from mock_api.planning import OutcomeRates, Pace
-from mock_api.quotas import UNLIMITED, Level
-from mock_api.settings import Settings
-from mock_api.urls import is_loopback
+from mock_api.planning import Pace
+from mock_api.quotas import Level
+from mock_api.serving import DB_FILENAME, DEFAULT_DATA_DIR, ENV_VAR, MEMORY, ServeOptions
+from mock_api.serving import billing_policy as _policy
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,14 +54,6 @@ def _billing_options(func: F) -> F:
     for option in reversed(options):
         func = option(func)
     return func
-
-
-def _policy(min_seconds: int, padding_tolerance: float, over_max: str) -> billing.BillingPolicy:
-    return billing.BillingPolicy(
-        minimum_seconds=min_seconds,
-        padding_tolerance=Decimal(str(padding_tolerance)),
-        over_maximum=billing.OverMaximum(over_max),
-    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -154,6 +146,30 @@ def main() -> None:
     "API is off when --host is not a loopback address.",
 )
 @click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_DATA_DIR,
+    show_default=True,
+    envvar="WAVESPEED_MOCK_DATA_DIR",
+    help=f"Directory of the state database ({DB_FILENAME}), made if missing. "
+    "Env: WAVESPEED_MOCK_DATA_DIR.",
+)
+@click.option(
+    "--db",
+    metavar="PATH",
+    default=None,
+    envvar="WAVESPEED_MOCK_DB",
+    help=f"The SQLite file to keep state in (default: DATA_DIR/{DB_FILENAME}); "
+    f"'{MEMORY}' keeps it in memory, lost on exit. Env: WAVESPEED_MOCK_DB.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes, sharing one database (not with --db :memory:).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -178,43 +194,81 @@ def serve(
     level: str | None,
     scenarios_file: Path | None,
     control_token: str | None,
+    data_dir: Path,
+    db: str | None,
+    workers: int,
     log_level: str,
 ) -> None:
-    """Start the mock server (uvicorn)."""
+    """Start the mock server (uvicorn).
+
+    State (jobs, files, balances and ledgers, rules, webhook deliveries, the
+    clock) is kept in a SQLite database and survives restarts; several
+    --workers share it. The request journal is kept per worker.
+    """
     import uvicorn
 
     from mock_api.app import create_app
-    from mock_api.rules import load_rules
-    from mock_api.service import MockService
+    from mock_api.rules import add_rules, read_rules
+    from mock_api.spec import default_spec
 
-    try:
-        settings = Settings(
-            billing=_policy(min_seconds, padding_tolerance, over_max),
-            pace=Pace.parse(pace),
-            initial_balance_micros=billing.usd_to_micros(initial_balance),
-            api_keys=frozenset(api_keys) if api_keys else None,
-            outcomes=OutcomeRates(fail_rate=fail_rate, nsfw_rate=nsfw_rate, seed=outcome_seed),
-            random_seed=random_seed,
-            remote_fetch=RemoteFetchPolicy(enabled=allow_remote_fetch),
-            public_url=public_url.rstrip("/") if public_url else None,
-            sync_timeout_seconds=sync_timeout,
-            limits=Level(level).limits if level else UNLIMITED,
-            control_enabled=control_token is not None or is_loopback(host),
-            control_token=control_token,
-        )
-        # Time flows by itself, and the control API can still freeze or advance it.
-        service = MockService(settings, OffsetClock())
-        if scenarios_file is not None:
-            load_rules(service, scenarios_file.read_text())
+    options = ServeOptions(
+        host=host,
+        port=port,
+        pace=pace,
+        api_keys=api_keys,
+        initial_balance=initial_balance,
+        min_seconds=min_seconds,
+        padding_tolerance=padding_tolerance,
+        over_max=over_max,
+        fail_rate=fail_rate,
+        nsfw_rate=nsfw_rate,
+        outcome_seed=outcome_seed,
+        random_seed=random_seed,
+        public_url=public_url,
+        allow_remote_fetch=allow_remote_fetch,
+        sync_timeout=sync_timeout,
+        level=level,
+        control_token=control_token,
+    )
+    try:  # everything is checked before the database is touched
+        settings = options.settings()
+        rules = read_rules(default_spec(), scenarios_file.read_text()) if scenarios_file else None
     except (ValueError, ArithmeticError) as exc:
         raise click.UsageError(str(exc)) from None
+    if workers > 1 and db == MEMORY:
+        raise click.UsageError(f"--workers {workers} share a database file: not with --db {MEMORY}")
+    try:
+        options = options.with_db(db, data_dir)
+        service = options.service()
+    except (OSError, RuntimeError, sqlite3.Error) as exc:
+        raise click.ClickException(f"cannot open the state database: {exc}") from None
+    kept = ""
+    if rules is not None:
+        # Rules already in the database (an earlier run) keep their counters.
+        added = sum(add_rules(service, *rules, keep_existing=True))
+        if added < len(rules[0]) + len(rules[1]):
+            kept = f" ({len(rules[0]) + len(rules[1]) - added} already stored, kept)"
+    where = "memory (lost on exit)" if options.db == MEMORY else options.db
     control = "on" if settings.control_enabled else "off (not loopback; see --control-token)"
     click.echo(
-        f"wavespeed-mock: pace {settings.pace.name}, control API {control}, "
-        f"docs at http://{host}:{port}/docs",
+        f"wavespeed-mock: state in {where}{kept}; "
+        f"pace {settings.pace.name}, control API {control}, "
+        f"{workers} worker{'s' if workers > 1 else ''}, docs at http://{host}:{port}/docs",
         err=True,
     )
-    uvicorn.run(create_app(service=service), host=host, port=port, log_level=log_level)
+    if workers == 1:
+        uvicorn.run(create_app(service=service), host=host, port=port, log_level=log_level)
+        return
+    service.store.close()  # each worker opens its own connections
+    os.environ[ENV_VAR] = options.to_json()
+    uvicorn.run(
+        "mock_api.app:create_app_from_env",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level=log_level,
+    )
 
 
 def _duration(value: str, side: str) -> Decimal:

@@ -9,8 +9,11 @@ without sleeping.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
@@ -74,10 +77,65 @@ def _step_ms(seconds: float, ms: int) -> int:
     return step
 
 
+@functools.lru_cache(maxsize=4096)  # a polled job's created_at: formatted once, not per GET
 def iso_ms(epoch_ms: int) -> str:
     """``2023-04-01T12:34:56.789Z``: the timestamp format of the real API."""
     moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+
+
+@dataclass(frozen=True)
+class ClockState:
+    """Where an :class:`OffsetClock` stands: ahead of wall time, or stopped.
+
+    The transitions are pure functions of the state and a wall-clock reading,
+    so the state can live anywhere (in memory, or in a database several
+    processes share) and be updated atomically there.
+    """
+
+    offset_ms: int = 0  # how far ahead of wall time the clock runs
+    frozen_at_ms: int | None = None  # where it stopped; None while it flows
+
+    def now_ms(self, wall_ms: int) -> int:
+        return self.frozen_at_ms if self.frozen_at_ms is not None else wall_ms + self.offset_ms
+
+    def freeze(self, wall_ms: int) -> ClockState:
+        if self.frozen_at_ms is not None:
+            return self
+        return ClockState(self.offset_ms, wall_ms + self.offset_ms)
+
+    def resume(self, wall_ms: int) -> ClockState:
+        if self.frozen_at_ms is None:
+            return self
+        return ClockState(self.frozen_at_ms - wall_ms, None)
+
+    def advance(self, step_ms: int) -> ClockState:
+        frozen = None if self.frozen_at_ms is None else self.frozen_at_ms + step_ms
+        return ClockState(self.offset_ms + step_ms, frozen)
+
+
+class ClockStateStore(Protocol):
+    """Keeps a :class:`ClockState`; :meth:`update_clock_state` is atomic."""
+
+    def clock_state(self) -> ClockState: ...
+
+    def update_clock_state(self, change: Callable[[ClockState], ClockState]) -> ClockState:
+        """Apply ``change`` to the current state atomically; returns the new state."""
+        ...
+
+
+class _LocalClockState:
+    def __init__(self) -> None:
+        self._state = ClockState()
+        self._lock = threading.Lock()
+
+    def clock_state(self) -> ClockState:
+        return self._state
+
+    def update_clock_state(self, change: Callable[[ClockState], ClockState]) -> ClockState:
+        with self._lock:
+            self._state = change(self._state)
+            return self._state
 
 
 class OffsetClock:
@@ -87,52 +145,51 @@ class OffsetClock:
     ``run()``): time flows by itself, so jobs finish unattended; :meth:`advance`
     skips ahead, :meth:`freeze` stops time (and :meth:`resume` lets it flow on
     from where it stood). It never moves backwards.
+
+    Its :class:`ClockState` is kept in memory, or by ``state`` (a store): then
+    every process on that store reads the same time, and a restart resumes it.
     """
 
-    def __init__(self) -> None:
-        self._offset_ms = 0
-        self._frozen_at: int | None = None
-        self._lock = threading.Lock()
+    def __init__(self, state: ClockStateStore | None = None) -> None:
+        self._states: ClockStateStore = state if state is not None else _LocalClockState()
 
     def _wall(self) -> int:
         return time.time_ns() // 1_000_000
 
     def now_ms(self) -> int:
-        frozen = self._frozen_at
-        return frozen if frozen is not None else self._wall() + self._offset_ms
+        return self._states.clock_state().now_ms(self._wall())
 
     @property
     def frozen(self) -> bool:
-        return self._frozen_at is not None
+        return self._states.clock_state().frozen_at_ms is not None
 
     def freeze(self) -> int:
-        with self._lock:
-            if self._frozen_at is None:
-                self._frozen_at = self._wall() + self._offset_ms
-            return self._frozen_at
+        state = self._states.update_clock_state(lambda s: s.freeze(self._wall()))
+        assert state.frozen_at_ms is not None
+        return state.frozen_at_ms
 
     def resume(self) -> int:
-        with self._lock:
-            if self._frozen_at is not None:
-                self._offset_ms = self._frozen_at - self._wall()
-                self._frozen_at = None
-            return self.now_ms()
+        self._states.update_clock_state(lambda s: s.resume(self._wall()))
+        return self.now_ms()
 
     def advance(self, seconds: float = 0.0, *, ms: int = 0) -> int:
         step = _step_ms(seconds, ms)
-        with self._lock:
-            self._offset_ms += step
-            if self._frozen_at is not None:
-                self._frozen_at += step
+        self._states.update_clock_state(lambda s: s.advance(step))
         return self.now_ms()
 
     def set(self, now_ms: int) -> int:
         """Jump to ``now_ms``, which must not be in the past."""
-        current = self.now_ms()
-        if now_ms < current:
-            raise ValueError(f"cannot move the clock back from {current} ms to {now_ms} ms")
-        return self.advance(ms=now_ms - current)
+
+        def jump(state: ClockState) -> ClockState:
+            current = state.now_ms(self._wall())
+            if now_ms < current:
+                raise ValueError(f"cannot move the clock back from {current} ms to {now_ms} ms")
+            return state.advance(now_ms - current)
+
+        self._states.update_clock_state(jump)
+        return self.now_ms()
 
     def __repr__(self) -> str:
-        state = f"frozen at {self._frozen_at}" if self._frozen_at is not None else "flowing"
-        return f"OffsetClock(+{self._offset_ms} ms, {state})"
+        state = self._states.clock_state()
+        where = "flowing" if state.frozen_at_ms is None else f"frozen at {state.frozen_at_ms}"
+        return f"OffsetClock(+{state.offset_ms} ms, {where})"

@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mock_api.rulebook import RuleBook, check_counts
+from mock_api.rulebook import RuleBook, RuleStore, check_counts
 from mock_api.store import account_id
 
 
@@ -81,8 +81,8 @@ class FaultRule:
 
 
 class FaultBook(RuleBook[FaultRule]):
-    def __init__(self) -> None:
-        super().__init__("fault")
+    def __init__(self, store: RuleStore | None = None) -> None:
+        super().__init__("fault", store)
 
     def pick(self, method: str, path: str, api_key: str | None) -> FaultRule | None:
         return self.fire(lambda r: r.matches(method, path, api_key))

@@ -5,15 +5,18 @@ one mechanism: the first rule that matches and is not used up decides; a rule
 applies to its next ``times`` matches, or to a seeded ``share`` of them, where
 the draw for the n-th match is a hash of the rule's seed, its id and n. The
 same rules and the same traffic therefore fire the same way on every run.
+
+The rules and their counters live in a store (:class:`RuleStore`), so every
+process serving one database counts the same matches, and a restart keeps them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import replace
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 
 class Rule(Protocol):
@@ -29,9 +32,32 @@ class Rule(Protocol):
     def matched(self) -> int: ...
     @property
     def applied(self) -> int: ...
+    def as_dict(self) -> dict[str, Any]: ...
 
 
 R = TypeVar("R", bound=Rule)
+
+
+class RuleStore(Protocol):
+    """Where rule books keep their rules, by kind, in the order they were added."""
+
+    def transaction(self) -> AbstractContextManager[object]: ...
+    def rules(self, kind: str) -> list[Rule]: ...
+    def add_rule(self, kind: str, rule: Rule) -> bool:
+        """Append ``rule``; ``False`` (and no change) if its id is taken."""
+        ...
+
+    def remove_rule(self, kind: str, rule_id: str) -> bool: ...
+    def clear_rules(self, kind: str) -> None: ...
+    def count_rule(self, kind: str, rule_id: str, matched: int, applied: int) -> None:
+        """Set a rule's counters."""
+        ...
+
+
+def with_counts(rule: R, matched: int, applied: int) -> R:
+    changes: dict[str, Any] = {"matched": matched, "applied": applied}
+    updated: R = replace(rule, **changes)  # type: ignore[type-var]
+    return updated
 
 
 def check_counts(times: int | None, share: float) -> None:
@@ -48,44 +74,44 @@ def draw(seed: int, rule_id: str, n: int) -> float:
 
 
 class RuleBook(Generic[R]):
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, store: RuleStore | None = None) -> None:
+        if store is None:
+            from mock_api.store import MemoryStore
+
+            store = MemoryStore()
         self.kind = kind
-        self._rules: list[R] = []
-        self._lock = threading.Lock()
+        self._store = store
 
     def add(self, rule: R) -> R:
-        with self._lock:
-            if any(r.id == rule.id for r in self._rules):
-                raise ValueError(f"a {self.kind} rule named {rule.id!r} exists already")
-            self._rules.append(rule)
-            return rule
+        if not self._store.add_rule(self.kind, rule):
+            raise ValueError(f"a {self.kind} rule named {rule.id!r} exists already")
+        return rule
 
     def remove(self, rule_id: str) -> bool:
-        with self._lock:
-            before = len(self._rules)
-            self._rules = [r for r in self._rules if r.id != rule_id]
-            return len(self._rules) < before
+        return self._store.remove_rule(self.kind, rule_id)
 
     def clear(self) -> None:
-        with self._lock:
-            self._rules.clear()
+        self._store.clear_rules(self.kind)
 
     def rules(self) -> list[R]:
-        with self._lock:
-            return list(self._rules)
+        return cast(list[R], self._store.rules(self.kind))
 
     def fire(self, matches: Callable[[R], bool]) -> R | None:
         """The first rule that matches and applies; every matching rule's counters move."""
-        with self._lock:
-            for index, rule in enumerate(self._rules):
-                used_up = rule.times is not None and rule.applied >= rule.times
-                if used_up or not matches(rule):
+        if not any(not _used_up(r) and matches(r) for r in self.rules()):
+            return None  # the common case: nothing to count, so nothing to write
+        with self._store.transaction():  # read and count again, atomically
+            for rule in self.rules():
+                if _used_up(rule) or not matches(rule):
                     continue
                 n = rule.matched + 1
                 applies = rule.share >= 1.0 or draw(rule.seed, rule.id, n) < rule.share
-                changes: dict[str, Any] = {"matched": n, "applied": rule.applied + applies}
-                updated: R = replace(rule, **changes)  # type: ignore[type-var]
-                self._rules[index] = updated
+                applied = rule.applied + applies
+                self._store.count_rule(self.kind, rule.id, n, applied)
                 if applies:
-                    return updated
+                    return with_counts(rule, n, applied)
             return None
+
+
+def _used_up(rule: Rule) -> bool:
+    return rule.times is not None and rule.applied >= rule.times

@@ -23,7 +23,7 @@ import yaml
 
 from mock_api.lifecycle import NEVER_MS, Outcome, Status
 from mock_api.planning import DEFAULT_FAILURE_CODE, TASK_MESSAGES, Directive
-from mock_api.rulebook import RuleBook, check_counts
+from mock_api.rulebook import RuleBook, RuleStore, check_counts
 from mock_api.store import account_id
 
 
@@ -200,8 +200,8 @@ def rules_from_yaml(text: str) -> list[ScenarioRule]:
 
 
 class ScenarioBook(RuleBook[ScenarioRule]):
-    def __init__(self) -> None:
-        super().__init__("scenario")
+    def __init__(self, store: RuleStore | None = None) -> None:
+        super().__init__("scenario", store)
 
     def directive_for(self, account: str, body: Mapping[str, Any]) -> Directive | None:
         rule = self.fire(lambda r: r.match(account, body))

@@ -57,6 +57,7 @@ from mock_api.store import (
     LedgerEntry,
     MediaKind,
     MemoryStore,
+    Store,
     StoredFile,
     UploadTicket,
     account_id,
@@ -85,21 +86,30 @@ class MockService:
         self,
         settings: Settings | None = None,
         clock: Clock | None = None,
-        store: MemoryStore | None = None,
+        store: Store | None = None,
         spec: Spec | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.clock = clock or SystemClock()
-        self.store = store or MemoryStore()
+        self.store: Store = store if store is not None else MemoryStore()
         self.spec = spec or default_spec()
-        self.journal = Journal()
-        self.scenarios = ScenarioBook()
-        self.faults = FaultBook()
-        self.webhooks = WebhookDispatcher(self.clock, self._webhook_payload, self.webhook_secret)
-        self._limits: dict[str, Limits] = {}
-        self._default_limits = self.settings.limits
+        self.journal = Journal()  # per process, even when several share one store
+        self.scenarios = ScenarioBook(self.store)
+        self.faults = FaultBook(self.store)
+        self.webhooks = WebhookDispatcher(
+            self.clock, self._webhook_payload, self.webhook_secret, store=self.store
+        )
         seed = self.settings.random_seed
-        self._rng = random.Random(seed) if seed is not None else random.SystemRandom()  # noqa: S311
+        # Seeded ids replay on a fresh store; a service opening a store that
+        # others opened before (another worker, an earlier run) draws a sequence
+        # of its own, so its ids never collide with theirs.
+        instance = self.store.next_instance()
+        self._rng_seed = seed if seed is None or instance == 0 else f"{seed}/{instance}"
+        self._rng = (
+            random.Random(self._rng_seed)  # noqa: S311
+            if seed is not None
+            else random.SystemRandom()
+        )
         self._rng_lock = threading.Lock()
         self._directives: deque[Directive] = deque()
 
@@ -110,12 +120,10 @@ class MockService:
         self.scenarios.clear()
         self.faults.clear()
         self.webhooks.clear()
-        self._limits.clear()
-        self._default_limits = self.settings.limits
         with self._rng_lock:
             self._directives.clear()
-            if self.settings.random_seed is not None:
-                self._rng.seed(self.settings.random_seed)
+            if self._rng_seed is not None:
+                self._rng.seed(self._rng_seed)
 
     def _new_id(self) -> str:
         with self._rng_lock:
@@ -204,7 +212,7 @@ class MockService:
         key = job_key(seed, json.dumps(canonical, sort_keys=True, default=str))
         output_seconds = quote.output_seconds if quote else Decimal(0)
 
-        with self.store.lock:
+        with self.store.transaction():
             now = self.clock.now_ms()
             if quote is not None:
                 self._check_funds(account, quote.cost_micros, now)
@@ -259,11 +267,11 @@ class MockService:
 
     @property
     def default_limits(self) -> Limits:
-        return self._default_limits
+        return self.store.limits(None) or self.settings.limits
 
     def set_balance(self, account: str, micros: int) -> None:
         """Make the balance ``micros`` now, with an adjustment entry in the ledger."""
-        with self.store.lock:
+        with self.store.transaction():
             now = self.clock.now_ms()
             difference = micros - self.store.balance(account, now)
             self.store.record(
@@ -273,18 +281,16 @@ class MockService:
             )
 
     def limits(self, account: str) -> Limits:
-        return self._limits.get(account, self._default_limits)
+        return self.store.limits(account) or self.default_limits
 
     def set_limits(self, account: str | None, limits: Limits) -> None:
         """Set one account's quotas, or (``None``) every account's default."""
-        with self.store.lock:
-            if account is None:
-                self._default_limits = limits
-            else:
-                self._limits[account] = limits
+        self.store.set_limits(account, limits)
 
     def _check_rate(self, account: str) -> None:
         limits = self.limits(account)
+        if limits.videos_per_minute is None:
+            return  # unlimited: no need to read the account's jobs
         now = self.clock.now_ms()
         submitted = (job.plan.created_ms for job in self.store.jobs(account))
         wait_ms = quotas.retry_after_ms(submitted, now, limits)

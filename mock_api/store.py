@@ -1,9 +1,16 @@
-"""The fake's state: accounts and their ledgers, jobs, files and upload tickets.
+"""The fake's state: accounts and their ledgers, jobs, files and upload tickets,
+quotas, rules, webhook deliveries and the clock's state.
 
-One in-memory store per app, guarded by one lock, with named operations so a
-single app can serve many tests (:meth:`MemoryStore.reset`). Records are frozen
-dataclasses: a job never changes after it is stored, because everything about
-its future is already in its plan.
+:class:`Store` is the interface; two classes implement it. :class:`MemoryStore`
+keeps everything in one process, guarded by one lock, with named operations so
+a single app can serve many tests (:meth:`MemoryStore.reset`); it is what
+``create_app()`` and the pytest plugin use. :class:`~mock_api.store_sqlite.SqliteStore`
+keeps the same records in a SQLite file that survives restarts and that several
+server processes can share; it is what ``wavespeed-mock serve`` uses. The same
+behavioural tests run against both (``tests/test_store_sqlite.py``).
+
+Records are frozen dataclasses: a job never changes after it is stored, because
+everything about its future is already in its plan.
 
 Money: a balance is never stored, only derived from the ledger, so it cannot
 drift from the entries that explain it. Entries carry the moment they take
@@ -15,13 +22,19 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import heapq
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol
 
 from mock_api.billing import Quote
+from mock_api.clock import ClockState
 from mock_api.lifecycle import Plan
+from mock_api.quotas import Limits
+from mock_api.rulebook import Rule, with_counts
+from mock_api.webhooks import Delivery, DeliveryState
 
 MediaKind = Literal["image", "video", "audio", "other"]
 
@@ -83,19 +96,147 @@ class UploadTicket:
     expires_ms: int
 
 
+class Store(Protocol):
+    """What the service needs from its state, wherever that state lives.
+
+    Every method is atomic on its own. :meth:`transaction` makes a block of
+    calls atomic too ("check the balance, then charge"): no other thread or
+    process sharing the store sees or changes the state in between. Blocks
+    must not await; transactions nest. A :class:`MemoryStore` does not roll back
+    when the block raises, so callers check everything before they write.
+    """
+
+    def transaction(self) -> AbstractContextManager[object]: ...
+    def close(self) -> None:
+        """Release files and connections; the store opens them again if used."""
+        ...
+
+    def reset(self) -> None:
+        """Forget all records; the clock's state and the instance count stay."""
+        ...
+
+    def next_instance(self) -> int:
+        """0 for the first service on this store, then 1, 2...: salts seeded ids."""
+        ...
+
+    # accounts and money
+    def open_account(self, account: str, now_ms: int, opening_micros: int) -> None: ...
+    def balance(self, account: str, now_ms: int) -> int: ...
+    def ledger(self, account: str) -> list[LedgerEntry]: ...
+    def record(self, *entries: LedgerEntry) -> None: ...
+    def webhook_secret(self, account: str, make: Callable[[], str]) -> str: ...
+
+    # jobs
+    def add_job(self, job: Job) -> None: ...
+    def job(self, job_id: str) -> Job | None: ...
+    def jobs(self, account: str | None = None) -> list[Job]: ...
+
+    # files and tickets
+    def add_file(self, stored: StoredFile) -> None: ...
+    def file(self, file_id: str) -> StoredFile | None: ...
+    def add_ticket(self, ticket: UploadTicket) -> None: ...
+    def ticket(self, ticket_id: str) -> UploadTicket | None: ...
+    def take_ticket(self, ticket_id: str) -> UploadTicket | None: ...
+    def return_ticket(self, ticket: UploadTicket) -> None: ...
+
+    # quotas
+    def limits(self, account: str | None) -> Limits | None:
+        """An account's quotas (``None``: every account's default), if set."""
+        ...
+
+    def set_limits(self, account: str | None, limits: Limits) -> None: ...
+
+    # scenario and fault rules (mock_api.rulebook.RuleStore)
+    def rules(self, kind: str) -> list[Rule]: ...
+    def add_rule(self, kind: str, rule: Rule) -> bool: ...
+    def remove_rule(self, kind: str, rule_id: str) -> bool: ...
+    def clear_rules(self, kind: str) -> None: ...
+    def count_rule(self, kind: str, rule_id: str, matched: int, applied: int) -> None: ...
+
+    # webhook deliveries (mock_api.webhooks.DeliveryStore)
+    def add_delivery(self, delivery: Delivery) -> None: ...
+    def deliveries(
+        self, *, job_id: str | None = None, account: str | None = None
+    ) -> list[Delivery]: ...
+    def claim_due_deliveries(self, now_ms: int) -> list[Delivery]: ...
+    def release_delivery(self, delivery: Delivery) -> None: ...
+    def clear_deliveries(self) -> None: ...
+
+    # the state of an OffsetClock (mock_api.clock.ClockStateStore)
+    def clock_state(self) -> ClockState: ...
+    def update_clock_state(self, change: Callable[[ClockState], ClockState]) -> ClockState: ...
+
+
+def copy_delivery(delivery: Delivery, **changes: Any) -> Delivery:
+    """A copy that shares nothing mutable with the original."""
+    return replace(delivery, attempts=list(delivery.attempts), **changes)
+
+
+class _RunningBalance:
+    """One account's balance, kept up to date instead of summed on every read.
+
+    ``settled`` is the sum of the entries in effect at ``as_of``; entries that
+    take effect later (a planned refund) wait in ``pending``, a heap by moment.
+    Reading at or after ``as_of`` moves what fell due into ``settled``, so each
+    entry is added once; reading an earlier moment sums the ledger, as before.
+    Summing every time made each submission O(ledger): 8x slower with 100,000
+    jobs on the account (benchmarks/run.py).
+    """
+
+    __slots__ = ("as_of", "pending", "settled")
+
+    def __init__(self) -> None:
+        self.as_of = -(2**63)
+        self.settled = 0
+        self.pending: list[tuple[int, int]] = []  # (at_ms, amount_micros)
+
+    def add(self, entry: LedgerEntry) -> None:
+        if entry.at_ms <= self.as_of:
+            self.settled += entry.amount_micros
+        else:
+            heapq.heappush(self.pending, (entry.at_ms, entry.amount_micros))
+
+    def at(self, now_ms: int, entries: list[LedgerEntry]) -> int:
+        if now_ms < self.as_of:
+            return sum(e.amount_micros for e in entries if e.at_ms <= now_ms)
+        while self.pending and self.pending[0][0] <= now_ms:
+            self.settled += heapq.heappop(self.pending)[1]
+        self.as_of = now_ms
+        return self.settled
+
+
 class MemoryStore:
     def __init__(self) -> None:
         self.lock = threading.RLock()
+        self._clock = ClockState()
+        self._instances = 0
         self.reset()
 
+    def transaction(self) -> AbstractContextManager[object]:
+        return self.lock
+
+    def close(self) -> None:
+        pass
+
     def reset(self) -> None:
-        """Forget everything: accounts, ledgers, jobs, files and tickets."""
+        """Forget everything: accounts, ledgers, jobs, files, tickets, quotas, rules, deliveries."""
         with self.lock:
             self._ledger: dict[str, list[LedgerEntry]] = {}
+            self._balances: dict[str, _RunningBalance] = {}
             self._jobs: dict[str, Job] = {}
+            # Each account's jobs in the order stored: quotas read them per submission.
+            self._jobs_by_account: dict[str, list[Job]] = {}
             self._files: dict[str, StoredFile] = {}
             self._tickets: dict[str, UploadTicket] = {}
             self._secrets: dict[str, str] = {}
+            self._limits: dict[str | None, Limits] = {}
+            self._rules: dict[str, list[Rule]] = {}
+            self._deliveries: dict[str, Delivery] = {}
+
+    def next_instance(self) -> int:
+        with self.lock:
+            self._instances += 1
+            return self._instances - 1
 
     # accounts and money
 
@@ -104,12 +245,13 @@ class MemoryStore:
         with self.lock:
             if account not in self._ledger:
                 opening = LedgerEntry(account, now_ms, EntryKind.OPENING, opening_micros)
-                self._ledger[account] = [opening]
+                self._ledger[account] = []
+                self.record(opening)
 
     def balance(self, account: str, now_ms: int) -> int:
         with self.lock:
-            entries = self._ledger.get(account, ())
-            return sum(e.amount_micros for e in entries if e.at_ms <= now_ms)
+            running = self._balances.get(account)
+            return 0 if running is None else running.at(now_ms, self._ledger[account])
 
     def ledger(self, account: str) -> list[LedgerEntry]:
         with self.lock:
@@ -119,6 +261,7 @@ class MemoryStore:
         with self.lock:
             for entry in entries:
                 self._ledger.setdefault(entry.account, []).append(entry)
+                self._balances.setdefault(entry.account, _RunningBalance()).add(entry)
 
     def webhook_secret(self, account: str, make: Callable[[], str]) -> str:
         """The account's webhook signing secret, made on first use."""
@@ -134,13 +277,16 @@ class MemoryStore:
             if job.id in self._jobs:
                 raise KeyError(f"job {job.id} already exists")
             self._jobs[job.id] = job
+            self._jobs_by_account.setdefault(job.account, []).append(job)
 
     def job(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
 
     def jobs(self, account: str | None = None) -> list[Job]:
         with self.lock:
-            return [j for j in self._jobs.values() if account is None or j.account == account]
+            if account is None:
+                return list(self._jobs.values())
+            return list(self._jobs_by_account.get(account, ()))
 
     # files and tickets
 
@@ -166,3 +312,93 @@ class MemoryStore:
     def return_ticket(self, ticket: UploadTicket) -> None:
         """Put back a ticket whose upload was refused, so the client can retry."""
         self.add_ticket(ticket)
+
+    # quotas
+
+    def limits(self, account: str | None) -> Limits | None:
+        return self._limits.get(account)
+
+    def set_limits(self, account: str | None, limits: Limits) -> None:
+        with self.lock:
+            self._limits[account] = limits
+
+    # rules
+
+    def rules(self, kind: str) -> list[Rule]:
+        with self.lock:
+            return list(self._rules.get(kind, ()))
+
+    def add_rule(self, kind: str, rule: Rule) -> bool:
+        with self.lock:
+            rules = self._rules.setdefault(kind, [])
+            if any(r.id == rule.id for r in rules):
+                return False
+            rules.append(rule)
+            return True
+
+    def remove_rule(self, kind: str, rule_id: str) -> bool:
+        with self.lock:
+            rules = self._rules.get(kind, [])
+            kept = [r for r in rules if r.id != rule_id]
+            self._rules[kind] = kept
+            return len(kept) < len(rules)
+
+    def clear_rules(self, kind: str) -> None:
+        with self.lock:
+            self._rules.pop(kind, None)
+
+    def count_rule(self, kind: str, rule_id: str, matched: int, applied: int) -> None:
+        with self.lock:
+            rules = self._rules.get(kind, [])
+            for index, rule in enumerate(rules):
+                if rule.id == rule_id:
+                    rules[index] = with_counts(rule, matched, applied)
+
+    # webhook deliveries
+
+    def add_delivery(self, delivery: Delivery) -> None:
+        with self.lock:
+            self._deliveries[delivery.id] = copy_delivery(delivery)
+
+    def deliveries(
+        self, *, job_id: str | None = None, account: str | None = None
+    ) -> list[Delivery]:
+        with self.lock:
+            return [
+                copy_delivery(d)
+                for d in self._deliveries.values()
+                if (job_id is None or d.job_id == job_id)
+                and (account is None or d.account == account)
+            ]
+
+    def claim_due_deliveries(self, now_ms: int) -> list[Delivery]:
+        with self.lock:
+            due = [
+                d
+                for d in self._deliveries.values()
+                if d.state is DeliveryState.PENDING
+                and not d.in_flight
+                and d.next_attempt_ms <= now_ms
+            ]
+            for delivery in due:
+                delivery.in_flight = True
+            return [copy_delivery(d) for d in due]
+
+    def release_delivery(self, delivery: Delivery) -> None:
+        with self.lock:
+            if delivery.id in self._deliveries:  # not forgotten by a reset meanwhile
+                self._deliveries[delivery.id] = copy_delivery(delivery, in_flight=False)
+
+    def clear_deliveries(self) -> None:
+        with self.lock:
+            self._deliveries.clear()
+
+    # the clock's state
+
+    def clock_state(self) -> ClockState:
+        return self._clock
+
+    def update_clock_state(self, change: Callable[[ClockState], ClockState]) -> ClockState:
+        with self.lock:
+            self._clock = change(self._clock)
+            return self._clock

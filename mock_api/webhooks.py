@@ -17,20 +17,24 @@ Delivery is due when the fake's clock reaches the job's finish. A delivery
 that gets a non-2xx answer or no answer is retried with backoff, a bounded
 number of times; every attempt is logged. Deliveries run in the background
 with a timeout each, so a slow or dead receiver never holds up the API.
+
+Deliveries live in a store (:class:`DeliveryStore`): a due attempt is claimed
+there atomically, so when several processes serve one database exactly one of
+them sends it, and a restart carries on with each delivery's attempts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -104,7 +108,7 @@ class Delivery:
     next_attempt_ms: int  # first: the job's finish
     state: DeliveryState = DeliveryState.PENDING
     attempts: list[Attempt] = field(default_factory=list)
-    in_flight: bool = False
+    in_flight: bool = False  # claimed by a dispatcher that is attempting it
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -127,6 +131,24 @@ class Delivery:
         }
 
 
+class DeliveryStore(Protocol):
+    """Where deliveries are kept; each method works on copies, never live records."""
+
+    def add_delivery(self, delivery: Delivery) -> None: ...
+    def deliveries(
+        self, *, job_id: str | None = None, account: str | None = None
+    ) -> list[Delivery]: ...
+    def claim_due_deliveries(self, now_ms: int) -> list[Delivery]:
+        """Mark the pending deliveries due at ``now_ms`` in flight, atomically; return them."""
+        ...
+
+    def release_delivery(self, delivery: Delivery) -> None:
+        """Save a claimed delivery's state, attempts and next attempt; end its claim."""
+        ...
+
+    def clear_deliveries(self) -> None: ...
+
+
 class WebhookDispatcher:
     """Keeps the deliveries and sends the due ones when :meth:`pump` runs."""
 
@@ -137,64 +159,60 @@ class WebhookDispatcher:
         secret: Callable[[str], str],
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        store: DeliveryStore | None = None,
     ) -> None:
+        if store is None:
+            from mock_api.store import MemoryStore
+
+            store = MemoryStore()
         self.clock = clock
         self._payload = payload  # JSON body for a delivery; None while its job is unfinished
         self._secret = secret  # account -> its secret
         self._transport = transport
-        self._deliveries: list[Delivery] = []
-        self._lock = threading.Lock()
+        self._store = store
 
     def register(self, delivery: Delivery) -> None:
-        with self._lock:
-            self._deliveries.append(delivery)
+        self._store.add_delivery(delivery)
 
     def clear(self) -> None:
-        with self._lock:
-            self._deliveries.clear()
+        self._store.clear_deliveries()
 
     def deliveries(
         self, *, job_id: str | None = None, account: str | None = None
     ) -> list[Delivery]:
-        with self._lock:
-            return [
-                d
-                for d in self._deliveries
-                if (job_id is None or d.job_id == job_id)
-                and (account is None or d.account == account)
-            ]
+        return self._store.deliveries(job_id=job_id, account=account)
 
     def _due(self) -> list[Delivery]:
-        now = self.clock.now_ms()
-        with self._lock:
-            due = [
-                d
-                for d in self._deliveries
-                if d.state is DeliveryState.PENDING and not d.in_flight and d.next_attempt_ms <= now
-            ]
-            for delivery in due:
-                delivery.in_flight = True
-            return due
+        return self._store.claim_due_deliveries(self.clock.now_ms())
 
     async def pump(self) -> int:
         """Attempt every due delivery once, concurrently; returns how many were attempted."""
         due = self._due()
         if due:
-            async with httpx.AsyncClient(
-                transport=self._transport, timeout=TIMEOUT_SECONDS
-            ) as client:
-                await asyncio.gather(*(self._attempt(client, d) for d in due))
+            try:
+                async with httpx.AsyncClient(
+                    transport=self._transport, timeout=TIMEOUT_SECONDS
+                ) as client:
+                    await asyncio.gather(*(self._attempt(client, d) for d in due))
+            finally:
+                for delivery in due:
+                    if delivery.in_flight:  # cancelled before its attempt began
+                        delivery.in_flight = False
+                        self._store.release_delivery(delivery)
         return len(due)
 
     async def _attempt(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
-        body = self._payload(delivery)
         try:
+            body = self._payload(delivery)
             if body is None:  # not finished after all (a stuck job): try again later
                 delivery.next_attempt_ms = self.clock.now_ms() + BACKOFF_MS[0]
                 return
             await self._send(client, delivery, body)
         finally:
+            # Also when cancelled at shutdown: the claim ends, and the attempt
+            # (not recorded) is made again by whichever process runs next.
             delivery.in_flight = False
+            self._store.release_delivery(delivery)
 
     async def _send(self, client: httpx.AsyncClient, delivery: Delivery, body: bytes) -> None:
         now = self.clock.now_ms()
@@ -229,11 +247,18 @@ class WebhookDispatcher:
     async def run(self, interval: float = 0.05) -> None:
         """Pump forever in the background (the app's lifespan starts this)."""
         tasks: set[asyncio.Task[int]] = set()
-        while True:
-            task = asyncio.create_task(self.pump())  # a slow receiver never delays the next pump
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-            await asyncio.sleep(interval)
+        try:
+            while True:
+                # A slow receiver never delays the next pump.
+                task = asyncio.create_task(self.pump())
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                await asyncio.sleep(interval)
+        finally:  # stopping: end the attempts in flight, so their claims are released
+            for task in tasks:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def payload_bytes(prediction: Mapping[str, Any]) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import IO
 
 import httpx
 
@@ -20,45 +22,80 @@ def free_port() -> int:
         return port
 
 
-@contextmanager
-def serve(*args: str, timeout: float = 20.0) -> Iterator[str]:
-    """Start the CLI's server on a free loopback port; yield its base URL."""
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "mock_api.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        *args,
-    ]
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below; a file, not a pipe, so a chatty server never blocks
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
+class ServerProcess:
+    """One ``serve`` process on a fixed loopback port: start it, stop it, start it again."""
+
+    def __init__(self, *args: str, port: int | None = None) -> None:
+        self.args = args
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        # A file, not a pipe, so a chatty server never blocks; kept across restarts.
+        self._log: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+
+    def start(self, timeout: float = 20.0) -> ServerProcess:
+        command = [
+            sys.executable,
+            "-m",
+            "mock_api.cli",
+            "serve",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+            *self.args,
+        ]
+        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while True:
-            if process.poll() is not None:
-                log.seek(0)
-                output = log.read().decode(errors="replace")
-                raise RuntimeError(f"server exited with {process.returncode}:\n{output}")
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.output}")
             try:
-                if httpx.get(f"{base}/openapi.yaml", timeout=1).status_code == 200:
-                    break
+                if httpx.get(f"{self.url}/openapi.yaml", timeout=1).status_code == 200:
+                    return self
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"server on {base} did not start within {timeout} s")
+                raise RuntimeError(f"server on {self.url} did not start within {timeout} s")
             time.sleep(0.05)
-        yield base
-    finally:
-        process.terminate()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+        """Send ``sig`` (SIGTERM: a graceful stop; SIGKILL: a crash); returns the exit code."""
+        process, self.process = self.process, None
+        if process is None:
+            return 0
+        if process.poll() is None:
+            process.send_signal(sig)
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+            return process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:  # a stop that hangs shows as -9
             process.kill()
-            process.wait()
-        log.close()
+            return process.wait()
+
+    @property
+    def output(self) -> str:
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
+    def close(self) -> None:
+        try:
+            self.stop()
+        finally:
+            self._log.close()
+
+
+@contextmanager
+def serve(*args: str, timeout: float = 20.0) -> Iterator[str]:
+    """Start the CLI's server on a free loopback port; yield its base URL.
+
+    Unless ``args`` choose where state lives, it lives in a directory of its
+    own, removed afterwards, so every server starts fresh.
+    """
+    with tempfile.TemporaryDirectory() as data_dir:
+        if not {"--db", "--data-dir"} & set(args):
+            args = ("--data-dir", data_dir, *args)
+        server = ServerProcess(*args)
+        try:
+            yield server.start(timeout).url
+        finally:
+            server.close()

@@ -1,0 +1,121 @@
+"""What ``wavespeed-mock serve`` was asked for, in a form that crosses processes.
+
+``serve --workers N`` runs N uvicorn worker processes, each of which builds its
+own app by calling :func:`mock_api.app.create_app_from_env`. They learn the
+command line's options from one environment variable, :data:`ENV_VAR`, which
+holds a :class:`ServeOptions` as JSON; they share their state through the
+SQLite file it names.
+
+Where state lives: ``--db PATH``, else ``state.db`` inside ``--data-dir``
+(default :data:`DEFAULT_DATA_DIR`, relative to the working directory, like
+``.pytest_cache``); ``--db :memory:`` keeps it in this process only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from mock_api import billing
+from mock_api.clock import OffsetClock
+from mock_api.fetch import RemoteFetchPolicy
+from mock_api.planning import OutcomeRates, Pace
+from mock_api.quotas import UNLIMITED, Level
+from mock_api.service import MockService
+from mock_api.settings import Settings
+from mock_api.store import MemoryStore, Store
+from mock_api.urls import is_loopback
+
+ENV_VAR = "WAVESPEED_MOCK_SERVE"
+DEFAULT_DATA_DIR = ".wavespeed-mock"
+DB_FILENAME = "state.db"
+MEMORY = ":memory:"
+
+
+def billing_policy(
+    min_seconds: int, padding_tolerance: float, over_max: str
+) -> billing.BillingPolicy:
+    return billing.BillingPolicy(
+        minimum_seconds=min_seconds,
+        padding_tolerance=Decimal(str(padding_tolerance)),
+        over_maximum=billing.OverMaximum(over_max),
+    )
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """``serve``'s options, as plain JSON-ready values (the CLI's defaults)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    pace: str = "fast"
+    api_keys: tuple[str, ...] = ()
+    initial_balance: str = "100"
+    min_seconds: int = 5
+    padding_tolerance: float = 0.05
+    over_max: str = billing.OverMaximum.BILL_AT_CAP.value
+    fail_rate: float = 0.0
+    nsfw_rate: float = 0.0
+    outcome_seed: int = 0
+    random_seed: int | None = None
+    public_url: str | None = None
+    allow_remote_fetch: bool = False
+    sync_timeout: float = 60.0
+    level: str | None = None
+    control_token: str | None = None
+    #: The SQLite file (absolute once resolved), or :data:`MEMORY`.
+    db: str = MEMORY
+
+    def settings(self) -> Settings:
+        """The service's settings; raises ValueError naming what is wrong."""
+        return Settings(
+            billing=billing_policy(self.min_seconds, self.padding_tolerance, self.over_max),
+            pace=Pace.parse(self.pace),
+            initial_balance_micros=billing.usd_to_micros(self.initial_balance),
+            api_keys=frozenset(self.api_keys) if self.api_keys else None,
+            outcomes=OutcomeRates(
+                fail_rate=self.fail_rate, nsfw_rate=self.nsfw_rate, seed=self.outcome_seed
+            ),
+            random_seed=self.random_seed,
+            remote_fetch=RemoteFetchPolicy(enabled=self.allow_remote_fetch),
+            public_url=self.public_url.rstrip("/") if self.public_url else None,
+            sync_timeout_seconds=self.sync_timeout,
+            limits=Level(self.level).limits if self.level else UNLIMITED,
+            control_enabled=self.control_token is not None or is_loopback(self.host),
+            control_token=self.control_token,
+        )
+
+    def with_db(self, db: str | Path | None, data_dir: str | Path) -> ServeOptions:
+        """Resolve ``--db`` / ``--data-dir`` to one absolute path, making the directory."""
+        if db is not None and str(db) == MEMORY:
+            return replace(self, db=MEMORY)
+        path = Path(db) if db is not None else Path(data_dir) / DB_FILENAME
+        path = path.expanduser().resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return replace(self, db=str(path))
+
+    def open_store(self) -> Store:
+        if self.db == MEMORY:
+            return MemoryStore()
+        from mock_api.store_sqlite import SqliteStore
+
+        return SqliteStore(self.db)
+
+    def service(self) -> MockService:
+        """The service ``serve`` runs: time flows by itself, and the control API can
+        still freeze or advance it; on a database, the clock's state is stored there."""
+        store = self.open_store()
+        clock = OffsetClock(None if isinstance(store, MemoryStore) else store)
+        return MockService(self.settings(), clock, store)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ServeOptions:
+        data: dict[str, Any] = json.loads(text)
+        data["api_keys"] = tuple(data.get("api_keys") or ())
+        return cls(**data)
