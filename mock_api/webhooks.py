@@ -232,7 +232,7 @@ class WebhookDispatcher:
             status = response.status_code
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         delivery.attempts.append(
             Attempt(now, status, error, (time.perf_counter() - started) * 1000)

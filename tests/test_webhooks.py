@@ -233,3 +233,16 @@ def test_a_live_server_delivers_by_itself(receiver: Receiver) -> None:
     [(received_headers, received_body)] = receiver.received
     assert independent_check(secret, received_headers, received_body)
     assert json.loads(received_body)["urls"]["get"].startswith(server.url)
+
+
+async def test_a_webhook_url_httpx_cannot_use_is_a_logged_failure_not_a_crash(
+    client: httpx.AsyncClient, clock: ManualClock, service: MockService
+) -> None:
+    odd = "http://exa\x01mple.com/hook"  # passes the URL pattern; httpx refuses it
+    response = await client.post(SUBMIT, params={"webhook": odd}, json=job_input(), headers=AUTH)
+    assert response.status_code == 200
+    clock.advance(60)
+    assert await service.webhooks.pump() == 1
+    [delivery] = service.webhooks.deliveries()
+    assert delivery.attempts[0].status is None
+    assert delivery.attempts[0].error.startswith("InvalidURL")
