@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from python_multipart import MultipartParser
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import parse_options_header
 
 from mock_api.errors import PayloadTooLarge, ValidationFailed
@@ -101,9 +102,13 @@ async def read_file_part(
             "on_part_end": on_part_end,
         },
     )
-    async for chunk in body:
-        parser.write(chunk)
-    parser.finalize()
+    try:
+        async for chunk in body:
+            parser.write(chunk)
+        parser.finalize()
+    except MultipartParseError as exc:
+        reason = f"is not readable multipart/form-data ({exc})"
+        raise ValidationFailed(field=name, reason=reason) from None
     if found is None:
         raise ValidationFailed(field=name, reason=f"is required: send a file part named {name!r}")
     limit = limit_for(bytes(found.data[:SNIFF_BYTES]))

@@ -190,3 +190,16 @@ async def test_a_ticket_size_written_as_a_float_is_kept_as_an_integer(
     url = ticket.json()["data"]["upload"]["url"]
     short = await client.put(url, content=data[:-1])
     assert f"the ticket was issued for {len(data)}" in short.json()["message"]
+
+
+async def test_a_malformed_multipart_body_is_a_400_naming_the_field(
+    client: httpx.AsyncClient,
+) -> None:
+    body = b"--b\r\nContent-Disposition[: form-data\r\n\r\nx\r\n--b--\r\n"
+    response = await client.post(
+        "/api/v3/media/upload/binary",
+        content=body,
+        headers={**AUTH, "Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert response.status_code == 400
+    assert response.json()["message"].startswith('field "file" is not readable multipart/form-data')

@@ -1,0 +1,714 @@
+"""Run every benchmark of the fake on this machine and print figures, ratios and targets.
+
+    .venv/bin/python benchmarks/run.py            # the table (about 1.5 minutes)
+    .venv/bin/python benchmarks/run.py --json     # the same figures as JSON
+    bash benchmarks/run.sh                        # installs Prism (and wrk if it can), then runs
+
+Every ratio compares figures measured in the same run, on the same machine, by
+the same load generator. Nothing here asserts a time: targets are marked MET
+or MISSED, never failed.
+
+Over HTTP (each server its own process, loopback only, ``concurrency`` keep-alive
+connections, a warm-up, then ``duration`` seconds per target, cut into
+``rounds`` slices that alternate between targets so that load from elsewhere on
+the machine hits all three alike):
+
+* bare: a Starlette JSON endpoint on uvicorn, the ceiling of our stack;
+* fake: ``GET /api/v3/predictions/{id}/result`` of a job submitted just before;
+* prism: Prism 5.14.2 mocking ``openapi.yaml``, the same path and bearer key.
+
+bare and fake run under the same uvicorn command line (1 worker,
+``--log-level warning``, ``--no-access-log``); Prism with ``-v warn``.
+
+In-process: job cycles per second, the same on SQLite when a SQLite store
+exists, latency with 100,000 stored jobs against an empty store, memory per
+stored job, probe time per media file, ``serve`` start to first 200, and an
+in-process fake's set-up plus first request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))  # run from anywhere: mock_api is importable from the checkout
+
+import inprocess  # noqa: E402 - after the path set-up above
+import loadgen  # noqa: E402
+
+PRISM = HERE / "node_modules" / ".bin" / "prism"
+PRISM_VERSION = "5.14.2"
+API_KEY = inprocess.API_KEY
+HOST = "127.0.0.1"
+RESULT_PATH = "/api/v3/predictions/{id}/result"
+
+
+# results
+
+
+@dataclass
+class Row:
+    """One line of the table."""
+
+    group: str
+    name: str
+    value: float | None  # None: not measured (see ``note``)
+    unit: str
+    versus: str = ""  # the ratio against its baseline, in words
+    ratio: float | None = None
+    target: str = ""
+    status: str = ""  # MET, MISSED, or empty when the figure has no target
+    note: str = ""
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    environment: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, row: Row) -> Row:
+        self.rows.append(row)
+        return row
+
+
+def _met(ok: bool) -> str:
+    return "MET" if ok else "MISSED"
+
+
+def _log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+# processes
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    base: str
+    log: IO[bytes]
+    started_s: float = math.nan  # from spawning to the first 200
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-2000:]
+
+    def rss_mb(self) -> float:
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
+            return math.nan
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return math.nan
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+def spawn(
+    name: str,
+    command: Sequence[str],
+    port: int,
+    ready_path: str,
+    env: dict[str, str] | None = None,
+) -> Server:
+    """Start ``command`` and wait until ``ready_path`` answers 200 (with the bench key)."""
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by Server.stop
+    started = time.perf_counter()
+    process = subprocess.Popen(  # noqa: S603 - fixed command lines, loopback ports
+        list(command),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
+    server = Server(name, process, f"http://{HOST}:{port}", log)
+    url = f"{server.base}{ready_path}"
+    deadline = started + 60
+    last = "no answer"
+    with httpx.Client(headers={"Authorization": f"Bearer {API_KEY}"}, timeout=2) as client:
+        while True:
+            if process.poll() is not None:
+                output = server.output()
+                server.stop()
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{output}")
+            try:
+                answer = client.get(url)
+                if answer.status_code == 200:
+                    break
+                last = f"{answer.status_code}: {answer.text[:300]}"
+            except httpx.TransportError as exc:
+                last = repr(exc)
+            if time.perf_counter() > deadline:
+                output = server.output()
+                server.stop()
+                raise RuntimeError(
+                    f"{name} did not answer 200 on {url} within 60 s (last: {last})\n{output}"
+                )
+            time.sleep(0.005)
+    server.started_s = time.perf_counter() - started
+    return server
+
+
+def uvicorn_command(app: str, port: int, *, factory: bool = False) -> list[str]:
+    """The one uvicorn command line of both bare and fake."""
+    command = [sys.executable, "-m", "uvicorn", "--app-dir", str(HERE), app]
+    command += ["--factory"] if factory else []
+    command += ["--host", HOST, "--port", str(port), "--workers", "1"]
+    return [*command, "--log-level", "warning", "--no-access-log"]
+
+
+def serve_command(port: int, data_dir: Path) -> list[str]:
+    command = [sys.executable, "-m", "mock_api.cli", "serve", "--port", str(port)]
+    return [*command, "--data-dir", str(data_dir), "--log-level", "warning"]
+
+
+def prism_command(port: int) -> list[str]:
+    spec = str(ROOT / "openapi.yaml")
+    return [str(PRISM), "mock", spec, "-h", HOST, "-p", str(port), "-v", "warn"]
+
+
+@contextmanager
+def running(servers: list[Server]) -> Iterator[list[Server]]:
+    try:
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+# HTTP benchmarks
+
+
+def start_times(
+    name: str, command: Callable[[int], list[str]], ready: str, times: int
+) -> tuple[list[float], Server | None]:
+    """Start a server ``times`` times, measuring spawn to first 200; keep the last running."""
+    found: list[float] = []
+    last: Server | None = None
+    for i in range(times):
+        port = free_port()
+        server = spawn(name, command(port), port, ready)
+        found.append(server.started_s)
+        if i < times - 1:
+            server.stop()
+        else:
+            last = server
+    return found, last
+
+
+def submit_job(base: str) -> str:
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {API_KEY}"}) as client:
+        answer = client.post(inprocess.SUBMIT_PATH, json=inprocess.submission(base))
+        answer.raise_for_status()
+        job_id: str = answer.json()["data"]["id"]
+        return job_id
+
+
+def check_answer(name: str, url: str) -> dict[str, Any]:
+    """What the target answers: it must be 200 with a prediction in ``data``."""
+    answer = httpx.get(url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=5)
+    body = answer.json()
+    data = body.get("data") or {}
+    seen = {
+        "status_code": answer.status_code,
+        "content_type": answer.headers.get("content-type"),
+        "bytes": len(answer.content),
+        "data.status": data.get("status"),
+        "data.id": data.get("id"),
+        "outputs": len(data.get("outputs") or []),
+    }
+    if answer.status_code != 200 or "status" not in data:
+        raise RuntimeError(f"{name} answered {answer.status_code}: {answer.text[:300]}")
+    return seen
+
+
+@dataclass
+class HttpFigures:
+    loads: dict[str, loadgen.Load]
+    serve_starts: list[float]
+    prism_starts: list[float]
+
+
+def _load_function(args: argparse.Namespace, report: Report) -> Callable[..., loadgen.Load]:
+    use_wrk = args.loadgen == "wrk" or (args.loadgen == "auto" and loadgen.wrk_path())
+    report.environment["load_generator"] = (
+        f"wrk ({loadgen.wrk_path()}), 1 thread" if use_wrk else "python asyncio (loadgen.py)"
+    )
+    return loadgen.run_wrk if use_wrk else loadgen.run_python
+
+
+def measure_http(args: argparse.Namespace, report: Report, scratch: Path) -> HttpFigures:
+    """Start-up times, then GET load on every target, interleaved."""
+    load = _load_function(args, report)
+    have_prism = PRISM.exists() and not args.no_prism
+    if not have_prism:
+        _log("Prism is not installed: run `npm ci --prefix benchmarks` (bash benchmarks/run.sh)")
+
+    _log(f"`wavespeed-mock serve`: start to first 200, {args.starts} times")
+
+    def serve_fresh(port: int) -> list[str]:  # a new, empty state database each time
+        return serve_command(port, Path(tempfile.mkdtemp(dir=scratch)))
+
+    serve_starts, serve_last = start_times("serve", serve_fresh, "/api/v3/balance", args.starts)
+    if serve_last is not None:
+        serve_last.stop()
+    prism_starts: list[float] = []
+    targets: list[Server] = []
+    if have_prism:
+        _log(f"Prism {PRISM_VERSION}: start to first 200, {args.starts} times")
+        prism_starts, prism = start_times("prism", prism_command, "/api/v3/balance", args.starts)
+        assert prism is not None
+        targets.append(prism)
+    with running(targets):
+        _log("starting bare Starlette and the fake (memory, SQLite) on uvicorn")
+        port = free_port()
+        bare_ready = RESULT_PATH.format(id="ready")
+        targets.append(spawn("bare", uvicorn_command("servers:bare_app", port), port, bare_ready))
+        for name, app in (("fake", "servers:fake_app"), ("fake_sqlite", "servers:fake_sqlite_app")):
+            if name == "fake_sqlite" and args.no_sqlite:
+                continue
+            port = free_port()
+            command = uvicorn_command(app, port, factory=True)
+            env = {"BENCH_DATA_DIR": tempfile.mkdtemp(dir=scratch)}
+            targets.append(spawn(name, command, port, "/api/v3/balance", env))
+        by_name = {s.name: s for s in targets}
+        job_ids: dict[str, str] = {n: submit_job(by_name[n].base) for n in FAKES if n in by_name}
+        urls: dict[str, str] = {}
+        for name in TARGETS:
+            if name in by_name:
+                job_id = job_ids.get(name, job_ids["fake"])
+                urls[name] = by_name[name].base + RESULT_PATH.format(id=job_id)
+        report.details["answers"] = {name: check_answer(name, url) for name, url in urls.items()}
+
+        loads = {name: loadgen.Load() for name in urls}
+        slice_s = args.duration / args.rounds
+        _log(
+            f"GET at concurrency {args.concurrency}: {args.warmup:g} s warm-up, then "
+            f"{args.rounds} x {slice_s:g} s per target, interleaved"
+        )
+        for url in urls.values():
+            load(url, seconds=args.warmup, concurrency=args.concurrency, api_key=API_KEY)
+        for _ in range(args.rounds):
+            for name, url in urls.items():
+                part = load(url, seconds=slice_s, concurrency=args.concurrency, api_key=API_KEY)
+                loads[name].add(part)
+        report.details["rss_mb_after_load"] = {s.name: round(s.rss_mb(), 1) for s in targets}
+    for name, result in loads.items():
+        report.details[f"get_{name}"] = {
+            "requests": result.requests,
+            "seconds": round(result.seconds, 3),
+            "errors": result.errors,
+            "rps": round(result.rps, 1),
+            "p50_ms": round(result.percentile_ms(50), 3),
+            "p90_ms": round(result.percentile_ms(90), 3),
+            "p99_ms": round(result.percentile_ms(99), 3),
+        }
+    return HttpFigures(loads, serve_starts, prism_starts)
+
+
+TARGETS = ("bare", "fake", "fake_sqlite", "prism")
+LABELS = {
+    "bare": "bare Starlette on uvicorn",
+    "fake": "fake, memory store",
+    "fake_sqlite": "fake, SQLite store (serve's default)",
+    "prism": f"Prism {PRISM_VERSION}",
+}
+FAKES = ("fake", "fake_sqlite")
+
+
+def get_rows(figures: HttpFigures, concurrency: int, report: Report) -> None:
+    group = f"GET result over HTTP, concurrency {concurrency}"
+    loads = figures.loads
+    bare = loads["bare"]
+    for name, result in loads.items():
+        row = report.add(Row(group, f"{LABELS[name]}: throughput", result.rps, "req/s"))
+        if result.errors:
+            row.note = f"{result.errors} errors"
+        if name != "bare":
+            row.ratio = result.rps / bare.rps
+            row.versus = f"{row.ratio:.2f}x bare"
+        if name in FAKES:
+            row.target = ">= 0.5x bare"
+            row.status = _met(row.ratio is not None and row.ratio >= 0.5 and not result.errors)
+    prism = loads.get("prism")
+    for name in FAKES:
+        if name not in loads:
+            continue
+        label = f"{LABELS[name]} vs Prism: throughput"
+        if prism is None:
+            report.add(Row(group, label, None, "x", note="Prism not installed"))
+            continue
+        ratio = loads[name].rps / prism.rps
+        row = Row(group, label, ratio, "x", f"{ratio:.2f}x Prism", ratio, ">= 2x Prism")
+        report.add(row).status = _met(ratio >= 2)
+    for pct in (50, 99):
+        base = bare.percentile_ms(pct)
+        for name, result in loads.items():
+            value = result.percentile_ms(pct)
+            row = report.add(Row(group, f"{LABELS[name]}: latency p{pct}", value, "ms"))
+            if name != "bare":
+                row.ratio = value / base
+                row.versus = f"{row.ratio:.2f}x bare"
+            if name in FAKES and pct == 99:
+                row.target = "< 10 ms"
+                row.status = _met(value < 10)
+
+
+def startup_rows(figures: HttpFigures, report: Report) -> None:
+    group = "start-up"
+    serve_s = statistics.median(figures.serve_starts)
+    listed = ", ".join(f"{s * 1000:.0f}" for s in figures.serve_starts)
+    row = report.add(Row(group, "`wavespeed-mock serve`: start to first 200", serve_s * 1000, "ms"))
+    row.note = f"median of {len(figures.serve_starts)} ({listed} ms)"
+    if figures.prism_starts:
+        prism_s = statistics.median(figures.prism_starts)
+        row.ratio = serve_s / prism_s
+        row.versus = f"{row.ratio:.2f}x Prism"
+        listed = ", ".join(f"{s * 1000:.0f}" for s in figures.prism_starts)
+        name = f"Prism {PRISM_VERSION}: start to first 200"
+        note = f"median of {len(figures.prism_starts)} ({listed} ms)"
+        report.add(Row(group, name, prism_s * 1000, "ms", note=note))
+
+
+def http_benchmarks(args: argparse.Namespace, report: Report) -> None:
+    with tempfile.TemporaryDirectory(prefix="wavespeed-bench-") as scratch:
+        figures = measure_http(args, report, Path(scratch))
+    get_rows(figures, args.concurrency, report)
+    startup_rows(figures, report)
+
+
+# in-process benchmarks
+
+
+def inprocess_benchmarks(args: argparse.Namespace, report: Report) -> None:
+    group = "job cycles (in-process, instant pace)"
+    _log(f"job cycles: submit + poll to completion for {args.cycle_seconds:g} s")
+    cycles = inprocess.job_cycles(args.cycle_seconds)
+    report.add(
+        Row(
+            group,
+            "memory store: full cycles",
+            cycles.per_second,
+            "cycles/s",
+            note=f"{cycles.cycles} cycles in {cycles.seconds:.2f} s",
+        )
+    )
+    store_class, where = inprocess.sqlite_store()
+    if store_class is None:
+        report.add(
+            Row(
+                group, "SQLite store: full cycles", None, "cycles/s", note=f"not available: {where}"
+            )
+        )
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                sqlite = inprocess.job_cycles_sqlite(args.cycle_seconds, Path(tmp) / "bench.db")
+            except LookupError as exc:
+                report.add(
+                    Row(
+                        group,
+                        "SQLite store: full cycles",
+                        None,
+                        "cycles/s",
+                        note=f"not available: {exc}",
+                    )
+                )
+            else:
+                ratio = sqlite.per_second / cycles.per_second
+                report.add(
+                    Row(
+                        group,
+                        f"SQLite store ({where}): full cycles",
+                        sqlite.per_second,
+                        "cycles/s",
+                        f"{ratio:.2f}x memory",
+                        ratio,
+                        note=f"{sqlite.cycles} cycles in {sqlite.seconds:.2f} s",
+                    )
+                )
+
+    stored_rows(args, report)
+    probe_rows(report)
+    setup_rows(args, report)
+
+
+def stored_rows(args: argparse.Namespace, report: Report) -> None:
+    group = f"{args.jobs:,} stored jobs, full journal (in-process)"
+    _log(f"storing {args.jobs:,} jobs; GET and submit against an empty store, interleaved")
+    stored = inprocess.stored_jobs(args.jobs)
+    journal_note = "the journal holding its limit of 100,000 entries, as after 100,000 requests"
+    report.add(Row(group, "GET result, empty store (median)", stored.get_us["empty"] / 1000, "ms"))
+    others_note = (
+        f"{args.jobs:,} jobs on {inprocess.OTHER_ACCOUNTS:,} other accounts; "
+        "this account on silver quotas, which read its own jobs"
+    )
+    for state, label, note in (
+        ("jobs", f"GET result, {args.jobs:,} jobs stored (median)", ""),
+        ("others", "GET result, jobs on other accounts (median)", others_note),
+        ("journal", "GET result, journal full (median)", journal_note),
+    ):
+        ratio = stored.get_ratio(state)
+        row = Row(group, label, stored.get_us[state] / 1000, "ms", f"{ratio:.2f}x empty", ratio)
+        row.target, row.status, row.note = "< 1.2x empty", _met(ratio < 1.2), note
+        report.add(row)
+    empty_submit = stored.submit_us["empty"] / 1000
+    report.add(Row(group, "submit, empty store (median)", empty_submit, "ms"))
+    for state, label, note in (
+        (
+            "jobs",
+            f"submit, {args.jobs:,} jobs stored (median)",
+            "all on the submitting account: the worst case for per-account scans",
+        ),
+        ("others", "submit, jobs on other accounts (median)", others_note),
+        ("journal", "submit, journal full (median)", journal_note),
+    ):
+        ratio = stored.submit_ratio(state)
+        row = Row(group, label, stored.submit_us[state] / 1000, "ms", f"{ratio:.2f}x empty", ratio)
+        row.target, row.status, row.note = "< 1.2x empty", _met(ratio < 1.2), note
+        report.add(row)
+    report.details["stored_jobs_populate_s"] = round(stored.populate_s, 2)
+    report.details["stored_jobs_get_p99_ms"] = {
+        k: round(v / 1000, 3) for k, v in stored.get_p99_us.items()
+    }
+    _log("memory per stored job and per journal entry (tracemalloc)")
+    per_job = inprocess.bytes_per_job()
+    note = "tracemalloc over 5,000 jobs, each with its own quote, plan, inputs and ledger entry"
+    report.add(Row(group, "memory per stored job", per_job, "bytes", note=note))
+    per_entry = inprocess.bytes_per_journal_entry()
+    note = "tracemalloc over 2,000 GETs of a result; the journal keeps the last 100,000"
+    report.add(Row(group, "memory per journal entry (GET result)", per_entry, "bytes", note=note))
+
+
+def probe_rows(report: Report) -> None:
+    group = "media probe (per file)"
+    _log("probing fixtures/media")
+    for probe in inprocess.probe_times():
+        report.add(
+            Row(
+                group,
+                f"{probe.kind} {probe.file} ({probe.container}, {probe.size:,} B)",
+                probe.per_call_us,
+                "us",
+            )
+        )
+
+
+def setup_rows(args: argparse.Namespace, report: Report) -> None:
+    group = "in-process fake"
+    _log("in-process set-up + first request")
+    cold = _cold_setup_ms()
+    warm = inprocess.setup_first_request(args.setups)
+    median = statistics.median(warm)
+    report.add(
+        Row(
+            group,
+            "create_app + ASGI client + first GET",
+            median,
+            "ms",
+            target="< 20 ms",
+            status=_met(median < 20),
+            note=f"median of {len(warm)}, fake's modules and spec already loaded",
+        )
+    )
+    report.add(
+        Row(
+            group,
+            "the same, first in a fresh process",
+            cold,
+            "ms",
+            note="imports excluded; includes loading openapi.yaml once",
+        )
+    )
+    plugin = inprocess.plugin_setup_first_request(args.setups)
+    report.add(
+        Row(
+            group,
+            "pytest plugin: WavespeedMock + sync client + first GET + close",
+            statistics.median(plugin),
+            "ms",
+            note=f"median of {len(plugin)}",
+        )
+    )
+
+
+def _cold_setup_ms() -> float:
+    done = subprocess.run(  # noqa: S603 - this interpreter on a fixed snippet
+        [sys.executable, "-c", inprocess.COLD_SNIPPET],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+# output
+
+
+def _value(row: Row) -> str:
+    if row.value is None:
+        return "-"
+    if row.unit == "x":
+        return f"{row.value:.2f}x"
+    if row.unit in ("req/s", "cycles/s", "bytes", "us"):
+        return f"{row.value:,.0f} {row.unit}"
+    return f"{row.value:.2f} {row.unit}"
+
+
+def print_table(report: Report) -> None:
+    env = report.environment
+    print(
+        f"wavespeed-mock benchmarks: {env['cpus']} CPUs, Python {env['python']}, "
+        f"load average {env['loadavg_start']} at start"
+    )
+    print(f"load generator: {env.get('load_generator', '-')}")
+    idle = env.get("cpu_idle_before")
+    if isinstance(idle, float) and idle < 0.8:
+        print(
+            f"warning: the CPUs were only {idle:.0%} idle before the run: other processes "
+            "compete with the benchmark, so absolute figures are low and tail latencies "
+            "high; targets are ratios of interleaved slices, which suffer less"
+        )
+    headers = ("figure", "value", "vs baseline", "target", "")
+    widths = [
+        max(len(headers[0]), *(len(r.name) for r in report.rows)),
+        max(len(headers[1]), *(len(_value(r)) for r in report.rows)),
+        max(len(headers[2]), *(len(r.versus) for r in report.rows)),
+        max(len(headers[3]), *(len(r.target) for r in report.rows)),
+    ]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            cells[0].ljust(widths[0]),
+            cells[1].rjust(widths[1]),
+            cells[2].ljust(widths[2]),
+            cells[3].ljust(widths[3]),
+            cells[4],
+        ]
+        return "  ".join(parts).rstrip()
+
+    group = None
+    for row in report.rows:
+        if row.group != group:
+            group = row.group
+            print(f"\n== {group}")
+            print(line(headers))
+        print(line([row.name, _value(row), row.versus, row.target, row.status]))
+        if row.note:
+            print(f"   {row.note}")
+    met = [r for r in report.rows if r.status == "MET"]
+    missed = [r for r in report.rows if r.status == "MISSED"]
+    print(f"\ntargets: {len(met)} met, {len(missed)} missed")
+    for row in missed:
+        print(f"  MISSED {row.name}: {_value(row)} (target {row.target})")
+
+
+def cpu_idle(seconds: float = 1.0) -> float | None:
+    """The share of all CPUs' time spent idle over ``seconds`` (Linux /proc/stat)."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return fields[3] + fields[4], sum(fields)  # idle + iowait, total
+
+    try:
+        idle0, total0 = sample()
+        time.sleep(seconds)
+        idle1, total1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    return (idle1 - idle0) / max(1, total1 - total0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=6.0, help="seconds of GET per target")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved slices per target")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up per target")
+    parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--no-prism", action="store_true", help="skip Prism even if installed")
+    parser.add_argument(
+        "--no-sqlite", action="store_true", help="skip the fake on SQLite in the GET benchmark"
+    )
+    parser.add_argument("--no-http", action="store_true", help="skip the benchmarks over HTTP")
+    parser.add_argument(
+        "--no-inprocess", action="store_true", help="skip the in-process benchmarks"
+    )
+    parser.add_argument("--starts", type=int, default=3, help="server starts to take a median of")
+    parser.add_argument("--cycle-seconds", type=float, default=3.0)
+    parser.add_argument("--jobs", type=int, default=100_000, help="jobs to store")
+    parser.add_argument("--setups", type=int, default=15, help="in-process set-ups to time")
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.duration < args.rounds:
+        parser.error("--duration must be at least --rounds seconds (wrk slices are whole seconds)")
+
+    report = Report()
+    report.environment = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "cpu_idle_before": cpu_idle(),
+        "concurrency": args.concurrency,
+        "duration_s_per_target": args.duration,
+        "rounds": args.rounds,
+        "node": shutil.which("node"),
+    }
+    started = time.perf_counter()
+    if not args.no_http:
+        http_benchmarks(args, report)
+    if not args.no_inprocess:
+        inprocess_benchmarks(args, report)
+    report.environment["loadavg_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    report.environment["wall_s"] = round(time.perf_counter() - started, 1)
+    if args.json:
+        print(json.dumps(asdict(report), indent=2, default=str))
+    else:
+        print_table(report)
+        print(f"(whole run: {report.environment['wall_s']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

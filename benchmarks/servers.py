@@ -1,0 +1,74 @@
+"""The HTTP servers the GET benchmark loads, each started by ``run.py`` in its own process.
+
+Both run under the same uvicorn command line (1 worker, ``--log-level warning``,
+``--no-access-log``), so the only difference between them is the application:
+
+* ``servers:bare_app``: a bare Starlette app answering the prediction path with a
+  constant JSON body of the same shape and size as the fake's: the ceiling for
+  our stack (uvicorn + Starlette + the JSON encoder);
+* ``servers:fake_app`` (``--factory``): the fake with its state in memory, as
+  ``create_app()`` and the pytest plugin build it (default settings, an
+  ``OffsetClock``), but with jobs finishing at once (``--pace instant``), so the
+  job ``run.py`` submits is completed and every GET answers with its outputs, as
+  Prism's example does;
+* ``servers:fake_sqlite_app`` (``--factory``): the same as ``wavespeed-mock serve``
+  builds it by default, with its state in a SQLite file (in ``$BENCH_DATA_DIR``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from mock_api.app import create_app
+from mock_api.clock import OffsetClock
+from mock_api.planning import PACES
+from mock_api.service import MockService
+from mock_api.settings import Settings
+
+MODEL = "wavespeed-ai/infinitetalk-fast/video-to-video-multi"
+
+
+def _prediction(request: Request, job_id: str) -> dict[str, Any]:
+    base = f"{request.url.scheme}://{request.url.netloc}"
+    return {
+        "code": 200,
+        "message": "success",
+        "data": {
+            "id": job_id,
+            "model": MODEL,
+            "outputs": [f"{base}/media/outputs/{job_id}/output.mp4"],
+            "urls": {"get": f"{base}/api/v3/predictions/{job_id}/result"},
+            "has_nsfw_contents": [False],
+            "status": "completed",
+            "created_at": "2026-01-01T00:00:00.000Z",
+            "error": "",
+            "timings": {"inference": 0},
+        },
+    }
+
+
+async def _result(request: Request) -> JSONResponse:
+    return JSONResponse(_prediction(request, request.path_params["id"]))
+
+
+bare_app = Starlette(routes=[Route("/api/v3/predictions/{id}/result", _result)])
+
+
+def fake_app() -> Any:
+    """The fake in memory, as ``create_app()`` and the pytest plugin build it, at instant pace."""
+    service = MockService(Settings(pace=PACES["instant"]), OffsetClock())
+    return create_app(service=service)
+
+
+def fake_sqlite_app() -> Any:
+    """The fake as ``serve --pace instant --data-dir $BENCH_DATA_DIR`` builds it: on SQLite."""
+    from mock_api.serving import ServeOptions
+
+    options = ServeOptions(pace="instant").with_db(None, os.environ["BENCH_DATA_DIR"])
+    return create_app(service=options.service())
