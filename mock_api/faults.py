@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mock_api.rulebook import RuleBook, RuleStore, check_counts
+from mock_api.rulebook import RuleBook, RuleStore, check_counts, rule_head
 from mock_api.store import account_id
 
 
@@ -171,18 +171,6 @@ _FAULT_FIELDS = {
 
 def fault_from_dict(data: dict[str, Any]) -> FaultRule:
     """Build a rule from its JSON/YAML form; raises ValueError naming the bad field."""
-    unknown = sorted(set(data) - _FAULT_FIELDS)
-    if unknown:
-        raise ValueError(
-            f"unknown field {unknown[0]!r}; expected one of {', '.join(sorted(_FAULT_FIELDS))}"
-        )
-    if "id" not in data or "kind" not in data:
-        raise ValueError("a fault rule needs 'id' and 'kind'")
-    try:
-        kind = FaultKind(data["kind"])
-    except ValueError:
-        raise ValueError(
-            f"kind {data['kind']!r} is not one of {', '.join(k.value for k in FaultKind)}"
-        ) from None
+    kind = rule_head(data, kind="fault", fields=_FAULT_FIELDS, key="kind", choices=FaultKind)
     fields = {k: v for k, v in data.items() if k not in ("id", "kind", "api_key")}
     return FaultRule(id=str(data["id"]), kind=kind, account=data.get("api_key"), **fields)

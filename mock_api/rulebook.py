@@ -12,8 +12,9 @@ process serving one database counts the same matches, and a restart keeps them.
 
 from __future__ import annotations
 
+import enum
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any, Generic, Protocol, TypeVar, cast
@@ -65,6 +66,29 @@ def check_counts(times: int | None, share: float) -> None:
         raise ValueError("share must be between 0 and 1")
     if times is not None and times < 0:
         raise ValueError("times must be >= 0")
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def rule_head(
+    data: Mapping[str, Any], *, kind: str, fields: Iterable[str], key: str, choices: type[E]
+) -> E:
+    """Check a rule's JSON/YAML form: no unknown field, an ``id``, and ``key`` among ``choices``.
+
+    Raises ValueError naming the bad field; returns the parsed ``key``.
+    """
+    known = sorted(fields)
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"unknown field {unknown[0]!r}; expected one of {', '.join(known)}")
+    if "id" not in data or key not in data:
+        raise ValueError(f"a {kind} rule needs 'id' and {key!r}")
+    try:
+        return choices(data[key])
+    except ValueError:
+        options = ", ".join(str(c.value) for c in choices)
+        raise ValueError(f"{key} {data[key]!r} is not one of {options}") from None
 
 
 def draw(seed: int, rule_id: str, n: int) -> float:

@@ -23,7 +23,7 @@ import yaml
 
 from mock_api.lifecycle import NEVER_MS, Outcome, Status
 from mock_api.planning import DEFAULT_FAILURE_CODE, TASK_MESSAGES, Directive
-from mock_api.rulebook import RuleBook, RuleStore, check_counts
+from mock_api.rulebook import RuleBook, RuleStore, check_counts, rule_head
 from mock_api.store import account_id
 
 
@@ -130,9 +130,8 @@ class ScenarioRule:
         }
 
 
-def rule_from_dict(data: Mapping[str, Any]) -> ScenarioRule:
-    """Build a rule from its JSON/YAML form; raises ValueError naming the bad field."""
-    known = {
+_SCENARIO_FIELDS = frozenset(
+    [
         "id",
         "then",
         "match",
@@ -143,20 +142,13 @@ def rule_from_dict(data: Mapping[str, Any]) -> ScenarioRule:
         "times",
         "share",
         "seed",
-    }
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(
-            f"unknown field {unknown[0]!r}; expected one of {', '.join(sorted(known))}"
-        )
-    if "id" not in data or "then" not in data:
-        raise ValueError("a scenario rule needs 'id' and 'then'")
-    try:
-        then = Then(data["then"])
-    except ValueError:
-        raise ValueError(
-            f"then {data['then']!r} is not one of {', '.join(t.value for t in Then)}"
-        ) from None
+    ]
+)
+
+
+def rule_from_dict(data: Mapping[str, Any]) -> ScenarioRule:
+    """Build a rule from its JSON/YAML form; raises ValueError naming the bad field."""
+    then = rule_head(data, kind="scenario", fields=_SCENARIO_FIELDS, key="then", choices=Then)
     raw_match = data.get("match") or {}
     if not isinstance(raw_match, Mapping) or set(raw_match) - {
         "api_key",
@@ -169,19 +161,7 @@ def rule_from_dict(data: Mapping[str, Any]) -> ScenarioRule:
         prompt_contains=raw_match.get("prompt_contains"),
         input=dict(raw_match.get("input") or {}),
     )
-    fields = {
-        k: data[k]
-        for k in (
-            "code",
-            "message",
-            "queue_seconds",
-            "processing_seconds",
-            "times",
-            "share",
-            "seed",
-        )
-        if k in data
-    }
+    fields = {k: data[k] for k in _SCENARIO_FIELDS - {"id", "then", "match"} if k in data}
     return ScenarioRule(id=str(data["id"]), then=then, match=match, **fields)
 
 
