@@ -26,3 +26,20 @@ def job_input(left: float | str = 5, right: float | str = 5, **extra: Any) -> di
 
 
 MakeClient = Callable[..., httpx.AsyncClient]
+
+
+def auth(key: str = KEY) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def control(
+    client: httpx.AsyncClient,
+    method: str,
+    route: str,
+    body: Any = None,
+    params: dict[str, str] | None = None,
+) -> Any:
+    """Call the control API (``/_mock`` + ``route``) and return ``data``; it must be 200."""
+    response = await client.request(method, f"/_mock{route}", json=body, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()["data"]

@@ -19,27 +19,11 @@ import pytest
 
 from mock_api import ManualClock, MockService, Settings, create_app
 from mock_api.server import LiveServer
-from tests.helpers import KEY, SUBMIT, MakeClient, job_input
+from tests.helpers import KEY, SUBMIT, MakeClient, auth, control, job_input
 
 pytestmark = pytest.mark.anyio
 
 BALANCE = "/api/v3/balance"
-
-
-def auth(key: str = KEY) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-async def control(
-    client: httpx.AsyncClient,
-    method: str,
-    route: str,
-    body: Any = None,
-    params: dict[str, str] | None = None,
-) -> Any:
-    response = await client.request(method, f"/_mock{route}", json=body, params=params)
-    assert response.status_code == 200, response.text
-    return response.json()["data"]
 
 
 async def add_fault(client: httpx.AsyncClient, rule: dict[str, Any]) -> dict[str, Any]:

@@ -19,27 +19,11 @@ import pytest
 from mock_api import PACES, Settings
 from mock_api.quotas import Level
 from mock_api.store import account_id
-from tests.helpers import KEY, SUBMIT, MakeClient, job_input
+from tests.helpers import KEY, SUBMIT, MakeClient, auth, control, job_input
 
 pytestmark = pytest.mark.anyio
 
 FAST = PACES["fast"]
-
-
-def auth(key: str = KEY) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-async def control(
-    client: httpx.AsyncClient,
-    method: str,
-    route: str,
-    body: Any = None,
-    params: dict[str, str] | None = None,
-) -> Any:
-    response = await client.request(method, f"/_mock{route}", json=body, params=params)
-    assert response.status_code == 200, response.text
-    return response.json()["data"]
 
 
 async def set_limits(client: httpx.AsyncClient, **limits: Any) -> dict[str, Any]:
