@@ -15,9 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -33,42 +31,16 @@ from mock_api.service import MockService
 from mock_api.store_sqlite import SqliteStore
 from tests.helpers import AUTH, BASE, KEY, SUBMIT, job_input
 from tests.live import ServerProcess
+from tests.receiver import Receiver, running_receiver
 
 COST = 75_000  # every job here bills the 5 s minimum: $0.075
 OPENING = 100_000_000
 
 
-@dataclass
-class Receiver:
-    url: str = ""
-    statuses: list[int] = field(default_factory=list)  # answered in turn; then 200
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            with state.lock:
-                state.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                status = state.statuses.pop(0) if state.statuses else 200
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    yield state
-    server.shutdown()
-    server.server_close()
+    with running_receiver("/hook") as state:
+        yield state
 
 
 class Api:

@@ -8,11 +8,8 @@ import hashlib
 import hmac
 import io
 import json
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -24,42 +21,15 @@ from mock_api.planning import PACES
 from mock_api.server import LiveServer
 from mock_api.webhooks import BACKOFF_MS, MAX_ATTEMPTS
 from tests.helpers import AUTH, SUBMIT, job_input
+from tests.receiver import Receiver, running_receiver
 
 pytestmark = pytest.mark.anyio
 
 
-@dataclass
-class Receiver:
-    """A webhook endpoint on loopback that answers from a script of statuses."""
-
-    url: str = ""
-    statuses: list[int] = field(default_factory=list)  # answered in turn; then 200
-    delay: float = 0.0
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            state.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            time.sleep(state.delay)
-            self.send_response(state.statuses.pop(0) if state.statuses else 200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/wavespeed"
-    yield state
-    server.shutdown()
-    server.server_close()
+    with running_receiver("/hooks/wavespeed") as state:
+        yield state
 
 
 def independent_check(secret: str, headers: dict[str, str], body: bytes) -> bool:
