@@ -30,7 +30,9 @@ from mock_api.service import MockService
 from mock_api.settings import Settings
 from mock_api.store import Store
 
-#: Every router the app serves, in order; the spec-agreement test walks these.
+#: Plain routes matched first: the paths clients poll (see predictions.POLL_ROUTES).
+ROUTES = predictions.POLL_ROUTES
+#: Every router the app serves, in order, after ROUTES; the spec-agreement test walks both.
 ROUTERS = (
     predictions.router,
     uploads.router,
@@ -92,6 +94,7 @@ def create_app(
     app.add_middleware(FaultMiddleware, book=service.faults)
     app.add_middleware(JournalMiddleware, journal=service.journal, clock=service.clock)
     install_error_handlers(app)
+    app.router.routes.extend(ROUTES)
     for router in ROUTERS:
         app.include_router(router)
     app.mount(docs.DOCS_STATIC, StaticFiles(directory=swagger_ui_path), name="docs-static")

@@ -8,11 +8,13 @@ come back from it exactly (Decimals included).
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -490,6 +492,86 @@ def test_two_stores_on_one_file_share_everything(tmp_path: Path) -> None:
     assert [(r.matched, r.applied) for r in two.rules("scenario")] == [(1, 1)]
     one.close()
     two.close()
+
+
+def _raw_sql(path: Path, sql: str) -> None:
+    """A write as another process makes it: through a connection the store does not own."""
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute(sql)
+
+
+def _in_thread(action: Callable[[], object]) -> None:
+    thread = threading.Thread(target=action)
+    thread.start()
+    thread.join()
+
+
+def _opened_entries(store: SqliteStore) -> int:
+    store.open_account("acct_1", T0, 100)  # asks "is the account open?" first
+    return len(store.ledger("acct_1"))
+
+
+# What a poll reads from a warm cache, and a change to it made by another store on
+# the file (another worker) or by another thread of the same store, and by SQL as
+# another process would make it.
+Use = Callable[[SqliteStore], object]
+CACHED_READS: dict[str, tuple[Use, Use, str]] = {
+    "job": (
+        lambda s: s.job(make_job().id),
+        lambda s: s.reset() if s.jobs() else s.add_job(make_job()),  # jobs never change
+        "DELETE FROM jobs",
+    ),
+    "clock": (
+        lambda s: s.clock_state(),
+        lambda s: OffsetClock(s).advance(5),
+        "UPDATE clock SET offset_ms = offset_ms + 7",
+    ),
+    "account": (
+        _opened_entries,
+        lambda s: s.record(LedgerEntry("acct_1", T0, EntryKind.CHARGE, -1)),
+        "DELETE FROM ledger",
+    ),
+    "rules": (
+        lambda s: [r.id for r in s.rules("fault")],
+        lambda s: FaultBook(s).add(FaultRule(id=f"f{len(s.rules('fault'))}", kind=FaultKind.DROP)),
+        "DELETE FROM rules",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", CACHED_READS)
+def test_cached_reads_see_every_commit_at_once(name: str, tmp_path: Path) -> None:
+    read, change, raw_change = CACHED_READS[name]
+    path = tmp_path / "x.db"
+    reader, writer = SqliteStore(path), SqliteStore(path)
+    changes: list[Callable[[], object]] = [
+        lambda: change(writer),  # another store, as another worker process
+        lambda: _raw_sql(path, raw_change),  # a connection the store knows nothing of
+        lambda: _in_thread(lambda: change(reader)),  # another thread of the same store
+        lambda: change(reader),  # this very thread
+    ]
+    seen = [read(reader)]
+    for make_change in changes:
+        make_change()
+        seen.append(read(reader))
+        cold = SqliteStore(path)
+        assert seen[-1] == read(cold)  # read after the warm reader: it cannot hide a staleness
+        cold.close()
+    assert all(before != after for before, after in itertools.pairwise(seen)), seen
+    reader.close()
+    writer.close()
+
+
+def test_reads_in_a_transaction_see_its_own_writes(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "x.db")
+    assert store.job(make_job().id) is None  # cached as absent
+    with store.transaction():
+        store.add_job(make_job())
+        assert store.job(make_job().id) == make_job()
+        OffsetClock(store).advance(1)
+        assert store.clock_state().offset_ms == 1_000
+    assert store.job(make_job().id) == make_job()
+    store.close()
 
 
 def test_a_failed_transaction_rolls_back(tmp_path: Path) -> None:
