@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 import functools
 import gc
-import importlib
 import json
 import statistics
 import time
@@ -37,6 +36,7 @@ from mock_api.quotas import Level
 from mock_api.service import MockService
 from mock_api.settings import MODEL_ID, Settings
 from mock_api.store import EntryKind, Job, LedgerEntry
+from mock_api.store_sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 MEDIA = ROOT / "fixtures" / "media"
@@ -114,30 +114,9 @@ def job_cycles(seconds: float) -> Cycles:
     return asyncio.run(_cycles(create_app(_instant(), clock=ManualClock()), seconds))
 
 
-def sqlite_store() -> tuple[type[Any] | None, str]:
-    """A SQLite-backed store class if ``mock_api`` has one, and where it was found."""
-    for module_name in ("mock_api.store_sqlite", "mock_api.sqlite_store", "mock_api.store"):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        for name in dir(module):
-            if "sqlite" in name.lower() and isinstance(getattr(module, name), type):
-                found: type[Any] = getattr(module, name)
-                return found, f"{module_name}.{name}"
-    return None, "no SQLite store yet"
-
-
 def job_cycles_sqlite(seconds: float, db_path: Path) -> Cycles:
-    """The same cycles on a SQLite store: only when one exists and takes a path."""
-    store_class, where = sqlite_store()
-    if store_class is None:
-        raise LookupError(where)
-    try:
-        store = store_class(db_path)
-    except TypeError as exc:
-        raise LookupError(f"{where} exists, but not as Store(path): {exc}") from None
-    app = create_app(_instant(), clock=ManualClock(), store=store)
+    """The same cycles on a SQLite store (``serve``'s default) in ``db_path``."""
+    app = create_app(_instant(), clock=ManualClock(), store=SqliteStore(db_path))
     return asyncio.run(_cycles(app, seconds))
 
 
@@ -212,13 +191,13 @@ def populate(
     """
     store = service.store
     now = service.clock.now_ms()
-    for i in range(first, first + count):
-        job = _job(service, account, i, now, realistic=realistic)
-        assert job.quote is not None
-        charge = LedgerEntry(
-            account, job.plan.created_ms, EntryKind.CHARGE, -job.quote.cost_micros, job.id, ""
-        )
-        with store.transaction():
+    with store.transaction():  # one commit: 100,000 jobs reach SQLite in seconds
+        for i in range(first, first + count):
+            job = _job(service, account, i, now, realistic=realistic)
+            assert job.quote is not None
+            charge = LedgerEntry(
+                account, job.plan.created_ms, EntryKind.CHARGE, -job.quote.cost_micros, job.id, ""
+            )
             store.add_job(job)
             store.record(charge)
 
@@ -288,10 +267,15 @@ class StoredJobs:
     get_p99_us: dict[str, float]  # 99th percentile of the same GETs
 
     def get_ratio(self, state: str) -> float:
-        return self.get_us[state] / self.get_us["empty"]
+        return self.get_us[state] / self.get_us[_baseline(state)]
 
     def submit_ratio(self, state: str) -> float:
-        return self.submit_us[state] / self.submit_us["empty"]
+        return self.submit_us[state] / self.submit_us[_baseline(state)]
+
+
+def _baseline(state: str) -> str:
+    """The empty store of the same kind."""
+    return "sqlite empty" if state.startswith("sqlite") else "empty"
 
 
 async def _timed(call: Callable[[], Awaitable[Any]]) -> float:
@@ -300,14 +284,22 @@ async def _timed(call: Callable[[], Awaitable[Any]]) -> float:
     return (time.perf_counter() - started) * 1e6
 
 
-async def _stored_jobs(count: int, rounds: int, per_round: int) -> StoredJobs:
-    apps = {state: create_app(_instant(), clock=ManualClock()) for state in STORE_STATES}
+async def _stored_jobs(count: int, rounds: int, per_round: int, scratch: Path) -> StoredJobs:
+    def app(state: str) -> Any:
+        store = SqliteStore(scratch / f"{state}.db") if state.startswith("sqlite") else None
+        return create_app(_instant(), clock=ManualClock(), store=store)
+
+    apps = {state: app(state) for state in STORE_STATES}
     services: dict[str, MockService] = {k: app.state.service for k, app in apps.items()}
     started = time.perf_counter()
-    jobs_service = services["jobs"]
-    populate(jobs_service, jobs_service.authenticate(f"Bearer {API_KEY}"), count)
+    for state in ("jobs", "sqlite jobs"):
+        service = services[state]
+        own = service.authenticate(f"Bearer {API_KEY}")
+        populate(service, own, count)
+        # Quotas on: every submission asks for the account's recent and unfinished jobs.
+        service.set_limits(own, Level.SILVER.limits)
+        assert len(service.store.jobs()) == count
     populate_s = time.perf_counter() - started
-    assert len(jobs_service.store.jobs()) == count
     others = services["others"]
     per_account = max(1, count // OTHER_ACCOUNTS)
     for n in range(OTHER_ACCOUNTS):
@@ -344,14 +336,16 @@ async def _stored_jobs(count: int, rounds: int, per_round: int) -> StoredJobs:
     )
 
 
-#: empty: one job; jobs: ``count`` more jobs on the same account; others: ``count`` jobs
-#: on other accounts, and quotas (silver level) on this one; journal: a full journal
-STORE_STATES = ("empty", "jobs", "others", "journal")
+#: In memory: empty: one job; jobs: ``count`` more jobs on the same account, with quotas
+#: (silver level); others: ``count`` jobs on other accounts, and quotas on this one;
+#: journal: a full journal. On SQLite (``serve``'s default): empty, and jobs as above.
+STORE_STATES = ("empty", "jobs", "others", "journal", "sqlite empty", "sqlite jobs")
 OTHER_ACCOUNTS = 1_000
 
 
-def stored_jobs(count: int, rounds: int = 10, per_round: int = 200) -> StoredJobs:
-    return asyncio.run(_stored_jobs(count, rounds, per_round))
+def stored_jobs(count: int, scratch: Path, rounds: int = 10, per_round: int = 200) -> StoredJobs:
+    """GET and submit latency by store state (``STORE_STATES``); SQLite files in ``scratch``."""
+    return asyncio.run(_stored_jobs(count, rounds, per_round, scratch))
 
 
 # media probes

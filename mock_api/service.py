@@ -292,7 +292,7 @@ class MockService:
         if limits.videos_per_minute is None:
             return  # unlimited: no need to read the account's jobs
         now = self.clock.now_ms()
-        submitted = (job.plan.created_ms for job in self.store.jobs(account))
+        submitted = self.store.created_after(account, now - quotas.WINDOW_MS)
         wait_ms = quotas.retry_after_ms(submitted, now, limits)
         if wait_ms:
             seconds = -(-wait_ms // 1000)
@@ -307,7 +307,7 @@ class MockService:
         if limits.max_concurrent is None:
             return 0
         queue = self.settings.pace.queue_ms if directive.queue_ms is None else directive.queue_ms
-        in_flight = (job.plan.finished_ms for job in self.store.jobs(account))
+        in_flight = self.store.finishing_after(account, now + queue)
         return quotas.start_slot_ms(in_flight, now + queue, limits)
 
     # webhooks

@@ -20,6 +20,7 @@ moment of the failure, and counts once the clock reaches it.
 
 from __future__ import annotations
 
+import bisect
 import enum
 import hashlib
 import heapq
@@ -130,6 +131,13 @@ class Store(Protocol):
     def add_job(self, job: Job) -> None: ...
     def job(self, job_id: str) -> Job | None: ...
     def jobs(self, account: str | None = None) -> list[Job]: ...
+    def created_after(self, account: str, after_ms: int) -> list[int]:
+        """When the account's jobs created after ``after_ms`` were created (the rate quota)."""
+        ...
+
+    def finishing_after(self, account: str, after_ms: int) -> list[int]:
+        """When the account's jobs that finish after ``after_ms`` finish (the concurrency quota)."""
+        ...
 
     # files and tickets
     def add_file(self, stored: StoredFile) -> None: ...
@@ -165,6 +173,14 @@ class Store(Protocol):
     # the state of an OffsetClock (mock_api.clock.ClockStateStore)
     def clock_state(self) -> ClockState: ...
     def update_clock_state(self, change: Callable[[ClockState], ClockState]) -> ClockState: ...
+
+
+def _after(
+    times: dict[str, list[int]], account: str, after_ms: int, lock: AbstractContextManager[object]
+) -> list[int]:
+    with lock:
+        found = times.get(account, [])
+        return found[bisect.bisect_right(found, after_ms) :]
 
 
 def copy_delivery(delivery: Delivery, **changes: Any) -> Delivery:
@@ -224,8 +240,12 @@ class MemoryStore:
             self._ledger: dict[str, list[LedgerEntry]] = {}
             self._balances: dict[str, _RunningBalance] = {}
             self._jobs: dict[str, Job] = {}
-            # Each account's jobs in the order stored: quotas read them per submission.
-            self._jobs_by_account: dict[str, list[Job]] = {}
+            self._jobs_by_account: dict[str, list[Job]] = {}  # in the order stored
+            # Each account's creation and finish times, sorted: quotas ask for the last
+            # minute's and the unfinished ones on every submission, which stays a
+            # bisection however many jobs the account has (benchmarks/run.py).
+            self._created_by_account: dict[str, list[int]] = {}
+            self._finishing_by_account: dict[str, list[int]] = {}
             self._files: dict[str, StoredFile] = {}
             self._tickets: dict[str, UploadTicket] = {}
             self._secrets: dict[str, str] = {}
@@ -278,6 +298,9 @@ class MemoryStore:
                 raise KeyError(f"job {job.id} already exists")
             self._jobs[job.id] = job
             self._jobs_by_account.setdefault(job.account, []).append(job)
+            bisect.insort(self._created_by_account.setdefault(job.account, []), job.plan.created_ms)
+            finishing = self._finishing_by_account.setdefault(job.account, [])
+            bisect.insort(finishing, job.plan.finished_ms)
 
     def job(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
@@ -287,6 +310,12 @@ class MemoryStore:
             if account is None:
                 return list(self._jobs.values())
             return list(self._jobs_by_account.get(account, ()))
+
+    def created_after(self, account: str, after_ms: int) -> list[int]:
+        return _after(self._created_by_account, account, after_ms, self.lock)
+
+    def finishing_after(self, account: str, after_ms: int) -> list[int]:
+        return _after(self._finishing_by_account, account, after_ms, self.lock)
 
     # files and tickets
 

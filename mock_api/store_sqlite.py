@@ -109,6 +109,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     variant INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_by_account ON jobs (account, seq);
+CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (account, created_ms);
+CREATE INDEX IF NOT EXISTS jobs_by_finish ON jobs (account, finished_ms);
 CREATE TABLE IF NOT EXISTS files (
     id TEXT PRIMARY KEY,
     account TEXT NOT NULL,
@@ -458,6 +460,14 @@ class SqliteStore:
                 account,
             )
         return [self._job(r) for r in rows]
+
+    def created_after(self, account: str, after_ms: int) -> list[int]:
+        query = "SELECT created_ms FROM jobs WHERE account = ? AND created_ms > ? ORDER BY 1"
+        return [row[0] for row in self._read(query, account, after_ms)]
+
+    def finishing_after(self, account: str, after_ms: int) -> list[int]:
+        query = "SELECT finished_ms FROM jobs WHERE account = ? AND finished_ms > ? ORDER BY 1"
+        return [row[0] for row in self._read(query, account, after_ms)]
 
     # files and tickets
 

@@ -182,6 +182,18 @@ def test_jobs_are_kept_in_order_per_account_and_never_replaced(store: Store) -> 
     assert store.jobs("acct_3") == []
 
 
+def test_quotas_read_the_times_after_a_moment_in_order(store: Store) -> None:
+    # Stored out of order (a clock set back), on two accounts, one job never finishing.
+    for n, (created, finished) in enumerate([(50, 90), (10, 40), (30, NEVER_MS), (20, 60)]):
+        store.add_job(make_job(f"{n:032x}", created_ms=T0 + created, finished_ms=T0 + finished))
+    store.add_job(make_job("f" * 32, "acct_2", created_ms=T0 + 45, finished_ms=T0 + 95))
+    assert store.created_after("acct_1", T0 + 20) == [T0 + 30, T0 + 50]  # strictly after
+    assert store.created_after("acct_1", T0) == [T0 + 10, T0 + 20, T0 + 30, T0 + 50]
+    assert store.finishing_after("acct_1", T0 + 60) == [T0 + 90, NEVER_MS + T0]
+    assert store.finishing_after("acct_2", T0 + 95) == []
+    assert store.created_after("acct_3", 0) == []
+
+
 ROUND_TRIP_JOBS = {
     "completed": make_job(prompt="two people talking", mask_image=None),
     "nsfw": make_job(outcome=Outcome(Status.COMPLETED, nsfw=True)),
