@@ -23,7 +23,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from mock_api.clock import Clock, OffsetClock
 from mock_api.faults import FaultMiddleware
-from mock_api.http import install_error_handlers
+from mock_api.http import ReadScopeMiddleware, install_error_handlers
 from mock_api.journal import JournalMiddleware
 from mock_api.routes import account, control, docs, media, predictions, uploads
 from mock_api.service import MockService
@@ -90,9 +90,10 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
-    # Outermost first: the journal sees faults too.
+    # Each added outside the last: one read scope per request; the journal sees faults too.
     app.add_middleware(FaultMiddleware, book=service.faults)
     app.add_middleware(JournalMiddleware, journal=service.journal, clock=service.clock)
+    app.add_middleware(ReadScopeMiddleware)
     install_error_handlers(app)
     app.router.routes.extend(ROUTES)
     for router in ROUTERS:

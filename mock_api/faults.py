@@ -105,6 +105,7 @@ class FaultMiddleware:
         if rule is None:
             await self.app(scope, receive, send)
             return
+        scope.setdefault("state", {})["fault"] = rule.id  # the journal names it
         if rule.kind is FaultKind.LATENCY:
             await anyio.sleep(rule.latency_ms / 1000)
             await self.app(scope, receive, send)

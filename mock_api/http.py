@@ -14,10 +14,12 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_api.errors import RequestError, Unauthorized, ValidationFailed
 from mock_api.journal import SpecViolation
 from mock_api.service import MockService
+from mock_api.store import read_scope
 from mock_api.urls import Urls
 
 logger = logging.getLogger("mock_api")
@@ -81,6 +83,22 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestError, on_request_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_crash)
+
+
+class ReadScopeMiddleware:
+    """Each request is one read scope (:func:`mock_api.store.read_scope`).
+
+    On SQLite a poll reads the clock three times, the account, the job and the
+    fault rules; checking for other workers' commits once per request instead of
+    before each read made polls ~10% faster (``benchmarks/run.py``).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with read_scope():
+            await self.app(scope, receive, send)
 
 
 def get_service(request: Request) -> MockService:

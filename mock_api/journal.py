@@ -53,6 +53,9 @@ class JournalEntry:
     status: int
     duration_ms: float  # wall-clock time spent answering
     violations: tuple[SpecViolation, ...] = ()
+    # The fault rule that fired on the request, if one did. A ``drop`` keeps the
+    # status it began to send: the client saw the connection cut, not that status.
+    fault: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     request_body: bytes | None = field(default=None, repr=False)  # kept JSON, as sent
     response_body: bytes | None = field(default=None, repr=False)
@@ -200,6 +203,7 @@ class JournalMiddleware:
                 status=status,
                 duration_ms=(time.perf_counter() - started) * 1000,
                 violations=tuple(state.get("violations", ())),
+                fault=state.get("fault"),
                 headers={k: headers[k] for k in _KEPT_HEADERS if k in headers},
                 request_body=_kept(request_body, headers.get("content-type", "")),
                 response_body=_kept(response_body, response_type),

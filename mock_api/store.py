@@ -21,12 +21,14 @@ moment of the failure, and counts once the clock reaches it.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import enum
 import hashlib
 import heapq
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
@@ -43,6 +45,30 @@ MediaKind = Literal["image", "video", "audio", "other"]
 def account_id(api_key: str) -> str:
     """The account an API key stands for; the key itself is never stored."""
     return "acct_" + hashlib.sha256(api_key.encode()).hexdigest()[:24]
+
+
+#: The read scope the current context is in: the (store, thread) pairs that have
+#: checked for other processes' commits since it began. None: not in a scope.
+READ_SCOPE: ContextVar[set[tuple[int, int]] | None] = ContextVar("read_scope", default=None)
+
+
+@contextlib.contextmanager
+def read_scope() -> Iterator[None]:
+    """A block of reads that asks once whether other processes changed the state.
+
+    A store shared between processes (:class:`~mock_api.store_sqlite.SqliteStore`)
+    checks for their commits before every read; inside a scope it checks at the
+    first read only, and the later reads see the state as of that check or newer,
+    as if the whole block had run at that moment. Changes made by this process
+    are seen at once either way. The app wraps each request in one, so a request
+    sees every commit that finished before it began; code that waits inside a
+    request for another process (sync mode) opens a new scope each time it looks.
+    """
+    token = READ_SCOPE.set(set())
+    try:
+        yield
+    finally:
+        READ_SCOPE.reset(token)
 
 
 class EntryKind(enum.StrEnum):

@@ -57,6 +57,7 @@ from mock_api.quotas import Limits
 from mock_api.rulebook import Rule, with_counts
 from mock_api.scenarios import rule_from_dict
 from mock_api.store import (
+    READ_SCOPE,
     EntryKind,
     Job,
     LedgerEntry,
@@ -230,6 +231,7 @@ class SqliteStore:
             local.cache = {}
             local.data_version = None
             local.commits = -1
+            local.me = (id(self), threading.get_ident())  # this store in this thread
         return conn
 
     def _create_schema(self) -> None:
@@ -278,22 +280,31 @@ class SqliteStore:
     def _cached(self, key: tuple[Any, ...], load: Callable[[], T]) -> T:
         """``load()``, or what it gave before if nothing was committed since.
 
-        Nothing committed means: ``PRAGMA data_version`` is unchanged on this
-        thread's connection (no other connection, in any process, committed) and
-        neither did this process (``_commits``). Checked before loading, so a
-        commit racing the load only makes the next read start again.
+        Nothing committed means: neither did this process (``_commits``), nor any
+        other connection, in any process: ``PRAGMA data_version`` is unchanged on
+        this thread's connection. That check runs before every read, or once per
+        :func:`~mock_api.store.read_scope`. It runs before loading, so a commit
+        racing the load only makes the next check start again.
         """
         conn = self._conn()
         local = self._local
         if local.depth:  # in a transaction: see its own writes
             return load()
-        commits = self._commits
-        version = conn.execute("PRAGMA data_version").fetchone()[0]
         cache: dict[tuple[Any, ...], Any] = local.cache
-        if version != local.data_version or commits != local.commits or len(cache) > CACHE_ENTRIES:
-            cache.clear()
-            local.data_version, local.commits = version, commits
-        elif key in cache:
+        commits = self._commits
+        scope = READ_SCOPE.get()
+        if scope is None or local.me not in scope or commits != local.commits:
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            if (
+                version != local.data_version
+                or commits != local.commits
+                or len(cache) > CACHE_ENTRIES
+            ):
+                cache.clear()
+                local.data_version, local.commits = version, commits
+            if scope is not None:
+                scope.add(local.me)
+        if key in cache:
             return cast(T, cache[key])
         value = cache[key] = load()
         return value

@@ -248,6 +248,7 @@ def test_a_drop_over_a_socket_is_a_transport_error(live: LiveServer) -> None:
             "entries"
         ]
         assert dropped["path"] == served["path"] == BALANCE
+        assert (dropped["fault"], served["fault"]) == ("cut", None)
 
 
 def test_latency_over_a_socket(live: LiveServer) -> None:
@@ -283,6 +284,7 @@ async def test_faulted_requests_are_in_the_journal(client: httpx.AsyncClient) ->
 
     entries = await journal(client, path=BALANCE)
     assert [e["status"] for e in entries] == [429, 429, 200]
+    assert [e["fault"] for e in entries] == ["busy", "busy", None]
     assert entries[0]["response"] == envelope("busy", 429)
     assert entries[0]["method"] == "GET"
     assert [e["seq"] for e in await journal(client, status="429")] == [

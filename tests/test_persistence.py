@@ -8,6 +8,7 @@ process, through ``create_app(db=...)``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import signal
@@ -26,6 +27,7 @@ from click.testing import CliRunner
 from mock_api import ManualClock, Settings, create_app
 from mock_api.billing import usd_to_micros
 from mock_api.cli import main
+from mock_api.planning import PACES
 from mock_api.rules import load_rules
 from mock_api.service import MockService
 from mock_api.store_sqlite import SqliteStore
@@ -144,6 +146,48 @@ async def test_an_app_on_a_database_file_comes_back_whole(tmp_path: Path) -> Non
         view = (await http.get(f"/_mock/jobs/{third.json()['data']['id']}")).json()["data"]
         assert view["outcome"]["nsfw"] is True  # the stored rule applied
     second.state.service.store.close()
+
+
+@pytest.mark.anyio
+async def test_two_apps_on_one_database_see_each_others_changes_at_once(tmp_path: Path) -> None:
+    """Two workers in one process, each with its own connection: every change made
+    through one is seen by the next request through the other, although each keeps
+    what polls read in a cache, and a sync-mode wait in one is released by a clock
+    advance through the other."""
+    db = tmp_path / "state.db"
+    settings = Settings(pace=PACES["realistic"], sync_timeout_seconds=20)
+    one, two = create_app(settings, db=db), create_app(settings, db=db)
+
+    def client(app: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
+
+    async with client(one) as first, client(two) as second:
+        await second.post("/_mock/clock", json={"action": "freeze"})
+        job_id = (await second.post(SUBMIT, json=job_input(), headers=AUTH)).json()["data"]["id"]
+        poll = f"/api/v3/predictions/{job_id}/result"
+
+        async def status() -> str:
+            answer = await first.get(poll, headers=AUTH)
+            return "missing" if answer.status_code == 404 else str(answer.json()["data"]["status"])
+
+        assert [await status(), await status()] == ["created", "created"]  # the second from cache
+        await second.post("/_mock/clock", json={"action": "advance", "seconds": 1_000})
+        assert await status() == "completed"
+        await second.post("/_mock/reset")
+        assert await status() == "missing"
+
+        held = asyncio.create_task(
+            first.post(SUBMIT, json=job_input(enable_sync_mode=True), headers=AUTH)
+        )
+        await asyncio.sleep(0.3)  # the sync wait is polling the frozen clock
+        assert not held.done()
+        started = time.monotonic()
+        await second.post("/_mock/clock", json={"action": "advance", "seconds": 1_000})
+        answer = (await asyncio.wait_for(held, timeout=10)).json()
+        assert time.monotonic() - started < 5  # released, not timed out after 20 s
+        assert (answer["code"], answer["data"]["status"]) == (200, "completed")
+    one.state.service.store.close()
+    two.state.service.store.close()
 
 
 def test_a_restart_keeps_everything(tmp_path: Path, receiver: Receiver) -> None:

@@ -38,6 +38,7 @@ from mock_api.store import (
     Store,
     StoredFile,
     UploadTicket,
+    read_scope,
 )
 from mock_api.store_sqlite import SchemaMismatch, SqliteStore, quote_from_dict, quote_to_dict
 from mock_api.webhooks import Attempt, Delivery, DeliveryState
@@ -572,6 +573,25 @@ def test_cached_reads_see_every_commit_at_once(name: str, tmp_path: Path) -> Non
     assert all(before != after for before, after in itertools.pairwise(seen)), seen
     reader.close()
     writer.close()
+
+
+def test_a_read_scope_asks_other_processes_once_and_its_own_process_always(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "x.db"
+    store = SqliteStore(path)
+    store.add_job(make_job())
+    with read_scope():
+        assert store.job(make_job().id) == make_job()
+        _raw_sql(path, "DELETE FROM jobs")  # another process, mid-scope
+        assert store.job(make_job().id) == make_job()  # as of the scope's first read
+        OffsetClock(store).advance(1)  # this process: seen at once, and so is the rest
+        assert (store.clock_state().offset_ms, store.job(make_job().id)) == (1_000, None)
+    _raw_sql(path, "UPDATE clock SET offset_ms = 5")
+    with read_scope():
+        assert store.clock_state().offset_ms == 5  # a new scope asks again
+    assert store.clock_state().offset_ms == 5  # and outside any scope, every read does
+    store.close()
 
 
 def test_reads_in_a_transaction_see_its_own_writes(tmp_path: Path) -> None:

@@ -320,6 +320,7 @@ async def journal(request: Request, service: Service) -> JSONResponse:
                     "account": e.account,
                     "status": e.status,
                     "duration_ms": round(e.duration_ms, 3),
+                    "fault": e.fault,
                     "violations": [
                         {"field": v.field, "reason": v.reason, "location": v.location}
                         for v in e.violations

@@ -14,7 +14,7 @@ from mock_api.http import Account, BaseUrls, Service, get_account, get_service, 
 from mock_api.lifecycle import status_at
 from mock_api.planning import OUTCOME_HEADER, Directive, parse_outcome
 from mock_api.settings import MODEL_ID
-from mock_api.store import Job
+from mock_api.store import Job, read_scope
 from mock_api.views import envelope, prediction
 
 router = APIRouter()
@@ -52,12 +52,14 @@ async def _wait_for(job: Job, service: Service, urls: BaseUrls) -> dict[str, obj
     """Sync mode: hold the answer until the job finishes or the wait runs out.
 
     Polls the service's clock, so a test that advances a manual clock from
-    elsewhere releases the request as soon as the job is done.
+    elsewhere releases the request as soon as the job is done; each look is a
+    read scope of its own, so an advance through another worker counts too.
     """
     limit = service.settings.sync_timeout_seconds
     deadline = time.monotonic() + limit
     while True:
-        now = service.clock.now_ms()
+        with read_scope():
+            now = service.clock.now_ms()
         if status_at(job.plan, now).terminal:
             return prediction(job, now, urls)
         remaining_ms = job.plan.finished_ms - now
