@@ -8,7 +8,8 @@ Both run under the same uvicorn command line (1 worker, ``--log-level warning``,
   our stack (uvicorn + Starlette + the JSON encoder);
 * ``servers:fake_app`` (``--factory``): the fake with its state in memory, as
   ``create_app()`` and the pytest plugin build it (default settings, an
-  ``OffsetClock``), but with jobs finishing at once (``--pace instant``), so the
+  ``OffsetClock``), served as ``serve`` serves it (``freeze_startup_heap``), but
+  with jobs finishing at once (``--pace instant``), so the
   job ``run.py`` submits is completed and every GET answers with its outputs, as
   Prism's example does;
 * ``servers:fake_sqlite_app`` (``--factory``): the same as ``wavespeed-mock serve``
@@ -63,7 +64,7 @@ bare_app = Starlette(routes=[Route("/api/v3/predictions/{id}/result", _result)])
 def fake_app() -> Any:
     """The fake in memory, as ``create_app()`` and the pytest plugin build it, at instant pace."""
     service = MockService(Settings(pace=PACES["instant"]), OffsetClock())
-    return create_app(service=service)
+    return create_app(service=service, freeze_startup_heap=True)  # as serve does
 
 
 def fake_sqlite_app() -> Any:
@@ -71,4 +72,4 @@ def fake_sqlite_app() -> Any:
     from mock_api.serving import ServeOptions
 
     options = ServeOptions(pace="instant").with_db(None, os.environ["BENCH_DATA_DIR"])
-    return create_app(service=options.service())
+    return create_app(service=options.service(), freeze_startup_heap=True)

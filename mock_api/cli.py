@@ -257,7 +257,12 @@ def serve(
         err=True,
     )
     if workers == 1:
-        uvicorn.run(create_app(service=service), host=host, port=port, log_level=log_level)
+        uvicorn.run(
+            create_app(service=service, freeze_startup_heap=True),
+            host=host,
+            port=port,
+            log_level=log_level,
+        )
         return
     service.store.close()  # each worker opens its own connections
     os.environ[ENV_VAR] = options.to_json()

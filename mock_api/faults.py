@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 import fnmatch
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,6 @@ import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_api.rulebook import RuleBook, RuleStore, check_counts, rule_head
-from mock_api.store import account_id
 
 
 class FaultKind(enum.StrEnum):
@@ -95,13 +95,10 @@ class FaultMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The control API stays reachable whatever the rules say, so they can be removed.
-        if scope["type"] != "http" or scope["path"].startswith("/_mock/"):
+        if scope["type"] != "http" or scope["path"].startswith("/_mock/") or not self.book.armed():
             await self.app(scope, receive, send)
             return
-        api_key = _bearer(scope)
-        if api_key:  # the journal can then file a faulted request under its account
-            scope.setdefault("state", {})["account"] = account_id(api_key)
-        rule = self.book.pick(scope["method"], scope["path"], api_key)
+        rule = self.book.pick(scope["method"], scope["path"], bearer_key(scope["headers"]))
         if rule is None:
             await self.app(scope, receive, send)
             return
@@ -147,11 +144,12 @@ class FaultMiddleware:
             raise ConnectionAbortedError(f"injected fault {rule.id!r}: connection dropped")
 
 
-def _bearer(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", []):
+def bearer_key(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The API key in a request's ``Authorization: Bearer`` header, if it has one."""
+    for name, value in headers:
         if name == b"authorization":
             scheme, _, key = value.decode("latin-1").partition(" ")
-            return key.strip() if scheme.lower() == "bearer" else None
+            return (key.strip() or None) if scheme.lower() == "bearer" else None
     return None
 
 

@@ -27,6 +27,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_api.clock import Clock
+from mock_api.faults import bearer_key
+from mock_api.store import account_id
 
 #: The largest body (request or response) the journal keeps, in bytes.
 MAX_KEPT_BODY = 64 * 1024
@@ -130,12 +132,14 @@ class Journal:
         return self.entries(invalid=True)
 
 
-_KEPT_HEADERS = (
-    "content-type",
-    "user-agent",
-    "x-client-name",
-    "x-client-version",
-    "x-mock-outcome",
+_KEPT_HEADER_NAMES = frozenset(
+    {
+        b"content-type",
+        b"user-agent",
+        b"x-client-name",
+        b"x-client-version",
+        b"x-mock-outcome",
+    }
 )
 
 
@@ -183,7 +187,11 @@ class JournalMiddleware:
                     record()
             await send(message)
 
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name in _KEPT_HEADER_NAMES  # servers give names in lower case (ASGI)
+        }
         # Routes write the account and any spec violations here; sharing the dict
         # (not the scope, which routers may copy) lets this middleware read them.
         state = scope.setdefault("state", {})
@@ -199,12 +207,14 @@ class JournalMiddleware:
                 method=scope["method"],
                 path=scope["path"],
                 query=scope.get("query_string", b"").decode("latin-1"),
-                account=state.get("account"),
+                # Routes that authenticate say whose request it was; for the others
+                # (no route, a refused body, a fault), the bearer key does.
+                account=state.get("account") or _account(scope["headers"]),
                 status=status,
                 duration_ms=(time.perf_counter() - started) * 1000,
                 violations=tuple(state.get("violations", ())),
                 fault=state.get("fault"),
-                headers={k: headers[k] for k in _KEPT_HEADERS if k in headers},
+                headers=headers,
                 request_body=_kept(request_body, headers.get("content-type", "")),
                 response_body=_kept(response_body, response_type),
             )
@@ -213,6 +223,11 @@ class JournalMiddleware:
             await self.app(scope, tee_receive, tee_send)
         finally:
             record()
+
+
+def _account(headers: list[tuple[bytes, bytes]]) -> str | None:
+    key = bearer_key(headers)
+    return None if key is None else account_id(key)
 
 
 def _kept(body: bytearray, content_type: str) -> bytes | None:

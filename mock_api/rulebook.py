@@ -120,13 +120,17 @@ class RuleBook(Generic[R]):
     def rules(self) -> list[R]:
         return cast(list[R], self._store.rules(self.kind))
 
+    def armed(self) -> bool:
+        """Can any rule still fire? Cheaper than :meth:`fire` when none can."""
+        return any(not used_up(r) for r in self.rules())
+
     def fire(self, matches: Callable[[R], bool]) -> R | None:
         """The first rule that matches and applies; every matching rule's counters move."""
-        if not any(not _used_up(r) and matches(r) for r in self.rules()):
+        if not any(not used_up(r) and matches(r) for r in self.rules()):
             return None  # the common case: nothing to count, so nothing to write
         with self._store.transaction():  # read and count again, atomically
             for rule in self.rules():
-                if _used_up(rule) or not matches(rule):
+                if used_up(rule) or not matches(rule):
                     continue
                 n = rule.matched + 1
                 applies = rule.share >= 1.0 or draw(rule.seed, rule.id, n) < rule.share
@@ -137,5 +141,6 @@ class RuleBook(Generic[R]):
             return None
 
 
-def _used_up(rule: Rule) -> bool:
+def used_up(rule: Rule) -> bool:
+    """Has the rule fired its ``times`` already?"""
     return rule.times is not None and rule.applied >= rule.times
