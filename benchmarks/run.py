@@ -1,6 +1,6 @@
 """Run every benchmark of the fake on this machine and print figures, ratios and targets.
 
-    .venv/bin/python benchmarks/run.py            # the table (about 1.5 minutes)
+    .venv/bin/python benchmarks/run.py            # the table (about 2 minutes)
     .venv/bin/python benchmarks/run.py --json     # the same figures as JSON
     bash benchmarks/run.sh                        # installs Prism (and wrk if it can), then runs
 
@@ -640,7 +640,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of GET per target")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved slices per target")
-    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up per target")
+    parser.add_argument(
+        "--warmup", type=float, default=8.0, help="seconds of warm-up per target (Prism: JIT)"
+    )
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--no-prism", action="store_true", help="skip Prism even if installed")
     parser.add_argument(
