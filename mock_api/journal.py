@@ -20,7 +20,6 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,27 +83,48 @@ class JournalEntry:
         return line
 
 
+#: What the middleware appends per request: the fields of a :class:`JournalEntry`
+#: after ``seq``, with the query and kept headers still as bytes.
+_Record = tuple[
+    int, str, str, bytes, str | None, int, float, tuple[SpecViolation, ...], str | None,
+    list[tuple[bytes, bytes]], bytes | None, bytes | None,
+]  # fmt: skip
+
+
 class Journal:
+    """The last ``limit`` requests, oldest first out.
+
+    A request only appends a tuple; :class:`JournalEntry` objects are made when
+    the journal is read, which tests and the control API do far less often than
+    clients send requests (building them as requests left took a fifth of a GET).
+    """
+
     def __init__(self, limit: int = 100_000) -> None:
-        # A deque: dropping the oldest of 100,000 entries from a list moved them
-        # all, on every request once the journal was full (+7 to 17% per GET).
-        self._entries: deque[JournalEntry] = deque()
+        # A deque with a maximum length drops the oldest entry itself, in O(1).
+        self._items: deque[tuple[int, _Record] | JournalEntry] = deque(maxlen=limit)
         self._lock = threading.Lock()
         self._seq = 0
-        self.limit = limit
+
+    @property
+    def limit(self) -> int:
+        return self._items.maxlen or 0
 
     def record(self, **fields: Any) -> JournalEntry:
+        """Add an entry made of ``fields`` (every :class:`JournalEntry` field but ``seq``)."""
         with self._lock:
             self._seq += 1
             entry = JournalEntry(seq=self._seq, **fields)
-            self._entries.append(entry)
-            while len(self._entries) > self.limit:  # oldest first out
-                self._entries.popleft()
+            self._items.append(entry)
             return entry
+
+    def _add(self, record: _Record) -> None:
+        with self._lock:
+            self._seq += 1
+            self._items.append((self._seq, record))
 
     def clear(self) -> None:
         with self._lock:
-            self._entries.clear()
+            self._items.clear()
 
     def entries(
         self,
@@ -117,7 +137,7 @@ class Journal:
     ) -> list[JournalEntry]:
         """Entries in arrival order; ``path`` matches a prefix."""
         with self._lock:
-            found: Iterable[JournalEntry] = list(self._entries)
+            found = [_entry(item) for item in self._items]
         return [
             e
             for e in found
@@ -130,6 +150,28 @@ class Journal:
 
     def violations(self) -> list[JournalEntry]:
         return self.entries(invalid=True)
+
+
+def _entry(item: tuple[int, _Record] | JournalEntry) -> JournalEntry:
+    if isinstance(item, JournalEntry):
+        return item
+    seq, (at_ms, method, path, query, account, status, duration_ms, violations, fault, headers,
+          request_body, response_body) = item  # fmt: skip
+    return JournalEntry(
+        seq=seq,
+        at_ms=at_ms,
+        method=method,
+        path=path,
+        query=query.decode("latin-1"),
+        account=account,
+        status=status,
+        duration_ms=duration_ms,
+        violations=violations,
+        fault=fault,
+        headers={name.decode("latin-1"): value.decode("latin-1") for name, value in headers},
+        request_body=request_body,
+        response_body=response_body,
+    )
 
 
 _KEPT_HEADER_NAMES = frozenset(
@@ -157,10 +199,15 @@ class JournalMiddleware:
             return
         started = time.perf_counter()
         arrived = self.clock.now_ms()
+        # Routes write the account and any spec violations here; sharing the dict
+        # (not the scope, which routers may copy) lets this middleware read them.
+        state = scope.setdefault("state", {})
         request_body = bytearray()
-        response_body = bytearray()
+        response_body: list[bytes] = []  # the answer's chunks, as sent: no copies
+        kept_size = 0
         status = 500
-        response_type = ""
+        json_answer = False
+        recorded = False
 
         async def tee_receive() -> Message:
             message = await receive()
@@ -169,54 +216,47 @@ class JournalMiddleware:
             return message
 
         async def tee_send(message: Message) -> None:
-            nonlocal status, response_type
+            nonlocal status, json_answer, kept_size
             if message["type"] == "http.response.start":
                 status = message["status"]
-                for name, value in message.get("headers", []):
+                for name, value in message.get("headers", ()):
                     if name.lower() == b"content-type":
-                        response_type = value.decode("latin-1")
+                        json_answer = value.startswith(b"application/json")
             elif message["type"] == "http.response.body":
-                if (
-                    response_type.startswith("application/json")
-                    and len(response_body) <= MAX_KEPT_BODY
-                ):
-                    response_body.extend(message.get("body", b""))
+                if json_answer and kept_size <= MAX_KEPT_BODY:
+                    chunk = message.get("body", b"")
+                    response_body.append(chunk)
+                    kept_size += len(chunk)
                 if not message.get("more_body", False):
                     # Before the last byte leaves: a client on a socket that has
                     # its answer must find the request in the journal already.
                     record()
             await send(message)
 
-        headers = {
-            name.decode("latin-1"): value.decode("latin-1")
-            for name, value in scope["headers"]
-            if name in _KEPT_HEADER_NAMES  # servers give names in lower case (ASGI)
-        }
-        # Routes write the account and any spec violations here; sharing the dict
-        # (not the scope, which routers may copy) lets this middleware read them.
-        state = scope.setdefault("state", {})
-        recorded = False
-
         def record() -> None:
             nonlocal recorded
             if recorded:
                 return
             recorded = True
-            self.journal.record(
-                at_ms=arrived,
-                method=scope["method"],
-                path=scope["path"],
-                query=scope.get("query_string", b"").decode("latin-1"),
-                # Routes that authenticate say whose request it was; for the others
-                # (no route, a refused body, a fault), the bearer key does.
-                account=state.get("account") or _account(scope["headers"]),
-                status=status,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                violations=tuple(state.get("violations", ())),
-                fault=state.get("fault"),
-                headers=headers,
-                request_body=_kept(request_body, headers.get("content-type", "")),
-                response_body=_kept(response_body, response_type),
+            headers = [(n, v) for n, v in scope["headers"] if n in _KEPT_HEADER_NAMES]
+            request_type = next((v for n, v in headers if n == b"content-type"), b"")
+            self.journal._add(
+                (
+                    arrived,
+                    scope["method"],
+                    scope["path"],
+                    scope.get("query_string", b""),
+                    # Routes that authenticate say whose request it was; for the
+                    # others (no route, a refused body, a fault), the bearer key does.
+                    state.get("account") or _account(scope["headers"]),
+                    status,
+                    (time.perf_counter() - started) * 1000,
+                    tuple(state.get("violations", ())),
+                    state.get("fault"),
+                    headers,
+                    _kept(request_body, b"json" in request_type),
+                    _kept(response_body, json_answer) if kept_size <= MAX_KEPT_BODY else None,
+                )
             )
 
         try:
@@ -230,9 +270,12 @@ def _account(headers: list[tuple[bytes, bytes]]) -> str | None:
     return None if key is None else account_id(key)
 
 
-def _kept(body: bytearray, content_type: str) -> bytes | None:
-    if not body or len(body) > MAX_KEPT_BODY or "json" not in content_type:
+def _kept(body: bytearray | list[bytes], is_json: bool) -> bytes | None:
+    size = len(body) if isinstance(body, bytearray) else sum(map(len, body))
+    if not is_json or not size or size > MAX_KEPT_BODY:
         return None
+    if isinstance(body, list):
+        return body[0] if len(body) == 1 else b"".join(body)
     return bytes(body)
 
 

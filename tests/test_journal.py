@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
 from mock_api import ManualClock, MockService
-from mock_api.journal import Journal, SpecViolation
+from mock_api.journal import MAX_KEPT_BODY, Journal, JournalMiddleware, SpecViolation
+from mock_api.store import account_id
 from tests.helpers import AUTH, SUBMIT, job_input
 
 pytestmark = pytest.mark.anyio
@@ -76,3 +79,39 @@ async def test_reset_clears_the_journal(client: httpx.AsyncClient, service: Mock
     await client.get("/api/v3/balance", headers=AUTH)
     service.reset()
     assert service.journal.entries() == []
+
+
+def _chunked_json_app(*chunks: bytes) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for n, chunk in enumerate(chunks):
+            more = n < len(chunks) - 1
+            await send({"type": "http.response.body", "body": chunk, "more_body": more})
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("request_body", "chunks", "kept_request", "kept_response"),
+    [
+        (b'{"a": 1}', [b'{"ok": ', b"true}"], {"a": 1}, {"ok": True}),  # chunks joined
+        (b'{"a": "' + b"x" * MAX_KEPT_BODY + b'"}', [b"{}"], None, {}),  # request too big
+        (b"{}", [b'{"big": "', b"y" * MAX_KEPT_BODY, b'"}'], {}, None),  # answer too big
+    ],
+)
+async def test_small_json_bodies_are_kept_and_big_ones_are_not(
+    request_body: bytes, chunks: list[bytes], kept_request: Any, kept_response: Any
+) -> None:
+    journal = Journal()
+    app = JournalMiddleware(_chunked_json_app(*chunks), journal, ManualClock())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        headers = {"content-type": "application/json", "authorization": "Bearer k"}
+        await client.post("/anything", content=request_body, headers=headers)
+    [entry] = journal.entries()
+    assert (entry.request_json, entry.response_json) == (kept_request, kept_response)
+    assert entry.account == account_id("k")  # no route authenticated it: the bearer key says
+    assert "authorization" not in entry.headers  # never the key itself
+    assert entry.headers["content-type"] == "application/json"
