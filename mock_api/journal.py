@@ -20,6 +20,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,10 +85,12 @@ class JournalEntry:
 
 
 #: What the middleware appends per request: the fields of a :class:`JournalEntry`
-#: after ``seq``, with the query and kept headers still as bytes.
+#: after ``seq``, with the query and kept headers still as bytes. Only plain values,
+#: which the garbage collector stops tracking: a journal of JournalEntry objects made
+#: every full collection walk it, a 20-40 ms pause once it held 50,000 entries.
 _Record = tuple[
     int, str, str, bytes, str | None, int, float, tuple[SpecViolation, ...], str | None,
-    list[tuple[bytes, bytes]], bytes | None, bytes | None,
+    tuple[bytes, ...], bytes | None, bytes | None,
 ]  # fmt: skip
 
 
@@ -168,7 +171,7 @@ def _entry(item: tuple[int, _Record] | JournalEntry) -> JournalEntry:
         duration_ms=duration_ms,
         violations=violations,
         fault=fault,
-        headers={name.decode("latin-1"): value.decode("latin-1") for name, value in headers},
+        headers={n.decode("latin-1"): v.decode("latin-1") for n, v in _pairs(headers)},
         request_body=request_body,
         response_body=response_body,
     )
@@ -238,8 +241,13 @@ class JournalMiddleware:
             if recorded:
                 return
             recorded = True
-            headers = [(n, v) for n, v in scope["headers"] if n in _KEPT_HEADER_NAMES]
-            request_type = next((v for n, v in headers if n == b"content-type"), b"")
+            # Flat (name, value, name, value...): a tuple of bytes only, so the garbage
+            # collector stops tracking it, and then the record holding it, at its
+            # first look; (name, value) pairs from the server would keep both tracked.
+            headers = tuple(
+                part for n, v in scope["headers"] if n in _KEPT_HEADER_NAMES for part in (n, v)
+            )
+            request_type = next((v for n, v in _pairs(headers) if n == b"content-type"), b"")
             self.journal._add(
                 (
                     arrived,
@@ -265,7 +273,11 @@ class JournalMiddleware:
             record()
 
 
-def _account(headers: list[tuple[bytes, bytes]]) -> str | None:
+def _pairs(flat: tuple[bytes, ...]) -> Iterable[tuple[bytes, bytes]]:
+    return zip(flat[::2], flat[1::2], strict=True)
+
+
+def _account(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     key = bearer_key(headers)
     return None if key is None else account_id(key)
 
