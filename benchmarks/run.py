@@ -639,7 +639,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of GET per target")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved slices per target")
+    parser.add_argument("--rounds", type=int, default=10, help="interleaved slices per target")
     parser.add_argument(
         "--warmup", type=float, default=8.0, help="seconds of warm-up per target (Prism: JIT)"
     )
