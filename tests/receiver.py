@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import threading
 import time
 from collections.abc import Iterator
@@ -47,3 +49,20 @@ def running_receiver(path: str = "/hook") -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def independent_signature(secret: str, msg_id: str, timestamp: str, body: bytes) -> str:
+    """The documented scheme, written from the reference text alone (not from the fake's
+    code): key = the secret minus ``whsec_``, used as is; HMAC-SHA256 over
+    ``id.timestamp.body``; ``v3,`` and the hex digest."""
+    key = secret.removeprefix("whsec_").encode("utf-8")
+    message = msg_id.encode() + b"." + timestamp.encode() + b"." + body
+    return "v3," + hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def signed_as_documented(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """Does a delivery's ``webhook-signature`` header match :func:`independent_signature`?"""
+    expected = independent_signature(
+        secret, headers["webhook-id"], headers["webhook-timestamp"], body
+    )
+    return hmac.compare_digest(expected, headers["webhook-signature"])

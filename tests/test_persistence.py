@@ -9,8 +9,6 @@ process, through ``create_app(db=...)``.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import signal
 import threading
 import time
@@ -33,7 +31,7 @@ from mock_api.service import MockService
 from mock_api.store_sqlite import SqliteStore
 from tests.helpers import AUTH, BASE, KEY, SUBMIT, job_input
 from tests.live import ServerProcess
-from tests.receiver import Receiver, running_receiver
+from tests.receiver import Receiver, running_receiver, signed_as_documented
 
 COST = 75_000  # every job here bills the 5 s minimum: $0.075
 OPENING = 100_000_000
@@ -93,13 +91,6 @@ def wait_for(check: Any, timeout: float = 5.0) -> Any:
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
     return result
-
-
-def signed_by(secret: str, headers: dict[str, str], body: bytes) -> bool:
-    key = secret.removeprefix("whsec_").encode()
-    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
-    expected = "v3," + hmac.new(key, signed, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, headers["webhook-signature"])
 
 
 @pytest.mark.anyio
@@ -265,7 +256,7 @@ def test_a_restart_keeps_everything(tmp_path: Path, receiver: Receiver) -> None:
         wait_for(lambda: len(receiver.received) == 2)
         (first_headers, _), (headers, body) = receiver.received
         assert headers["webhook-id"] == first_headers["webhook-id"]
-        assert signed_by(secret, headers, body)
+        assert signed_as_documented(secret, headers, body)
         api.control("POST", "/clock", {"action": "advance", "seconds": 3600})
         jobs = api.jobs()
         assert jobs[slow["id"]]["status"] == "completed"

@@ -9,15 +9,9 @@ import hmac
 import pytest
 
 from mock_api.webhooks import sign, verify
+from tests.receiver import independent_signature
 
 SECRET = "whsec_c2VjcmV0LWtleS1mb3ItdGVzdHM"
-
-
-def independent_signature(secret: str, msg_id: str, timestamp: str, body: bytes) -> str:
-    """Written from the reference text alone: key = secret minus 'whsec_', used as is."""
-    key = secret[len("whsec_") :].encode("utf-8")
-    message = msg_id.encode() + b"." + timestamp.encode() + b"." + body
-    return "v3," + hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 @pytest.mark.parametrize(
