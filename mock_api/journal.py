@@ -104,7 +104,7 @@ class Journal:
 
     def __init__(self, limit: int = 100_000) -> None:
         # A deque with a maximum length drops the oldest entry itself, in O(1).
-        self._items: deque[tuple[int, _Record] | JournalEntry] = deque(maxlen=limit)
+        self._items: deque[tuple[int, _Record]] = deque(maxlen=limit)
         self._lock = threading.Lock()
         self._seq = 0
 
@@ -113,17 +113,26 @@ class Journal:
         return self._items.maxlen or 0
 
     def record(self, **fields: Any) -> JournalEntry:
-        """Add an entry made of ``fields`` (every :class:`JournalEntry` field but ``seq``)."""
-        with self._lock:
-            self._seq += 1
-            entry = JournalEntry(seq=self._seq, **fields)
-            self._items.append(entry)
-            return entry
+        """Add an entry made of ``fields`` (:class:`JournalEntry`'s, but ``seq``)."""
+        like = JournalEntry(seq=0, **fields)  # checks the fields, fills the defaults
+        headers = tuple(
+            part
+            for name, value in like.headers.items()
+            for part in (name.encode("latin-1"), value.encode("latin-1"))
+        )
+        record: _Record = (
+            like.at_ms, like.method, like.path, like.query.encode("latin-1"), like.account,
+            like.status, like.duration_ms, like.violations, like.fault, headers,
+            like.request_body, like.response_body,
+        )  # fmt: skip
+        return _entry((self._add(record), record))
 
-    def _add(self, record: _Record) -> None:
+    def _add(self, record: _Record) -> int:
+        """Append a record as the middleware makes it; returns its ``seq``."""
         with self._lock:
             self._seq += 1
             self._items.append((self._seq, record))
+            return self._seq
 
     def clear(self) -> None:
         with self._lock:
@@ -155,9 +164,7 @@ class Journal:
         return self.entries(invalid=True)
 
 
-def _entry(item: tuple[int, _Record] | JournalEntry) -> JournalEntry:
-    if isinstance(item, JournalEntry):
-        return item
+def _entry(item: tuple[int, _Record]) -> JournalEntry:
     seq, (at_ms, method, path, query, account, status, duration_ms, violations, fault, headers,
           request_body, response_body) = item  # fmt: skip
     return JournalEntry(
@@ -262,8 +269,8 @@ class JournalMiddleware:
                     tuple(state.get("violations", ())),
                     state.get("fault"),
                     headers,
-                    _kept(request_body, b"json" in request_type),
-                    _kept(response_body, json_answer) if kept_size <= MAX_KEPT_BODY else None,
+                    _kept(bytes(request_body), b"json" in request_type),
+                    _kept(b"".join(response_body), json_answer),  # one chunk: not copied
                 )
             )
 
@@ -282,13 +289,8 @@ def _account(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     return None if key is None else account_id(key)
 
 
-def _kept(body: bytearray | list[bytes], is_json: bool) -> bytes | None:
-    size = len(body) if isinstance(body, bytearray) else sum(map(len, body))
-    if not is_json or not size or size > MAX_KEPT_BODY:
-        return None
-    if isinstance(body, list):
-        return body[0] if len(body) == 1 else b"".join(body)
-    return bytes(body)
+def _kept(body: bytes, is_json: bool) -> bytes | None:
+    return body if is_json and 0 < len(body) <= MAX_KEPT_BODY else None
 
 
 def _parse(body: bytes | None) -> Any:
