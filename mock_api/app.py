@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import inspect
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -30,6 +32,17 @@ from mock_api.routes import account, control, docs, media, predictions, uploads
 from mock_api.service import MockService
 from mock_api.settings import Settings
 from mock_api.store import Store
+
+#: FastAPI 0.142 and later trace and count every request for whatever OpenTelemetry
+#: SDK the process has set up. The fake's spans would crowd a tested client's own in
+#: its traces (the request journal is the fake's record), and looking for an SDK on
+#: each request cost 6 us of a 70 us poll (benchmarks/run.py). It is off where FastAPI
+#: has the switch (0.162 and later); 0.142-0.161 have the telemetry and no switch.
+_NO_TELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI).parameters
+    else {}
+)
 
 #: Plain routes matched first: the paths clients poll (see predictions.POLL_ROUTES).
 ROUTES = predictions.POLL_ROUTES
@@ -101,12 +114,14 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        **_NO_TELEMETRY,
     )
     app.state.service = service
     # Each added outside the last: one read scope per request; the journal sees faults too.
     app.add_middleware(FaultMiddleware, book=service.faults)
     app.add_middleware(JournalMiddleware, journal=service.journal, clock=service.clock)
-    app.add_middleware(ReadScopeMiddleware)
+    if service.store.shared:
+        app.add_middleware(ReadScopeMiddleware)
     install_error_handlers(app)
     app.router.routes.extend(ROUTES)
     for router in ROUTERS:

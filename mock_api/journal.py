@@ -251,10 +251,13 @@ class JournalMiddleware:
             # Flat (name, value, name, value...): a tuple of bytes only, so the garbage
             # collector stops tracking it, and then the record holding it, at its
             # first look; (name, value) pairs from the server would keep both tracked.
-            headers = tuple(
-                part for n, v in scope["headers"] if n in _KEPT_HEADER_NAMES for part in (n, v)
-            )
-            request_type = next((v for n, v in _pairs(headers) if n == b"content-type"), b"")
+            kept: list[bytes] = []
+            request_type = b""
+            for name, value in scope["headers"]:
+                if name in _KEPT_HEADER_NAMES:
+                    kept += (name, value)
+                    if name == b"content-type":
+                        request_type = value
             self.journal._add(
                 (
                     arrived,
@@ -268,9 +271,9 @@ class JournalMiddleware:
                     (time.perf_counter() - started) * 1000,
                     tuple(state.get("violations", ())),
                     state.get("fault"),
-                    headers,
-                    _kept(bytes(request_body), b"json" in request_type),
-                    _kept(b"".join(response_body), json_answer),  # one chunk: not copied
+                    tuple(kept),
+                    _kept(request_body, b"json" in request_type),
+                    _kept(response_body, json_answer),
                 )
             )
 
@@ -289,8 +292,12 @@ def _account(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     return None if key is None else account_id(key)
 
 
-def _kept(body: bytes, is_json: bool) -> bytes | None:
-    return body if is_json and 0 < len(body) <= MAX_KEPT_BODY else None
+def _kept(body: bytearray | list[bytes], is_json: bool) -> bytes | None:
+    """A body worth keeping, as bytes: a JSON one, not empty and not too large."""
+    if not is_json or not body:
+        return None
+    kept = bytes(body) if isinstance(body, bytearray) else b"".join(body)  # 1 chunk: no copy
+    return kept if len(kept) <= MAX_KEPT_BODY else None
 
 
 def _parse(body: bytes | None) -> Any:

@@ -192,6 +192,8 @@ class SchemaMismatch(RuntimeError):
 
 
 class SqliteStore:
+    shared = True  # every process that opens the file: see read_scope
+
     def __init__(self, path: str | Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
         if str(path) in ("", ":memory:") or str(path).startswith("file:"):
             raise ValueError(

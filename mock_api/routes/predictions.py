@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from mock_api.errors import RequestError
 from mock_api.http import Account, BaseUrls, Service, get_account, get_service, get_urls, json_body
@@ -76,14 +79,31 @@ async def _wait_for(job: Job, service: Service, urls: BaseUrls) -> dict[str, obj
 
 async def get_result(request: Request) -> JSONResponse:
     service = get_service(request)
-    account = get_account(request)
-    urls = get_urls(request)
+    account = get_account(request, service)
+    urls = get_urls(request, service)
     job = service.job(account, request.path_params["id"])
     return JSONResponse(envelope(prediction(job, service.clock.now_ms(), urls)))
 
 
+class _Endpoint:
+    """``handler`` as the plain ASGI app of a route.
+
+    A function endpoint gets Starlette's request-response wrapper, which looks
+    up the route's exception handlers and wraps ``send`` once more; these routes
+    have none of their own, and the app's handlers (outside the router) answer
+    what they raise the same way.
+    """
+
+    def __init__(self, handler: Callable[[Request], Awaitable[Response]]) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.handler(Request(scope, receive))
+        await response(scope, receive, send)
+
+
 def _get(path: str) -> Route:
-    route = Route(path, get_result, methods=["GET"])
+    route = Route(path, _Endpoint(get_result), methods=["GET"])
     route.methods = {"GET"}  # not HEAD as well: the same methods as every other route
     return route
 
