@@ -49,9 +49,9 @@ def account_id(api_key: str) -> str:
     return "acct_" + hashlib.sha256(api_key.encode()).hexdigest()[:24]
 
 
-#: The read scope the current context is in: the (store, thread) pairs that have
-#: checked for other processes' commits since it began. None: not in a scope.
-READ_SCOPE: ContextVar[set[tuple[int, int]] | None] = ContextVar("read_scope", default=None)
+#: The read scope the current context is in (a token: a store remembers, per thread,
+#: the scope it last checked for other processes' commits in). None: not in a scope.
+READ_SCOPE: ContextVar[object | None] = ContextVar("read_scope", default=None)
 
 
 @contextlib.contextmanager
@@ -66,7 +66,7 @@ def read_scope() -> Iterator[None]:
     sees every commit that finished before it began; code that waits inside a
     request for another process (sync mode) opens a new scope each time it looks.
     """
-    token = READ_SCOPE.set(set())
+    token = READ_SCOPE.set(object())
     try:
         yield
     finally:

@@ -235,7 +235,7 @@ class SqliteStore:
             local.cache = {}
             local.data_version = None
             local.commits = -1
-            local.me = (id(self), threading.get_ident())  # this store in this thread
+            local.scope = None  # the read scope this thread last checked in
         return conn
 
     def _create_schema(self) -> None:
@@ -294,24 +294,24 @@ class SqliteStore:
         local = self._local
         if local.depth:  # in a transaction: see its own writes
             return load()
-        cache: dict[tuple[Any, ...], Any] = local.cache
         commits = self._commits
         scope = READ_SCOPE.get()
-        if scope is None or local.me not in scope or commits != local.commits:
+        if scope is None or scope is not local.scope or commits != local.commits:
             version = conn.execute("PRAGMA data_version").fetchone()[0]
             if (
                 version != local.data_version
                 or commits != local.commits
-                or len(cache) > CACHE_ENTRIES
+                or len(local.cache) > CACHE_ENTRIES
             ):
-                cache.clear()
+                local.cache.clear()
                 local.data_version, local.commits = version, commits
-            if scope is not None:
-                scope.add(local.me)
-        if key in cache:
+            local.scope = scope
+        cache: dict[tuple[Any, ...], Any] = local.cache
+        try:
             return cast(T, cache[key])
-        value = cache[key] = load()
-        return value
+        except KeyError:
+            value = cache[key] = load()
+            return value
 
     def _read(self, sql: str, *params: Any) -> list[Any]:
         return self._conn().execute(sql, params).fetchall()
