@@ -45,7 +45,11 @@ MediaKind = Literal["image", "video", "audio", "other"]
 
 @functools.lru_cache(maxsize=4096)  # every request asks; a hash per request was 2% of a GET
 def account_id(api_key: str) -> str:
-    """The account an API key stands for; the key itself is never stored."""
+    """The account an API key stands for.
+
+    The key itself is never stored: only this memo of recent keys, in the
+    process's memory, holds it.
+    """
     return "acct_" + hashlib.sha256(api_key.encode()).hexdigest()[:24]
 
 
