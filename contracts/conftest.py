@@ -23,11 +23,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from contracts.budget import BudgetExceeded, PlannedSpend, Spender
-from contracts.jobs import upload_video
-from contracts.options import OPTIONS, OptionError, add_options, resolve
-from contracts.session import SESSION, SPENDS, ContractSession, TargetUnusable
-from contracts.target import Target
+from mock_api.contract.budget import BudgetExceeded, PlannedSpend, Spender
+from mock_api.contract.jobs import upload_video
+from mock_api.contract.options import OPTIONS, OptionError, add_options, resolve
+from mock_api.contract.session import SESSION, SPENDS, ContractSession, TargetUnusable
+from mock_api.contract.target import Target
 
 HERE = Path(__file__).resolve().parent
 
@@ -40,7 +40,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{SPENDS}(*plans): the submissions a contract check may make and their worst-case "
-        "cost on a paid endpoint (contracts.budget.PlannedSpend)",
+        "cost on a paid endpoint (mock_api.contract.budget.PlannedSpend)",
     )
     cli = {option.dest: config.getoption(option.dest) for option in OPTIONS}
     try:
@@ -121,7 +121,7 @@ def contract_session(pytestconfig: pytest.Config) -> ContractSession:
 
 @pytest.fixture(scope="session")
 def target(contract_session: ContractSession) -> Target:
-    """The target chosen for this run (see ``contracts/target.py``)."""
+    """The target chosen for this run (see ``mock_api/contract/target.py``)."""
     if contract_session.target is None:
         pytest.fail("the contract target was not opened: run the suite through pytest")
     return contract_session.target

@@ -8,7 +8,7 @@ cheapest lengths that still tell the rule's clauses apart. The failure leg
 needs a target that can be told to fail a job, so it is the fake's alone.
 
 Lengths inside the encoder-padding band, where the docs' plain reading and
-the fake's forgiving one differ (see ``contracts/rule.py``), are not drawn.
+the fake's forgiving one differ (see ``mock_api/contract/rule.py``), are not drawn.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from contracts.budget import Spender, priced
-from contracts.charges import BillingCase, check_charge
-from contracts.rule import ORDERS, readings_agree
-from contracts.target import Target
+from mock_api.contract.budget import Spender, priced
+from mock_api.contract.charges import BillingCase, check_charge
+from mock_api.contract.rule import ORDERS, readings_agree
+from mock_api.contract.target import Target
 
 #: The cheapest cases that tell the rule's clauses apart, used on paid targets.
 PAID_CASES = (

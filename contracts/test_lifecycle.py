@@ -1,7 +1,7 @@
 """A job's life, read the way the SDKs read it: polled until it finishes, and beyond.
 
-Each check makes one job, follows it with :class:`~contracts.invariants.Poller`
-(every read is held to every invariant in ``contracts/invariants.py``, each
+Each check makes one job, follows it with :class:`~mock_api.contract.invariants.Poller`
+(every read is held to every invariant in ``mock_api/contract/invariants.py``, each
 pair of consecutive reads too), then reads it through its own ``urls.get``
 and downloads its outputs. Inputs are the cheapest that still prove the
 point: a few seconds of audio, billed at the 5 s minimum.
@@ -12,17 +12,17 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from contracts.budget import UNPRICEABLE_JOB_MICROS, PlannedSpend, Spender, priced
-from contracts.invariants import (
+from mock_api.contract.budget import UNPRICEABLE_JOB_MICROS, PlannedSpend, Spender, priced
+from mock_api.contract.invariants import (
     Poller,
     Snapshot,
     check_history,
     check_outputs_download,
     check_urls_get,
 )
-from contracts.jobs import JobInputs, balance_micros, submit, upload_silence
-from contracts.schema import UNFETCHABLE
-from contracts.target import Target
+from mock_api.contract.jobs import JobInputs, balance_micros, submit, upload_silence
+from mock_api.contract.schema import UNFETCHABLE
+from mock_api.contract.target import Target
 
 COMPLETED = priced(
     "lifecycle: a job run to its end",

@@ -1,12 +1,12 @@
 """Every operation of ``openapi.yaml``, exercised by schemathesis from the spec alone.
 
-Phases (all of them, seeded and bounded, see ``contracts/schema.py``):
+Phases (all of them, seeded and bounded, see ``mock_api/contract/schema.py``):
 examples (the spec's own examples), coverage (boundaries, each constraint
 broken in turn, unexpected methods), fuzzing (generated requests), and
 stateful (sequences following the spec's links). All built-in checks run:
 no server errors, status codes, content types, response schemas and headers,
 valid data accepted, invalid data rejected, authentication enforced, and the
-rest. Narrowed, each with its reason beside it in ``contracts/schema.py``:
+rest. Narrowed, each with its reason beside it in ``mock_api/contract/schema.py``:
 two operations' "valid data accepted" (``NARROWED``), one combination left out
 of generation (``BASE64_WITH_WEBHOOK``), the ``/_mock/`` control surface
 (``EXCLUDED_TAGS``), and ``ignored_auth`` on a fake that accepts any key.
@@ -38,8 +38,8 @@ from schemathesis.generation.stateful.state_machine import StepInput, StepOutput
 from schemathesis.schemas import BaseSchema
 from schemathesis.specs.openapi.checks import ignored_auth
 
-from contracts.budget import UNPRICEABLE_JOB_MICROS, PlannedSpend, Spender
-from contracts.schema import (
+from mock_api.contract.budget import UNPRICEABLE_JOB_MICROS, PlannedSpend, Spender
+from mock_api.contract.schema import (
     STATEFUL_EXAMPLES,
     STATEFUL_STEPS,
     bind,
@@ -48,7 +48,7 @@ from contracts.schema import (
     load_schema,
     prepare_submission,
 )
-from contracts.target import Target, TargetKind
+from mock_api.contract.target import Target, TargetKind
 
 schema = load_schema()
 
@@ -84,7 +84,7 @@ def _admit(case: Case[Any], target: Target, spender: Spender, plan: PlannedSpend
     """Make a submission safe to send to ``target``; ``False`` to leave it out.
 
     Left out: a combination the spec refuses in prose (see
-    ``contracts.schema.prepare_submission``), and on a paid endpoint anything
+    ``mock_api.contract.schema.prepare_submission``), and on a paid endpoint anything
     past ``plan``'s cap.
     """
     if not is_submission(case.method, case.operation.path):
@@ -169,6 +169,6 @@ def test_stateful_links(target: Target, bound_schema: Any, spender: Spender) -> 
         # An invented id gets 404; only one taken from a submission's answer gets 200.
         assert journal.entries(method="GET", path="/api/v3/predictions/", status=200)
         # An invented ticket gets 404; a real one gets 200, or 400/413 for a body of
-        # another size than the ticket declared (see NARROWED in contracts/schema.py).
+        # another size than the ticket declared (see NARROWED in mock_api/contract/schema.py).
         puts = journal.entries(method="PUT", path="/media/upload-tickets/")
         assert {entry.status for entry in puts} & {200, 400, 413}

@@ -391,7 +391,7 @@ def verify(
 ) -> None:
     """Run the contract suite against a server and report every check."""
     try:
-        from contracts.budget import parse_budget
+        from mock_api.contract.budget import parse_budget
         from mock_api.verify import run
     except ImportError as exc:  # the suite needs the test extras
         raise click.ClickException(

@@ -27,9 +27,12 @@ from typing import TYPE_CHECKING, TextIO
 import pytest
 
 if TYPE_CHECKING:
-    from contracts.session import ContractSession
+    from mock_api.contract.session import ContractSession
 
 __all__ = ["CheckResult", "VerifyReporter", "pytest_args", "run"]
+
+#: The suite's pytest files: ``contracts/`` in a checkout, installed under this name.
+SUITE = "mock_api.contract.suite"
 
 _MARK = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}
 
@@ -114,7 +117,7 @@ class VerifyReporter:
 
     @property
     def session(self) -> ContractSession | None:
-        from contracts.session import SESSION
+        from mock_api.contract.session import SESSION
 
         return self.config.stash.get(SESSION, None) if self.config is not None else None
 
@@ -161,9 +164,9 @@ def pytest_args(
     video_url: str | None = None,
 ) -> list[str]:
     """The pytest command line that runs the contract suite against ``base_url``."""
-    spec = importlib.util.find_spec("contracts")
+    spec = importlib.util.find_spec(SUITE)
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("the contracts package is not installed", name="contracts")
+        raise ModuleNotFoundError(f"the contract suite ({SUITE}) is not installed", name=SUITE)
     args = [
         str(Path(next(iter(spec.submodule_search_locations))).resolve()),
         "--wavespeed-base-url",

@@ -1,4 +1,4 @@
-"""contracts.invariants on hand-written sequences of reads, and the poller's timeout."""
+"""mock_api.contract.invariants on hand-written sequences of reads, and the poller's timeout."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from contracts.invariants import (
+from mock_api.contract.invariants import (
     Invariant,
     InvariantViolation,
     LifecycleTimeout,

@@ -1,14 +1,14 @@
-"""contracts.session: choosing the target once per run, and refusing an unusable one."""
+"""mock_api.contract.session: choosing the target once per run, and refusing an unusable one."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 
-from contracts.budget import BudgetExceeded, priced
-from contracts.options import TargetOptions
-from contracts.session import ContractSession, TargetUnusable
-from contracts.target import TargetKind
+from mock_api.contract.budget import BudgetExceeded, priced
+from mock_api.contract.options import TargetOptions
+from mock_api.contract.session import ContractSession, TargetUnusable
+from mock_api.contract.target import TargetKind
 from tests.live import free_port
 from tests.test_contracts_by_url import KEY, serving
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from contracts.budget import parse_budget
+from mock_api.contract.budget import parse_budget
 
 __all__ = ["OPTIONS", "OptionError", "TargetOptions", "add_options", "resolve"]
 

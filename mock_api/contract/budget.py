@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from contracts.rule import MINIMUM_SECONDS, RATE_MICROS_PER_SECOND, Order, cost_micros, usd
+from mock_api.contract.rule import MINIMUM_SECONDS, RATE_MICROS_PER_SECOND, Order, cost_micros, usd
 
 __all__ = [
     "UNPRICEABLE_JOB_MICROS",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from contracts.budget import (
+from mock_api.contract.budget import (
     BudgetExceeded,
     PlannedSpend,
     Spender,
@@ -22,10 +22,10 @@ from contracts.budget import (
     describe_plan,
     plan_total,
 )
-from contracts.jobs import balance_micros
-from contracts.options import TargetOptions
-from contracts.rule import usd
-from contracts.target import Target, connect, in_process
+from mock_api.contract.jobs import balance_micros
+from mock_api.contract.options import TargetOptions
+from mock_api.contract.rule import usd
+from mock_api.contract.target import Target, connect, in_process
 
 __all__ = ["SESSION", "SPENDS", "ContractSession", "TargetUnusable"]
 
@@ -53,7 +53,7 @@ class ContractSession:
     def open(self, plan: Iterable[PlannedSpend]) -> Target:
         """Pick the target; on a paid one, refuse a plan over budget before anything is sent.
 
-        Raises :class:`~contracts.budget.BudgetExceeded` with the plan, line by line,
+        Raises :class:`~mock_api.contract.budget.BudgetExceeded` with the plan, line by line,
         or :class:`TargetUnusable` when the target will not show the key's balance.
         """
         options = self.options

@@ -4,7 +4,7 @@ Why this exists: the pure rule can be right while the service around it is
 wrong (it reads the wrong duration, charges twice, forgets a refund). This
 check makes WAVs of exactly known length, uploads them, submits, waits for the
 job to finish, and compares how far ``/api/v3/balance`` moved with the
-documented rule (:mod:`contracts.rule`), computed here from the lengths alone:
+documented rule (:mod:`mock_api.contract.rule`), computed here from the lengths alone:
 a completed job costs exactly the rule's amount, a failed one nothing.
 """
 
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import httpx
 
-from contracts.budget import Spender
-from contracts.invariants import Poller, Snapshot
-from contracts.jobs import JobInputs, balance_micros, submit, upload_silence
-from contracts.rule import Order, cost_micros, explain, readings_agree, usd
-from contracts.target import Target
+from mock_api.contract.budget import Spender
+from mock_api.contract.invariants import Poller, Snapshot
+from mock_api.contract.jobs import JobInputs, balance_micros, submit, upload_silence
+from mock_api.contract.rule import Order, cost_micros, explain, readings_agree, usd
+from mock_api.contract.target import Target
 
 __all__ = ["BillingCase", "ChargeMismatch", "ChargeResult", "check_charge"]
 
