@@ -17,6 +17,7 @@ what the run spent.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Generator
 from pathlib import Path
 
@@ -26,8 +27,14 @@ import pytest
 from mock_api.contract.budget import BudgetExceeded, PlannedSpend, Spender
 from mock_api.contract.jobs import upload_video
 from mock_api.contract.options import OPTIONS, OptionError, add_options, resolve
-from mock_api.contract.session import SESSION, SPENDS, ContractSession, TargetUnusable
-from mock_api.contract.target import Target
+from mock_api.contract.session import (
+    SESSION,
+    SPENDS,
+    ContractSession,
+    TargetUnreachable,
+    TargetUnusable,
+)
+from mock_api.contract.target import Target, describe_transport_error
 
 HERE = Path(__file__).resolve().parent
 
@@ -64,15 +71,33 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     state = session.config.stash[SESSION]
     try:
         state.open(plan)
-    except BudgetExceeded as exc:
-        state.refusal = str(exc)
-        pytest.exit(state.refusal, returncode=pytest.ExitCode.USAGE_ERROR)
-    except TargetUnusable as exc:
+    except (TargetUnreachable, BudgetExceeded, TargetUnusable) as exc:
         state.refusal = str(exc)
         pytest.exit(state.refusal, returncode=pytest.ExitCode.USAGE_ERROR)
     except httpx.HTTPError as exc:
         state.refusal = f"cannot reach {state.options.base_url}: {exc}"
         pytest.exit(state.refusal, returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def _unanswered(error: BaseException | None) -> BaseException | None:
+    """The request that got no answer at all behind a check's failure, if that is what it was."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, httpx.TransportError) or _is_requests_connection_error(error):
+            return error
+        if isinstance(error, BaseExceptionGroup):
+            found = next((e for e in map(_unanswered, error.exceptions) if e is not None), None)
+            if found is not None:
+                return found
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _is_requests_connection_error(error: BaseException) -> bool:
+    # schemathesis sends with requests; imported lazily, as only its checks need it
+    requests = sys.modules.get("requests")
+    return requests is not None and isinstance(error, requests.exceptions.ConnectionError)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -91,6 +116,13 @@ def pytest_runtest_makereport(
     if report.failed and call.when == "call" and target is not None and target.exchanges:
         text = "\n\n".join(exchange.describe() for exchange in target.exchanges)
         report.sections.append(("wavespeed: last HTTP exchanges", text))
+    unanswered = _unanswered(call.excinfo.value) if call.excinfo is not None else None
+    if report.failed and unanswered is not None and target is not None:
+        # The target stopped answering: the checks left would each wait for it and fail
+        # the same way. Stop here; every result so far is still reported.
+        item.session.shouldstop = (
+            f"the target stopped answering: {describe_transport_error(unanswered)}"
+        )
     return report
 
 

@@ -379,6 +379,13 @@ def price(
     help="Seconds between polls (default: 0.1 on the fake, 5 elsewhere).",
 )
 @click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds any one job may take (default: what the fake says it plans, or 120 s "
+    "plus 30 s per second of output elsewhere).",
+)
+@click.option(
     "--video", default=None, help="A real video of two people to submit instead of a synthetic one."
 )
 def verify(
@@ -387,6 +394,7 @@ def verify(
     budget: str,
     select: str | None,
     poll_interval: float | None,
+    timeout: float | None,
     video: str | None,
 ) -> None:
     """Run the contract suite against a server and report every check."""
@@ -403,7 +411,15 @@ def verify(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--budget") from None
     raise SystemExit(
-        run(base_url, api_key, budget, select=select, poll_interval=poll_interval, video_url=video)
+        run(
+            base_url,
+            api_key,
+            budget,
+            select=select,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            video_url=video,
+        )
     )
 
 

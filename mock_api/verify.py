@@ -4,9 +4,24 @@ Why this exists: someone checking a deployment (the fake on a CI host, a
 staging proxy, the real API with a budget) wants one command and an answer a
 person can act on, not pytest's output. This runs the ``contracts`` package
 with ``pytest.main`` and the target options, keeps pytest's own output out of
-sight, and prints instead one line per check as it finishes, then a report:
-every failure with the request and response that broke it, and what the run
-spent. The exit status is pytest's: 0 only when every check passed.
+sight, and prints instead a first line (how many checks, against what), one
+line per check as it finishes, then a report: every failure with the request
+and response that broke it, and what the run spent. The exit status is
+pytest's: 0 only when every check passed; 4 when the run was refused (target
+unreachable, over budget, key refused), 5 when ``-k`` matched no check.
+
+What a report never shows: the API key (it goes only to the target's own
+origin, see :class:`~mock_api.contract.target.OriginAuth`), binary bodies
+(summarised as type, size, sha256 and first bytes), Hypothesis's own
+bookkeeping (``Falsifying example: run(case=...)``), or a traceback in
+place of the results: a target that stops answering mid-run ends the run
+with every result so far and the request that went unanswered.
+
+The run loads only the pytest plugins the suite needs (schemathesis's and
+Hypothesis's), not every one installed: other plugins (random order,
+parallelism, timeouts) would change what the suite does, and pytest would
+rewrite the assertions of every module of each auto-loaded plugin's package
+on every run, about 3 s here.
 
 The contract suite needs the test extras (schemathesis, hypothesis); they
 are imported only when ``verify`` runs.
@@ -17,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import re
 import sys
 import time
 from collections.abc import Generator
@@ -35,6 +51,16 @@ __all__ = ["CheckResult", "VerifyReporter", "pytest_args", "run"]
 SUITE = "mock_api.contract.suite"
 
 _MARK = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}
+
+#: The only plugins a run loads (see the module docstring).
+PLUGINS = ("schemathesis.pytest.plugin", "_hypothesis_pytestplugin")
+
+#: Lines Hypothesis adds to a failure about itself, not about the target.
+_HYPOTHESIS_NOISE = re.compile(
+    r"^\s*(Falsifying|Failing) (explicit )?example:|^\s*You can (reproduce|add)|"
+    r"@reproduce_failure|^\s*Highest target score|^\s*Trying example:|"
+    r"^\s*Hypothesis found \d+ distinct failures|^\s*Explanation:|^\s*Unreliable test timings"
+)
 
 
 @dataclass
@@ -62,28 +88,85 @@ def _title(item: pytest.Item) -> str:
 
 
 def _message(error: BaseException) -> str:
-    text = str(error) or type(error).__name__
-    notes = getattr(error, "__notes__", None) or []
-    return "\n".join([text, *[str(note) for note in notes]]).strip()
+    """What a failed check says: its own words, without Hypothesis's; a request that got no
+    answer as the URL and the reason; each of several failures in turn."""
+    from mock_api.contract.target import describe_transport_error
+
+    if isinstance(error, BaseExceptionGroup):
+        parts = [_message(inner) for inner in error.exceptions]
+        unique = list(dict.fromkeys(part for part in parts if part))
+        if len(unique) == 1:
+            return unique[0]
+        return "\n".join(f"({n}) {part}" for n, part in enumerate(unique, 1))
+    if _is_unanswered(error):
+        return describe_transport_error(error)
+    lines = [str(error) or type(error).__name__]
+    lines += [str(note) for note in getattr(error, "__notes__", None) or []]
+    text = "\n".join(lines)
+    kept = [line for line in text.splitlines() if not _HYPOTHESIS_NOISE.search(line)]
+    return "\n".join(kept).strip()
+
+
+def _is_unanswered(error: BaseException) -> bool:
+    import httpx
+
+    if isinstance(error, httpx.TransportError):
+        return True
+    requests = sys.modules.get("requests")
+    return requests is not None and isinstance(error, requests.exceptions.ConnectionError)
 
 
 class VerifyReporter:
     """A pytest plugin: one line per finished check, then :meth:`render`."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, *, base_url: str = "", select: str | None = None) -> None:
         self.out = out
+        self.base_url = base_url
+        self.select = select
         self.results: list[CheckResult] = []
         self.config: pytest.Config | None = None
+        self.planned = 0
+        self.collected = 0
+        self.stopped: str | None = None
+        self.crash: str | None = None
+        self.headed = False
         self._titles: dict[str, str] = {}
         self._messages: dict[str, str] = {}
         self._started = time.monotonic()
 
+    @pytest.hookimpl(trylast=True)
     def pytest_configure(self, config: pytest.Config) -> None:
         self.config = config
+        state = self.session
+        if state is not None:  # a refusal names verify's own flag, not the pytest option
+            state.budget_flag = "--budget"
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        self.collected = len(items)
 
     @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        self._titles = {item.nodeid + item.name: _title(item) for item in items}
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """The first line: how many checks, against what (the session has just opened it)."""
+        self._titles = {item.nodeid + item.name: _title(item) for item in session.items}
+        self.planned = len(session.items)
+        state = self.session
+        if state is not None and state.target is not None:
+            self._head(f"{self.planned} checks against {state.description}")
+
+    def _head(self, text: str) -> None:
+        if not self.headed:
+            self.headed = True
+            self.out.write(f"wavespeed-mock verify: {text}\n")
+            self.out.flush()
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if session.shouldstop:
+            self.stopped = str(session.shouldstop)
+
+    def pytest_internalerror(self, excrepr: object) -> None:
+        lines = str(excrepr).strip().splitlines()
+        self.crash = lines[-1] if lines else "internal error"
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -103,6 +186,8 @@ class VerifyReporter:
             return
         title = self._titles.get(key, report.nodeid)
         message = self._messages.get(key, "")
+        if report.when == "setup" and report.failed and not message and report.longrepr:
+            message = report.longreprtext.strip().splitlines()[-1]
         if report.skipped and isinstance(report.longrepr, tuple):
             message = str(report.longrepr[2]).removeprefix("Skipped: ")
         elif report.failed and not message:
@@ -122,36 +207,52 @@ class VerifyReporter:
         return self.config.stash.get(SESSION, None) if self.config is not None else None
 
     def render(self, exit_code: int) -> str:
-        lines: list[str] = []
+        state = self.session
+        refused = state is not None and state.refusal
+        if not self.headed:
+            if refused:
+                self._head(f"NOT RUN against {self.base_url}")
+            elif exit_code == pytest.ExitCode.NO_TESTS_COLLECTED and self.select:
+                self._head(f"no checks match -k {self.select!r} ({self.collected} checks exist)")
+            else:
+                self._head(self.base_url)
+        lines = [state.refusal] if state is not None and state.refusal else self._tally()
+        for result in self.results:
+            if result.outcome == "failed":
+                lines += ["", *self._failure(result)]
+        if state is not None and state.balance_before is not None:
+            lines += ["", *state.summary()]
+        verdict = "all checks passed" if exit_code == 0 else f"FAILED (exit status {exit_code})"
+        lines += ["", f"verify: {verdict}"]
+        return "\n".join(lines) + "\n"
+
+    def _tally(self) -> list[str]:
         counts = dict.fromkeys(_MARK, 0)
         for result in self.results:
             counts[result.outcome] = counts.get(result.outcome, 0) + 1
-        state = self.session
-        lines.append("")
-        if state is not None and state.refusal:
-            lines.append("NOT RUN")
-            lines.append(state.refusal)
         elapsed = time.monotonic() - self._started
-        lines.append(
-            f"{len(self.results)} checks in {elapsed:.1f} s: {counts['passed']} passed, "
-            f"{counts['failed']} failed, {counts['skipped']} skipped"
-        )
-        for result in self.results:
-            if result.outcome != "failed":
-                continue
-            lines.append("")
-            lines.append(f"FAILED {result.title}")
-            lines.extend(f"  {line}" for line in result.message.splitlines())
-            for name, text in result.sections:
-                lines.append(f"  {name.removeprefix('wavespeed: ')}:")
-                lines.extend(f"    {line}" for line in text.splitlines())
-        if state is not None and state.balance_before is not None:
-            lines.append("")
-            lines.extend(state.summary())
-        verdict = "all checks passed" if exit_code == 0 else f"FAILED (exit status {exit_code})"
-        lines.append("")
-        lines.append(f"verify: {verdict}")
-        return "\n".join(lines) + "\n"
+        ran = len(self.results)
+        lines = [
+            "",
+            f"{ran} checks in {elapsed:.1f} s: {counts['passed']} passed, "
+            f"{counts['failed']} failed, {counts['skipped']} skipped",
+        ]
+        if self.stopped:
+            lines.append(f"STOPPED after {ran} of {self.planned} checks: {self.stopped}")
+        elif self.planned > ran:
+            lines.append(f"{self.planned - ran} of {self.planned} checks did not run")
+        if self.crash:
+            lines.append(f"the run broke off: {self.crash}")
+        return lines
+
+    @staticmethod
+    def _failure(result: CheckResult) -> list[str]:
+        lines = [f"FAILED {result.title}"]
+        lines += [f"  {line}" for line in result.message.splitlines()]
+        for name, text in result.sections:
+            lines.append(f"  {name.removeprefix('wavespeed: ')}:")
+            lines += [f"    {line}" for line in text.splitlines()]
+        return lines
 
 
 def pytest_args(
@@ -161,6 +262,7 @@ def pytest_args(
     *,
     select: str | None = None,
     poll_interval: float | None = None,
+    timeout: float | None = None,
     video_url: str | None = None,
 ) -> list[str]:
     """The pytest command line that runs the contract suite against ``base_url``."""
@@ -177,6 +279,8 @@ def pytest_args(
         budget,
         "-p",
         "no:cacheprovider",
+        "--disable-plugin-autoload",
+        *(arg for plugin in PLUGINS for arg in ("-p", plugin)),
         "-q",
         # The CLI has imported the fake (and so anyio, a pytest plugin) before
         # pytest starts: harmless, but it would warn, and a project's
@@ -188,6 +292,8 @@ def pytest_args(
         args += ["-k", select]
     if poll_interval is not None:
         args += ["--wavespeed-poll-interval", str(poll_interval)]
+    if timeout is not None:
+        args += ["--wavespeed-timeout", str(timeout)]
     if video_url:
         args += ["--wavespeed-video", video_url]
     return args
@@ -200,6 +306,7 @@ def run(
     *,
     select: str | None = None,
     poll_interval: float | None = None,
+    timeout: float | None = None,
     video_url: str | None = None,
     out: TextIO | None = None,
 ) -> int:
@@ -211,17 +318,23 @@ def run(
         budget,
         select=select,
         poll_interval=poll_interval,
+        timeout=timeout,
         video_url=video_url,
     )
-    out.write(f"wavespeed-mock verify: {base_url}\n")
-    out.flush()
-    reporter = VerifyReporter(out)
+    reporter = VerifyReporter(out, base_url=base_url, select=select)
     captured = io.StringIO()
-    with contextlib.redirect_stdout(captured):
-        exit_code = int(pytest.main(args, plugins=[reporter]))
+    try:
+        with contextlib.redirect_stdout(captured):
+            exit_code = int(pytest.main(args, plugins=[reporter]))
+    except Exception as exc:  # whatever broke, the results so far are printed
+        reporter.crash = f"{type(exc).__name__}: {exc}"
+        exit_code = int(pytest.ExitCode.INTERNAL_ERROR)
     out.write(reporter.render(exit_code))
     state = reporter.session
-    unexplained = exit_code not in (0, 1) and not (state is not None and state.refusal)
+    explained = (state is not None and state.refusal) or (
+        exit_code == pytest.ExitCode.NO_TESTS_COLLECTED and select
+    )
+    unexplained = exit_code not in (0, 1) and not explained
     if unexplained:  # a usage or internal error: pytest's own words say what
         out.write("\npytest said:\n" + captured.getvalue()[-4000:])
     out.flush()

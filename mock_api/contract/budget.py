@@ -98,8 +98,14 @@ def describe_plan(plan: Iterable[PlannedSpend]) -> list[str]:
     ]
 
 
-def check_budget(plan: Iterable[PlannedSpend], budget_micros: int) -> int:
-    """Refuse a run whose worst case is over budget; return the worst case."""
+def check_budget(
+    plan: Iterable[PlannedSpend], budget_micros: int, *, flag: str = "--wavespeed-budget"
+) -> int:
+    """Refuse a run whose worst case is over budget; return the worst case.
+
+    ``flag`` is the option the refusal tells the user to raise: the pytest
+    option by default, ``--budget`` under ``wavespeed-mock verify``.
+    """
     items = list(plan)
     total = plan_total(items)
     if total > budget_micros:
@@ -107,7 +113,7 @@ def check_budget(plan: Iterable[PlannedSpend], budget_micros: int) -> int:
         raise BudgetExceeded(
             f"refusing to start: this run could spend up to {usd(total)} on a paid endpoint, "
             f"over the budget of {usd(budget_micros)}.\n{lines}\n"
-            f"Pass --wavespeed-budget {usd(total)[1:]} (or set WAVESPEED_BUDGET) to allow it, "
+            f"Pass {flag} {usd(total)[1:]} (or set WAVESPEED_BUDGET) to allow it, "
             "or select fewer checks with -k."
         )
     return total

@@ -191,7 +191,12 @@ def check_history(snapshots: Sequence[Snapshot]) -> None:
 
 
 def check_urls_get(client: httpx.Client, snapshot: Snapshot) -> Snapshot:
-    """Read the job through its own ``urls.get``: it must be the same job."""
+    """Read the job through its own ``urls.get``: it must be the same job.
+
+    ``client`` is the target's authenticated client; its key goes only to the
+    target's own origin (:class:`~mock_api.contract.target.OriginAuth`), so a
+    ``urls.get`` on another host is fetched without it (and may rightly be refused).
+    """
     url = (snapshot.get("urls") or {}).get("get")
     if not isinstance(url, str) or not url:
         _fail(Invariant.URLS_GET_SAME_JOB, f"urls.get is {url!r}", snapshot)
@@ -231,14 +236,16 @@ class Poller:
 
     ``wait(seconds)`` moves time between reads: ``ManualClock.advance``
     in-process, ``time.sleep`` over HTTP. ``timeout`` is in waited seconds,
-    so it means the same thing on both. After the job finishes it is read
-    ``settle_polls`` more times, to prove it no longer changes.
+    so it means the same thing on both: a number, or a function of the job's
+    id (a target's :meth:`~mock_api.contract.target.Target.job_timeout`, which
+    asks what the target's own answers imply for that job). After the job
+    finishes it is read ``settle_polls`` more times, to prove it no longer changes.
     """
 
     client: httpx.Client
     wait: Callable[[float], object]
     interval: float = 1.0
-    timeout: float = 600.0
+    timeout: float | Callable[[str], float] = 600.0
     settle_polls: int = 2
 
     def read(self, job_id: str) -> Snapshot:
@@ -258,6 +265,7 @@ class Poller:
             self._add(history, first)
         waited = 0.0
         settled = 0
+        limit: float | None = None
         while True:
             snapshot = self.read(job_id)
             self._add(history, snapshot)
@@ -265,10 +273,13 @@ class Poller:
                 settled += 1
                 if settled > self.settle_polls:
                     return history
-            if waited >= self.timeout:
+            if limit is None:  # asked once, after the first read: the job exists by then
+                limit = self.timeout(job_id) if callable(self.timeout) else self.timeout
+            if waited >= limit:
                 raise LifecycleTimeout(
                     f"job {job_id} still {snapshot.get('status')!r} after {waited:g} s "
-                    f"({len(history)} reads); last read: {_show(snapshot)}"
+                    f"(the bound for this job: {limit:g} s; {len(history)} reads); "
+                    f"last read: {_show(snapshot)}"
                 )
             self.wait(self.interval)
             waited += self.interval

@@ -13,7 +13,8 @@ option                          environment             meaning
 ``--wavespeed-api-key KEY``     ``WAVESPEED_API_KEY``   its key (required with a URL)
 ``--wavespeed-budget USD``      ``WAVESPEED_BUDGET``    most a paid run may spend (0)
 ``--wavespeed-poll-interval S``                         between polls (fake 0.1, else 5)
-``--wavespeed-timeout S``                               per job (fake 120, else 1800)
+``--wavespeed-timeout S``                               per job (default: derived per
+                                                        job, see ``Target.job_timeout``)
 ``--wavespeed-video URL``       ``WAVESPEED_VIDEO``     a real video of two people
 ==============================  ======================  ==================================
 """
@@ -61,7 +62,13 @@ OPTIONS = (
         "Most a run against a paid endpoint may spend (default 0: a paid run is opt-in).",
     ),
     Option("--wavespeed-poll-interval", None, "S", "Seconds between polls of a job."),
-    Option("--wavespeed-timeout", None, "S", "Seconds a job may take before the check fails."),
+    Option(
+        "--wavespeed-timeout",
+        None,
+        "S",
+        "Seconds any one job may take before its check fails (default: what the fake says "
+        "it plans for the job, or 120 s plus 30 s per second of output elsewhere).",
+    ),
     Option(
         "--wavespeed-video",
         "WAVESPEED_VIDEO",

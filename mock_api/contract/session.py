@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import httpx
 import pytest
 
 from mock_api.contract.budget import (
@@ -24,10 +25,16 @@ from mock_api.contract.budget import (
 )
 from mock_api.contract.jobs import balance_micros
 from mock_api.contract.options import TargetOptions
-from mock_api.contract.rule import usd
-from mock_api.contract.target import Target, connect, in_process
+from mock_api.contract.rule import RATE_MICROS_PER_SECOND, usd
+from mock_api.contract.target import (
+    Target,
+    TargetUnreachable,
+    connect,
+    describe_transport_error,
+    in_process,
+)
 
-__all__ = ["SESSION", "SPENDS", "ContractSession", "TargetUnusable"]
+__all__ = ["SESSION", "SPENDS", "ContractSession", "TargetUnreachable", "TargetUnusable"]
 
 #: The marker a check uses to declare what its submissions may cost on a paid endpoint.
 SPENDS = "spends"
@@ -49,14 +56,22 @@ class ContractSession:
     description: str = ""
     #: Why the run refused to start (over budget, target unreachable), if it did.
     refusal: str | None = None
+    #: Why the balance could not be read at the end (the target stopped answering), if so.
+    close_error: str | None = None
+    #: The flag a refusal tells the user to raise: the pytest option, or ``verify``'s own.
+    budget_flag: str = "--wavespeed-budget"
 
     def open(self, plan: Iterable[PlannedSpend]) -> Target:
         """Pick the target; on a paid one, refuse a plan over budget before anything is sent.
 
-        Raises :class:`~mock_api.contract.budget.BudgetExceeded` with the plan, line by line,
-        or :class:`TargetUnusable` when the target will not show the key's balance.
+        Raises :class:`TargetUnreachable` first when the target does not answer
+        at all, :class:`~mock_api.contract.budget.BudgetExceeded` with the plan,
+        line by line, or :class:`TargetUnusable` when the target will not show
+        the key's balance.
         """
         options = self.options
+        self.plan = list(plan)
+        self.planned_micros = plan_total(self.plan)
         if options.base_url is None:
             target = in_process()
         else:
@@ -68,13 +83,18 @@ class ContractSession:
                 timeout=options.timeout,
                 video_url=options.video_url,
             )
-        self.plan = list(plan)
-        self.planned_micros = plan_total(self.plan)
+        # A paid job's billed seconds bound its output's; the longest planned one
+        # bounds every wait (see Target.job_timeout).
+        longest = max((item.each_micros for item in self.plan), default=0)
+        target.max_output_seconds = max(target.max_output_seconds, longest / RATE_MICROS_PER_SECOND)
         try:
             if not target.free:
-                check_budget(self.plan, options.budget_micros)
+                check_budget(self.plan, options.budget_micros, flag=self.budget_flag)
             with target.client() as client:
                 self.balance_before = balance_micros(client)
+        except httpx.TransportError as exc:
+            target.close()
+            raise TargetUnreachable(describe_transport_error(exc)) from None
         except BudgetExceeded as exc:
             target.close()
             raise BudgetExceeded(
@@ -98,12 +118,22 @@ class ContractSession:
         return target
 
     def close(self) -> None:
+        """Read the balance once more and let the target go.
+
+        Never raises for the target's sake: a target that stopped answering
+        mid-run must not cost the report of every check that ran before; the
+        reason is kept in :attr:`close_error` and shown in :meth:`summary`.
+        """
         target, self.target = self.target, None
         if target is None:
             return
         try:
             with target.client() as client:
                 self.balance_after = balance_micros(client)
+        except httpx.TransportError as exc:
+            self.close_error = describe_transport_error(exc)
+        except AssertionError as exc:  # it answered, but not with a balance
+            self.close_error = str(exc).strip()
         finally:
             target.close()
 
@@ -129,6 +159,8 @@ class ContractSession:
             spent = self.spent_micros
             spent_text = "unknown" if spent is None else usd(spent)
             lines.append(f"spent: {spent_text} (balance {usd(self.balance_before)} -> {after})")
+        if self.close_error is not None:
+            lines.append(f"  the balance could not be read at the end: {self.close_error}")
         return lines
 
 

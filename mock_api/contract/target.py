@@ -24,12 +24,15 @@ held for the whole 60 s sync wait.
 from __future__ import annotations
 
 import enum
+import errno
+import hashlib
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import anyio.from_thread
@@ -37,24 +40,159 @@ import httpx
 from starlette.types import ASGIApp
 
 from mock_api import PACES, ManualClock, MockService, Settings, create_app
+from mock_api.contract.rule import MINIMUM_SECONDS
+from mock_api.lifecycle import NEVER_MS
 from mock_api.planning import OUTCOME_HEADER, Directive, parse_outcome
 from mock_api.spec import SPEC_PATH
 
 __all__ = [
     "DEFAULT_API_KEY",
     "IN_PROCESS_URL",
+    "JOB_BASE_SECONDS",
+    "SECONDS_PER_OUTPUT_SECOND",
     "Exchange",
+    "OriginAuth",
     "SyncASGITransport",
     "Target",
     "TargetKind",
+    "TargetUnreachable",
     "accepts_any_key",
     "connect",
+    "describe_body",
+    "describe_transport_error",
     "identify",
     "in_process",
+    "origin",
 ]
 
 DEFAULT_API_KEY = "contract-suite-key"
 IN_PROCESS_URL = "http://testserver"
+
+#: How long a job may take where the target does not say (the real service,
+#: or a fake whose control API is off): seconds of queueing and start-up,
+#: which nothing documents, plus seconds of wall time per second of output,
+#: the top of the real model's 10-30 s (``shared/reference``), which is also
+#: the fake's slowest preset pace (``realistic``). ``--wavespeed-timeout``
+#: overrides it.
+JOB_BASE_SECONDS = 120.0
+SECONDS_PER_OUTPUT_SECOND = 30.0
+#: On the fake, which says when each job will finish (``/_mock/jobs/{id}``):
+#: that much more than its own plan, for latency and a busy machine.
+_FAKE_SLACK_FACTOR = 1.5
+_FAKE_SLACK_SECONDS = 10.0
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class TargetUnreachable(Exception):
+    """The target did not answer at all (refused, timed out, no such host)."""
+
+
+def origin(url: httpx.URL | str) -> tuple[str, str, int]:
+    """(scheme, host, port) with the scheme's default port filled in, as browsers compare."""
+    url = httpx.URL(url)
+    port = url.port if url.port is not None else _DEFAULT_PORTS.get(url.scheme, 0)
+    return url.scheme, url.host.lower(), port
+
+
+class OriginAuth(httpx.Auth):
+    """``Authorization: Bearer KEY`` on requests to one origin, and on no other.
+
+    The target hands out absolute URLs (``urls.get``, outputs, upload
+    targets); a client that simply followed them with its default headers
+    would give the key to whichever host they name. Attached per request,
+    after the URL is final, so no call site can forget the check. (httpx
+    itself drops the header when a redirect leaves the origin.)
+    """
+
+    def __init__(self, base_url: str, api_key: str) -> None:
+        self.origin = origin(base_url)
+        self._header = f"Bearer {api_key}"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if origin(request.url) == self.origin:
+            request.headers["Authorization"] = self._header
+        else:
+            request.headers.pop("Authorization", None)
+        yield request
+
+
+def describe_transport_error(exc: BaseException) -> str:
+    """What a person should read about a request that got no answer: what failed, and where."""
+    if str(exc).startswith("cannot reach "):  # already said (by _NamingTransport)
+        return str(exc)
+    reason = _reason(exc)
+    request: object = None
+    try:  # httpx's errors raise if they carry no request; requests' hold None
+        request = getattr(exc, "request", None)
+    except RuntimeError:
+        request = None
+    url = getattr(request, "url", None)
+    if url is None:
+        return reason
+    return f"cannot reach {getattr(request, 'method', None) or 'GET'} {url}: {reason}"
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc)
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:  # the OS's errno is deep in the chain
+        seen.add(id(cause))
+        code = getattr(cause, "errno", None)
+        if code == errno.ECONNREFUSED or "Connection refused" in str(cause):
+            return "connection refused"
+        if code == errno.ECONNRESET or "Connection reset" in str(cause):
+            return "connection reset"
+        cause = cause.__cause__ or cause.__context__
+    name = type(exc).__name__
+    if "Timeout" in name:
+        return f"no answer in time ({name})"
+    if isinstance(exc, httpx.RemoteProtocolError) or "RemoteDisconnected" in text:
+        return "the server closed the connection without answering"
+    if "Name or service not known" in text or "nodename nor servname" in text:
+        return "no such host"
+    return text or name
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def describe_body(content: bytes, content_type: str | None = None, limit: int = 2000) -> str:
+    """A body as text for a report; anything binary as its type, size, sha256 and first bytes."""
+    if not content:
+        return ""
+    kind = (content_type or "").split(";", 1)[0].strip().lower()
+    textual = not kind or kind.startswith("text/") or kind in _TEXT_TYPES or kind.endswith("+json")
+    text = None
+    if textual:
+        try:
+            text = content.decode()
+        except UnicodeDecodeError:
+            text = None
+    if text is None or any(ch in text for ch in _BINARY_CHARS):
+        digest = hashlib.sha256(content).hexdigest()
+        return (
+            f"({kind or 'unknown type'}, {len(content)} bytes, sha256 {digest}, "
+            f"starts {content[:16]!r})"
+        )
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
+
+
+_TEXT_TYPES = frozenset(
+    {
+        "application/json",
+        "application/problem+json",
+        "application/yaml",
+        "application/x-yaml",
+        "application/xml",
+        "application/x-www-form-urlencoded",
+        "application/javascript",
+    }
+)
+#: NUL and the C0 controls other than tab, newline and carriage return: not text.
+_BINARY_CHARS = frozenset(chr(c) for c in range(32) if c not in (9, 10, 13))
 
 
 class TargetKind(enum.StrEnum):
@@ -98,31 +236,62 @@ class SyncASGITransport(httpx.BaseTransport):
 
 @dataclass(frozen=True)
 class Exchange:
-    """One request and its answer, kept to show beside a failure."""
+    """One request and its answer, kept to show beside a failure.
+
+    ``repeated`` counts identical exchanges in a row (a poll that keeps
+    getting the same answer), shown once with ``x N``.
+    """
 
     method: str
     url: str
     request_body: str
     status: int
     response_body: str
+    repeated: int = 1
+
+    def same(self, other: Exchange) -> bool:
+        return self.key() == other.key()
+
+    def key(self) -> tuple[str, str, str, int, str]:
+        return (self.method, self.url, self.request_body, self.status, self.response_body)
 
     def describe(self) -> str:
+        times = f"  (x {self.repeated}, identical)" if self.repeated > 1 else ""
         return (
-            f"request:  {self.method} {self.url}\n"
+            f"request:  {self.method} {self.url}{times}\n"
             f"          {self.request_body or '(no body)'}\n"
             f"response: {self.status}\n"
             f"          {self.response_body or '(no body)'}"
         )
 
 
-def _text(content: bytes, limit: int = 2000) -> str:
-    if not content:
-        return ""
+class _NamingTransport(httpx.BaseTransport):
+    """Re-raises a request that got no answer with the URL and the reason in its message.
+
+    httpx says ``[Errno 111] Connection refused``; a report must say which
+    URL of which host refused, as the run may talk to several.
+    """
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return self.inner.handle_request(request)
+        except httpx.TransportError as exc:
+            message = describe_transport_error(_with_request(exc, request))
+            raise type(exc)(message, request=request) from exc
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _with_request(exc: httpx.TransportError, request: httpx.Request) -> httpx.TransportError:
     try:
-        text = content.decode()
-    except UnicodeDecodeError:
-        return f"({len(content)} bytes of binary)"
-    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
+        exc.request  # noqa: B018 - raises when unset
+    except RuntimeError:
+        exc.request = request
+    return exc
 
 
 @dataclass
@@ -134,7 +303,8 @@ class Target:
     api_key: str
     wait: Callable[[float], object]
     poll_interval: float
-    timeout: float
+    #: Seconds any one job may take, from ``--wavespeed-timeout``; else see :meth:`job_timeout`.
+    timeout_override: float | None = None
     transport: httpx.BaseTransport | None = None
     #: In-process only: the fake the lifecycle and billing checks talk to.
     service: MockService | None = None
@@ -144,6 +314,9 @@ class Target:
     open_keys: bool = False
     #: A video URL to submit instead of an uploaded synthetic one.
     video_url: str | None = None
+    #: The longest output (seconds) a job of this run may have; the session sets it
+    #: from the plan on a paid target (billed seconds bound the output's).
+    max_output_seconds: float = float(MINIMUM_SECONDS)
     exchanges: deque[Exchange] = field(default_factory=lambda: deque(maxlen=4))
     _clients: list[httpx.Client] = field(default_factory=list)
 
@@ -167,28 +340,71 @@ class Target:
     def _record(self, response: httpx.Response) -> None:
         response.read()
         request = response.request
-        self.exchanges.append(
-            Exchange(
-                request.method,
-                str(request.url),
-                _text(request.content),
-                response.status_code,
-                _text(response.content),
-            )
+        exchange = Exchange(
+            request.method,
+            str(request.url),
+            describe_body(request.content, request.headers.get("content-type")),
+            response.status_code,
+            describe_body(response.content, response.headers.get("content-type")),
         )
+        last = self.exchanges[-1] if self.exchanges else None
+        if last is not None and last.same(exchange):
+            self.exchanges[-1] = Exchange(*exchange.key(), repeated=last.repeated + 1)
+        else:
+            self.exchanges.append(exchange)
 
     def client(self, *, auth: bool = True) -> httpx.Client:
-        """A client on the target; ``auth=False`` for CDN-like URLs, so the key never leaks."""
-        headers = {"Authorization": f"Bearer {self.api_key}"} if auth else {}
+        """A client on the target. With ``auth`` it sends the key, but only to the target's
+        own origin (:class:`OriginAuth`): URLs the target hands out on other hosts (a CDN,
+        an object store, or wherever a broken server points) never receive it."""
         client = httpx.Client(
             base_url=self.base_url,
-            headers=headers,
-            transport=self.transport,
+            auth=OriginAuth(self.base_url, self.api_key) if auth else None,
+            transport=_NamingTransport(self.transport or httpx.HTTPTransport()),
             timeout=httpx.Timeout(90.0, connect=10.0),
             event_hooks={"response": [self._record]},
         )
         self._clients.append(client)
         return client
+
+    @property
+    def timeout(self) -> Callable[[str], float]:
+        """The bound on one job's wait, asked per job id: :meth:`job_timeout`."""
+        return self.job_timeout
+
+    def job_timeout(self, job_id: str) -> float:
+        """Seconds (of the target's time: waited, not run) job ``job_id`` may take to finish.
+
+        ``--wavespeed-timeout`` if given. Else what the target's own answers
+        imply: the fake says when the job will finish (in-process its
+        service, by URL ``/_mock/jobs/{id}``), and gets half as long again
+        plus :data:`_FAKE_SLACK_SECONDS`; anything else gets
+        :data:`JOB_BASE_SECONDS` plus :data:`SECONDS_PER_OUTPUT_SECOND` per
+        second of the longest output the run may ask for.
+        """
+        if self.timeout_override is not None:
+            return self.timeout_override
+        planned = self._planned_seconds(job_id) if self.is_fake else None
+        if planned is not None:
+            return planned * _FAKE_SLACK_FACTOR + _FAKE_SLACK_SECONDS
+        return JOB_BASE_SECONDS + SECONDS_PER_OUTPUT_SECOND * self.max_output_seconds
+
+    def _planned_seconds(self, job_id: str) -> float | None:
+        """How long the fake plans job ``job_id`` to take, if it says and it ever finishes."""
+        if self.service is not None:
+            job = self.service.store.job(job_id)
+            if job is None or job.plan.finished_ms >= NEVER_MS:
+                return None
+            return (job.plan.finished_ms - job.plan.created_ms) / 1000
+        try:
+            response = httpx.get(f"{self.base_url}/_mock/jobs/{job_id}", timeout=15.0)
+            data = response.json()["data"] if response.status_code == 200 else {}
+            created, finished = data.get("created_at"), data.get("finished_at")
+            if not (isinstance(created, str) and isinstance(finished, str)):
+                return None
+            return (_instant(finished) - _instant(created)).total_seconds()
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
+            return None  # the control API is off or answers otherwise: fall back
 
     def force_outcome(self, outcome: str) -> dict[str, str]:
         """Make the next submission end as ``outcome`` (``complete``, ``nsfw``, ``fail``...).
@@ -229,7 +445,6 @@ def in_process(*, api_key: str = DEFAULT_API_KEY, seed: int = 20_240_601) -> Tar
         api_key=api_key,
         wait=clock.advance,
         poll_interval=0.25,
-        timeout=3600.0,
         transport=SyncASGITransport(create_app(service=service)),
         service=service,
         schema_app=create_app(service=schema_service),
@@ -240,10 +455,14 @@ def identify(base_url: str) -> TargetKind:
     """The fake, if it serves our very ``openapi.yaml``; otherwise a (paid) server.
 
     The fake serves the contract at ``/openapi.yaml``; the real service does
-    not serve this file, so anything else is treated as paid.
+    not serve this file, so anything else that answers is treated as paid.
+    A server that does not answer at all raises :class:`TargetUnreachable`:
+    that, not a budget, is what its user needs to hear first.
     """
     try:
         response = httpx.get(f"{base_url}/openapi.yaml", timeout=15.0, follow_redirects=False)
+    except httpx.TransportError as exc:
+        raise TargetUnreachable(f"cannot reach {base_url}: {_reason(exc)}") from None
     except httpx.HTTPError:
         return TargetKind.REMOTE
     ours = Path(SPEC_PATH).read_text(encoding="utf-8")
@@ -280,7 +499,7 @@ def connect(
         wait=time.sleep,
         # The real service's docs ask video clients to poll every 5 s or slower.
         poll_interval=poll_interval if poll_interval is not None else (0.1 if fake else 5.0),
-        timeout=timeout if timeout is not None else (120.0 if fake else 1800.0),
+        timeout_override=timeout,
         open_keys=fake and accepts_any_key(base_url),
         video_url=video_url,
     )

@@ -5,7 +5,11 @@ so they would hold for any correct implementation; here they are held by
 hypothesis against :func:`mock_api.billing.quote` (the fake's core, which
 forgives 50 ms of encoder padding per track, as its README says) and against
 ``mock_api.contract.rule`` (so the independent restatement is itself checked). The
-same rule judges real charges in ``test_billing_e2e.py``.
+same rule judges real charges in ``contracts/test_billing_e2e.py``.
+
+These check this project's own code, not a target, so they live here rather
+than in ``contracts/``: ``verify`` and a by-URL run count only checks of the
+target.
 """
 
 from __future__ import annotations
