@@ -7,8 +7,9 @@ with ``pytest.main`` and the target options, keeps pytest's own output out of
 sight, and prints instead a first line (how many checks, against what), one
 line per check as it finishes, then a report: every failure with the request
 and response that broke it, and what the run spent. The exit status is
-pytest's: 0 only when every check passed; 4 when the run was refused (target
-unreachable, over budget, key refused), 5 when ``-k`` matched no check.
+pytest's: 0 only when every check passed, 1 when one failed; 2 when the run
+stopped early because the target stopped answering; 4 when it was refused
+(target unreachable, over budget, key refused); 5 when ``-k`` matched no check.
 
 What a report never shows: the API key (it goes only to the target's own
 origin, see :class:`~mock_api.contract.target.OriginAuth`), binary bodies
@@ -331,8 +332,10 @@ def run(
         exit_code = int(pytest.ExitCode.INTERNAL_ERROR)
     out.write(reporter.render(exit_code))
     state = reporter.session
-    explained = (state is not None and state.refusal) or (
-        exit_code == pytest.ExitCode.NO_TESTS_COLLECTED and select
+    explained = (
+        (state is not None and state.refusal)
+        or reporter.stopped
+        or (exit_code == pytest.ExitCode.NO_TESTS_COLLECTED and select)
     )
     unexplained = exit_code not in (0, 1) and not explained
     if unexplained:  # a usage or internal error: pytest's own words say what
