@@ -28,6 +28,7 @@ from mock_api.contract.jobs import upload_video
 from mock_api.contract.options import OPTIONS, OptionError, add_options, resolve
 from mock_api.contract.session import SESSION, SPENDS, ContractSession, TargetUnusable
 from mock_api.contract.target import Target
+from mock_api.contract.webhooks import WebhookReceiver
 
 HERE = Path(__file__).resolve().parent
 
@@ -143,6 +144,40 @@ def api(target: Target) -> httpx.Client:
 def cdn(target: Target) -> httpx.Client:
     """A client without the API key, for upload and output URLs on other hosts."""
     return target.client(auth=False)
+
+
+@pytest.fixture(scope="session")
+def second_api(target: Target) -> httpx.Client:
+    """A client on a second account (``--wavespeed-second-api-key``), or the check skips."""
+    if target.second_api_key is None:
+        pytest.skip(target.second_key_missing)
+    return target.client(api_key=target.second_api_key)
+
+
+@pytest.fixture(scope="session")
+def control(target: Target) -> httpx.Client:
+    """A client on the fake's control API (``/_mock/``), or the check skips."""
+    if not target.has_control:
+        pytest.skip(
+            "needs the fake's control API (/_mock/) to set a balance or a quota; "
+            f"{target.describe()} has none"
+        )
+    return target.client(auth=False)
+
+
+@pytest.fixture(scope="session")
+def webhook_receiver(
+    target: Target, contract_session: ContractSession
+) -> Generator[WebhookReceiver, None, None]:
+    """The suite's webhook receiver: on loopback, or behind ``--wavespeed-webhook-url``."""
+    options = contract_session.options
+    if options.webhook_url is None and not target.on_this_machine:
+        pytest.skip(
+            f"{target.describe()} cannot reach a receiver on this machine: expose one and "
+            "pass --wavespeed-webhook-url URL (and --wavespeed-webhook-port PORT)"
+        )
+    with WebhookReceiver(port=options.webhook_port, public_url=options.webhook_url) as receiver:
+        yield receiver
 
 
 @pytest.fixture(scope="session")

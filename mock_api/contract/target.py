@@ -23,12 +23,15 @@ held for the whole 60 s sync wait.
 
 from __future__ import annotations
 
+import email.utils
 import enum
+import re
 import secrets
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,18 +46,48 @@ from mock_api.spec import SPEC_PATH
 __all__ = [
     "DEFAULT_API_KEY",
     "IN_PROCESS_URL",
+    "SECOND_API_KEY",
     "Exchange",
+    "RetryAfterMissing",
     "SyncASGITransport",
     "Target",
     "TargetKind",
     "accepts_any_key",
+    "check_retry_after",
     "connect",
     "identify",
     "in_process",
 ]
 
 DEFAULT_API_KEY = "contract-suite-key"
+#: The in-process fake's second account, for the isolation checks.
+SECOND_API_KEY = "contract-suite-key-2"
 IN_PROCESS_URL = "http://testserver"
+#: What a client is told to wait on a 429 (RFC 9110 10.2.3): seconds, or an HTTP date.
+_DELAY_SECONDS = re.compile(r"^\d+$")
+
+
+class RetryAfterMissing(AssertionError):
+    """The target answered 429 without a usable ``Retry-After``."""
+
+
+def check_retry_after(response: httpx.Response) -> None:
+    """A 429 must say when to come back: ``Retry-After`` as delay-seconds or an HTTP date."""
+    if response.status_code != 429:
+        return
+    value = response.headers.get("retry-after")
+    request = response.request
+    where = f"{request.method} {request.url} answered 429"
+    if value is None:
+        raise RetryAfterMissing(f"{where} without a Retry-After header: a client cannot back off")
+    if _DELAY_SECONDS.match(value.strip()):
+        return
+    try:
+        email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        raise RetryAfterMissing(
+            f"{where} with Retry-After {value!r}: neither delay-seconds nor an HTTP date"
+        ) from None
 
 
 class TargetKind(enum.StrEnum):
@@ -144,6 +177,10 @@ class Target:
     open_keys: bool = False
     #: A video URL to submit instead of an uploaded synthetic one.
     video_url: str | None = None
+    #: A second account's key, for the isolation checks (``None``: not available).
+    second_api_key: str | None = None
+    #: Why there is no second key, when there is none.
+    second_key_missing: str = "no second API key: pass --wavespeed-second-api-key"
     exchanges: deque[Exchange] = field(default_factory=lambda: deque(maxlen=4))
     _clients: list[httpx.Client] = field(default_factory=list)
 
@@ -159,6 +196,53 @@ class Target:
     @property
     def can_force_outcomes(self) -> bool:
         return self.is_fake
+
+    @property
+    def has_control(self) -> bool:
+        """The fake's control API (``/_mock/``) answers: balances, limits, jobs can be set."""
+        return self.is_fake
+
+    @property
+    def on_this_machine(self) -> bool:
+        """Can the target reach a server this process starts on loopback (a webhook receiver)?"""
+        if self.kind is TargetKind.IN_PROCESS:
+            return True
+        host = httpx.URL(self.base_url).host
+        return host in ("localhost", "::1") or host.startswith("127.")
+
+    def now(self) -> float:
+        """Unix seconds on the target's clock: the ManualClock in-process, else this machine's.
+
+        What a webhook receiver compares ``webhook-timestamp`` with.
+        """
+        if self.service is not None:
+            return self.service.clock.now_ms() / 1000
+        return time.time()
+
+    @contextmanager
+    def time_flowing(self) -> Iterator[None]:
+        """Let time pass on its own during a blocking call (sync mode).
+
+        By URL it always does. In-process the ManualClock stands still unless
+        told, so a thread moves it on, a poll interval at a time, until the
+        block ends.
+        """
+        if self.kind is not TargetKind.IN_PROCESS:
+            yield
+            return
+        done = threading.Event()
+
+        def tick() -> None:
+            while not done.wait(0.002):
+                self.wait(self.poll_interval)
+
+        ticker = threading.Thread(target=tick, daemon=True)
+        ticker.start()
+        try:
+            yield
+        finally:
+            done.set()
+            ticker.join()
 
     def describe(self) -> str:
         where = self.base_url if self.kind is not TargetKind.IN_PROCESS else "no socket"
@@ -177,15 +261,20 @@ class Target:
             )
         )
 
-    def client(self, *, auth: bool = True) -> httpx.Client:
-        """A client on the target; ``auth=False`` for CDN-like URLs, so the key never leaks."""
-        headers = {"Authorization": f"Bearer {self.api_key}"} if auth else {}
+    def client(self, *, auth: bool = True, api_key: str | None = None) -> httpx.Client:
+        """A client on the target; ``auth=False`` for CDN-like URLs, so the key never leaks.
+
+        ``api_key`` picks another account's key (the second key). Every 429 any
+        client meets is held to :func:`check_retry_after` as it arrives.
+        """
+        key = api_key or self.api_key
+        headers = {"Authorization": f"Bearer {key}"} if auth else {}
         client = httpx.Client(
             base_url=self.base_url,
             headers=headers,
             transport=self.transport,
             timeout=httpx.Timeout(90.0, connect=10.0),
-            event_hooks={"response": [self._record]},
+            event_hooks={"response": [self._record, check_retry_after]},
         )
         self._clients.append(client)
         return client
@@ -215,11 +304,12 @@ class Target:
 def in_process(*, api_key: str = DEFAULT_API_KEY, seed: int = 20_240_601) -> Target:
     """The fake inside this process: a ManualClock, the ``fast`` pace, one accepted key.
 
-    Only ``api_key`` is accepted, as on the real service, where an unknown key
-    is refused: a fake that opens an account for any key would (rightly) fail
+    Only ``api_key`` (and :data:`SECOND_API_KEY`, the isolation checks' second
+    account) are accepted, as on the real service, where an unknown key is
+    refused: a fake that opens an account for any key would (rightly) fail
     schemathesis's check that authentication is enforced.
     """
-    keys = frozenset({api_key})
+    keys = frozenset({api_key, SECOND_API_KEY})
     clock = ManualClock()
     service = MockService(Settings(random_seed=seed, api_keys=keys, pace=PACES["fast"]), clock)
     schema_service = MockService(Settings(random_seed=seed, api_keys=keys, pace=PACES["instant"]))
@@ -233,6 +323,7 @@ def in_process(*, api_key: str = DEFAULT_API_KEY, seed: int = 20_240_601) -> Tar
         transport=SyncASGITransport(create_app(service=service)),
         service=service,
         schema_app=create_app(service=schema_service),
+        second_api_key=SECOND_API_KEY,
     )
 
 
@@ -268,11 +359,27 @@ def connect(
     poll_interval: float | None = None,
     timeout: float | None = None,
     video_url: str | None = None,
+    second_api_key: str | None = None,
 ) -> Target:
-    """A target by URL: the fake (free) if it identifies as one, else paid."""
+    """A target by URL: the fake (free) if it identifies as one, else paid.
+
+    The second account's key is ``second_api_key``; without one, a key derived
+    from ``api_key`` serves only where the target opens an account for any key
+    (the fake started without ``--api-key``).
+    """
     base_url = base_url.rstrip("/")
     kind = identify(base_url)
     fake = kind is TargetKind.FAKE
+    open_keys = fake and accepts_any_key(base_url)
+    missing = ""
+    if second_api_key is None:
+        if open_keys:
+            second_api_key = f"{api_key}-second"
+        else:
+            missing = (
+                "no second API key: pass --wavespeed-second-api-key (verify: --second-api-key); "
+                "a derived key serves only where the target accepts any key"
+            )
     return Target(
         kind=kind,
         base_url=base_url,
@@ -281,6 +388,8 @@ def connect(
         # The real service's docs ask video clients to poll every 5 s or slower.
         poll_interval=poll_interval if poll_interval is not None else (0.1 if fake else 5.0),
         timeout=timeout if timeout is not None else (120.0 if fake else 1800.0),
-        open_keys=fake and accepts_any_key(base_url),
+        open_keys=open_keys,
         video_url=video_url,
+        second_api_key=second_api_key,
+        second_key_missing=missing,
     )
