@@ -17,6 +17,7 @@ is already below the cheapest job.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -75,6 +76,29 @@ def _job_count(control: httpx.Client, api_key: str) -> int:
     answer = control.get("/_mock/jobs", params={"api_key": api_key})
     assert answer.status_code == 200, answer.text
     return len(answer.json()["data"]["jobs"])
+
+
+def test_a_request_without_a_valid_key_is_refused(target: Target) -> None:
+    """no key, a malformed Authorization, or (where keys are restricted) an unknown key: 401"""
+    anonymous = target.client(auth=False)
+    refusals: list[dict[str, str]] = [
+        {},
+        {"Authorization": "Basic dXNlcjpwYXNzd29yZA=="},
+        {"Authorization": "Bearer"},
+    ]
+    if not target.open_keys:
+        refusals.append({"Authorization": f"Bearer contract-suite-unknown-{secrets.token_hex(8)}"})
+    for headers in refusals:
+        for operation_id, path in (
+            ("getBalance", "/api/v3/balance"),
+            ("getPredictionResult", f"/api/v3/predictions/{'0' * 32}/result"),
+        ):
+            answer = anonymous.get(path, headers=headers)
+            assert answer.status_code == 401, (
+                f"GET {path} with {headers or 'no Authorization header'} answered "
+                f"{answer.status_code}, not 401: {answer.text[:300]}"
+            )
+            _conforms(operation_id, answer)
 
 
 def test_not_enough_balance_answers_402_and_creates_no_job(
