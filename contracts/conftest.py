@@ -35,6 +35,7 @@ from mock_api.contract.session import (
     TargetUnusable,
 )
 from mock_api.contract.target import Target, describe_transport_error
+from mock_api.contract.webhooks import WebhookReceiver
 
 HERE = Path(__file__).resolve().parent
 
@@ -94,6 +95,17 @@ def _unanswered(error: BaseException | None) -> BaseException | None:
     return None
 
 
+def _gone(target: Target) -> bool:
+    """Does the target itself no longer answer? (Not just some other host it named.)"""
+    if target.transport is not None:  # in-process: always there
+        return False
+    try:
+        httpx.get(f"{target.base_url}/openapi.yaml", timeout=5.0)
+    except httpx.TransportError:
+        return True
+    return False
+
+
 def _is_requests_connection_error(error: BaseException) -> bool:
     # schemathesis sends with requests; imported lazily, as only its checks need it
     requests = sys.modules.get("requests")
@@ -117,7 +129,7 @@ def pytest_runtest_makereport(
         text = "\n\n".join(exchange.describe() for exchange in target.exchanges)
         report.sections.append(("wavespeed: last HTTP exchanges", text))
     unanswered = _unanswered(call.excinfo.value) if call.excinfo is not None else None
-    if report.failed and unanswered is not None and target is not None:
+    if report.failed and unanswered is not None and target is not None and _gone(target):
         # The target stopped answering: the checks left would each wait for it and fail
         # the same way. Stop here; every result so far is still reported.
         item.session.shouldstop = (
@@ -175,6 +187,40 @@ def api(target: Target) -> httpx.Client:
 def cdn(target: Target) -> httpx.Client:
     """A client without the API key, for upload and output URLs on other hosts."""
     return target.client(auth=False)
+
+
+@pytest.fixture(scope="session")
+def second_api(target: Target) -> httpx.Client:
+    """A client on a second account (``--wavespeed-second-api-key``), or the check skips."""
+    if target.second_api_key is None:
+        pytest.skip(target.second_key_missing)
+    return target.client(api_key=target.second_api_key)
+
+
+@pytest.fixture(scope="session")
+def control(target: Target) -> httpx.Client:
+    """A client on the fake's control API (``/_mock/``), or the check skips."""
+    if not target.has_control:
+        pytest.skip(
+            "needs the fake's control API (/_mock/) to set a balance or a quota; "
+            f"{target.describe()} has none"
+        )
+    return target.client(auth=False)
+
+
+@pytest.fixture(scope="session")
+def webhook_receiver(
+    target: Target, contract_session: ContractSession
+) -> Generator[WebhookReceiver, None, None]:
+    """The suite's webhook receiver: on loopback, or behind ``--wavespeed-webhook-url``."""
+    options = contract_session.options
+    if options.webhook_url is None and not target.on_this_machine:
+        pytest.skip(
+            f"{target.describe()} cannot reach a receiver on this machine: expose one and "
+            "pass --wavespeed-webhook-url URL (and --wavespeed-webhook-port PORT)"
+        )
+    with WebhookReceiver(port=options.webhook_port, public_url=options.webhook_url) as receiver:
+        yield receiver
 
 
 @pytest.fixture(scope="session")

@@ -107,6 +107,32 @@ class Spec:
         root = {**schema, "components": self.document["components"]}
         return jsonschema.Draft202012Validator(root)
 
+    @functools.cache  # noqa: B019 - as above
+    def _response_validator(
+        self, operation_id: str, status: int
+    ) -> jsonschema.Draft202012Validator:
+        responses = self.operation(operation_id).definition["responses"]
+        response = responses.get(str(status)) or responses.get(f"{str(status)[0]}XX")
+        if response is None:
+            raise KeyError(f"{operation_id} documents no {status} answer")
+        while "$ref" in response:  # "#/components/responses/Name"
+            *_, kind, name = response["$ref"].split("/")
+            response = self.document["components"][kind][name]
+        return self._compile(response["content"]["application/json"]["schema"])
+
+    def response_violations(self, operation_id: str, status: int, body: object) -> list[Violation]:
+        """How a JSON answer breaks what the operation documents for ``status`` (none: it fits).
+
+        An undocumented status is itself a violation. Used by the contract suite
+        to hold every answer it reads to the spec, whichever server sent it.
+        """
+        try:
+            validator = self._response_validator(operation_id, status)
+        except KeyError as exc:
+            return [Violation("status", str(exc.args[0]), location="response")]
+        found = (v for error in validator.iter_errors(body) for v in _violations(error))
+        return [Violation(v.field, v.reason, "response") for v in dict.fromkeys(found)]
+
     def validate_body(
         self, operation_id: str, body: object, content_type: str = "application/json"
     ) -> None:

@@ -31,6 +31,7 @@ __all__ = [
     "parse_budget",
     "plan_total",
     "priced",
+    "split_optional",
 ]
 
 #: The worst case for a job whose media cannot be read: the service cannot
@@ -56,6 +57,9 @@ class PlannedSpend:
     jobs: int
     each_micros: int
     why: str
+    #: Run only when the budget has room for it after every required plan; a check
+    #: whose plan is left out skips, naming the budget it would need.
+    optional: bool = False
 
     def __post_init__(self) -> None:
         if self.jobs < 0 or self.each_micros < 0:
@@ -96,6 +100,28 @@ def describe_plan(plan: Iterable[PlannedSpend]) -> list[str]:
         f" ({item.why})"
         for item in ordered
     ]
+
+
+def split_optional(
+    plan: Iterable[PlannedSpend], budget_micros: int
+) -> tuple[list[PlannedSpend], list[PlannedSpend]]:
+    """The plans to hold to the budget, and the optional ones it has no room for.
+
+    Required plans always count (:func:`check_budget` refuses the run if they
+    do not fit); optional ones are funded cheapest first while room is left.
+    """
+    items = list(plan)
+    required = [item for item in items if not item.optional]
+    room = budget_micros - plan_total(required)
+    funded, unfunded = [], []
+    optional = {item.label: item for item in items if item.optional}
+    for item in sorted(optional.values(), key=lambda item: (item.total_micros, item.label)):
+        if item.total_micros <= room:
+            funded.append(item)
+            room -= item.total_micros
+        else:
+            unfunded.append(item)
+    return required + funded, unfunded
 
 
 def check_budget(

@@ -32,6 +32,8 @@ from typing import Any, NoReturn
 
 import httpx
 
+from mock_api.spec import default_spec
+
 __all__ = [
     "STATUSES",
     "TERMINAL",
@@ -46,6 +48,7 @@ __all__ = [
     "check_snapshot",
     "check_transition",
     "check_urls_get",
+    "read_job",
 ]
 
 Snapshot = Mapping[str, Any]
@@ -79,6 +82,12 @@ class Invariant(enum.StrEnum):
     ID_STABLE = "the id never changes"
     URLS_GET_SAME_JOB = "urls.get answers the same job"
     OUTPUTS_DOWNLOAD = "output URLs download"
+    OUTPUT_PLAYS = "the output video decodes and lasts as long as the speech (to the frame)"
+    CONFORMS = "every answer of a poll conforms to openapi.yaml"
+    PATHS_AGREE = (
+        "GET /api/v3/predictions/{id} and /api/v3/predictions/{id}/result answer the same "
+        "job at the same moment"
+    )
 
 
 def _show(snapshot: Snapshot | None) -> str:
@@ -230,6 +239,60 @@ def check_outputs_download(client: httpx.Client, snapshot: Snapshot, *, mp4: boo
             )
 
 
+_PATHS = (
+    ("getPredictionResult", "/api/v3/predictions/{id}/result"),
+    ("getPrediction", "/api/v3/predictions/{id}"),
+)
+
+
+def _read_path(client: httpx.Client, operation_id: str, path: str) -> Snapshot:
+    """One answer about a job, held to the spec whatever its status; its ``data``."""
+    response = client.get(path)
+    request = f"GET {path}"
+    if response.status_code != 200:
+        raise AssertionError(f"{request} answered {response.status_code}: {response.text[:500]}")
+    try:
+        body = response.json()
+    except ValueError:
+        raise InvariantViolation(
+            Invariant.CONFORMS,
+            f"{request} answered 200 with a body that is not JSON: {response.text[:200]!r}",
+            later=None,
+        ) from None
+    violations = default_spec().response_violations(operation_id, 200, body)
+    data = body.get("data") if isinstance(body, dict) else None
+    snapshot: Snapshot = data if isinstance(data, dict) else {}
+    if violations:
+        listed = "; ".join(f"{v.field} {v.reason}" for v in violations[:6])
+        _fail(Invariant.CONFORMS, f"{request} answered 200 outside the spec: {listed}", snapshot)
+    return snapshot
+
+
+def read_job(client: httpx.Client, job_id: str) -> list[Snapshot]:
+    """Read a job on both documented paths, each answer held to ``openapi.yaml``.
+
+    The two must agree at the same moment. A job may move on between two reads,
+    so ``/result`` is read on either side of ``/{id}``: the middle read must
+    equal one of them. Returns every read, in order, for the lifecycle checks.
+    """
+    result_op, result_path = _PATHS[0]
+    plain_op, plain_path = _PATHS[1]
+    first = _read_path(client, result_op, result_path.format(id=job_id))
+    plain = _read_path(client, plain_op, plain_path.format(id=job_id))
+    if plain == first:
+        return [first, plain]
+    last = _read_path(client, result_op, result_path.format(id=job_id))
+    if plain != last:
+        changed = sorted(k for k in {*first, *plain} if first.get(k) != plain.get(k))
+        _fail(
+            Invariant.PATHS_AGREE,
+            f"the two paths disagree on {', '.join(changed)} (read /result, /{{id}}, /result)",
+            plain,
+            first,
+        )
+    return [first, plain, last]
+
+
 @dataclass
 class Poller:
     """Reads one job until it finishes, checking every read on the way.
@@ -248,15 +311,9 @@ class Poller:
     timeout: float | Callable[[str], float] = 600.0
     settle_polls: int = 2
 
-    def read(self, job_id: str) -> Snapshot:
-        response = self.client.get(f"/api/v3/predictions/{job_id}/result")
-        if response.status_code != 200:
-            raise AssertionError(
-                f"GET /api/v3/predictions/{job_id}/result answered {response.status_code}: "
-                f"{response.text[:500]}"
-            )
-        data: Snapshot = response.json()["data"]
-        return data
+    def read(self, job_id: str) -> list[Snapshot]:
+        """One poll: both result paths, each answer held to the spec (:func:`read_job`)."""
+        return read_job(self.client, job_id)
 
     def follow(self, job_id: str, first: Snapshot | None = None) -> list[Snapshot]:
         """All reads of the job, from ``first`` (the submission's answer) to a settled end."""
@@ -267,8 +324,8 @@ class Poller:
         settled = 0
         limit: float | None = None
         while True:
-            snapshot = self.read(job_id)
-            self._add(history, snapshot)
+            for snapshot in self.read(job_id):
+                self._add(history, snapshot)
             if snapshot.get("status") in TERMINAL:
                 settled += 1
                 if settled > self.settle_polls:

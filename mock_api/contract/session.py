@@ -22,6 +22,7 @@ from mock_api.contract.budget import (
     check_budget,
     describe_plan,
     plan_total,
+    split_optional,
 )
 from mock_api.contract.jobs import balance_micros
 from mock_api.contract.options import TargetOptions
@@ -51,6 +52,8 @@ class ContractSession:
     spender: Spender | None = None
     planned_micros: int = 0
     plan: list[PlannedSpend] = field(default_factory=list)
+    #: Optional plans the budget had no room for: their checks skip.
+    unfunded: list[PlannedSpend] = field(default_factory=list)
     balance_before: int | None = None
     balance_after: int | None = None
     description: str = ""
@@ -82,7 +85,11 @@ class ContractSession:
                 poll_interval=options.poll_interval,
                 timeout=options.timeout,
                 video_url=options.video_url,
+                second_api_key=options.second_api_key,
             )
+        if not target.free:
+            self.plan, self.unfunded = split_optional(self.plan, options.budget_micros)
+        self.planned_micros = plan_total(self.plan)
         # A paid job's billed seconds bound its output's; the longest planned one
         # bounds every wait (see Target.job_timeout).
         longest = max((item.each_micros for item in self.plan), default=0)
@@ -136,6 +143,16 @@ class ContractSession:
             self.close_error = str(exc).strip()
         finally:
             target.close()
+
+    def unfunded_reason(self, plan: PlannedSpend) -> str | None:
+        """Why a check with an optional ``plan`` skips on this run, if it does."""
+        if plan.label not in {item.label for item in self.unfunded}:
+            return None
+        return (
+            f"{plan.label} could cost {usd(plan.total_micros)} ({plan.why}); the budget of "
+            f"{usd(self.options.budget_micros)} has no room for it after the other checks: "
+            "raise the budget or select this check alone with -k"
+        )
 
     @property
     def spent_micros(self) -> int | None:

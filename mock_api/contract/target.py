@@ -23,14 +23,17 @@ held for the whole 60 s sync wait.
 
 from __future__ import annotations
 
+import email.utils
 import enum
 import errno
 import hashlib
+import re
 import secrets
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Generator
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Generator, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -50,13 +53,16 @@ __all__ = [
     "IN_PROCESS_URL",
     "JOB_BASE_SECONDS",
     "SECONDS_PER_OUTPUT_SECOND",
+    "SECOND_API_KEY",
     "Exchange",
     "OriginAuth",
+    "RetryAfterMissing",
     "SyncASGITransport",
     "Target",
     "TargetKind",
     "TargetUnreachable",
     "accepts_any_key",
+    "check_retry_after",
     "connect",
     "describe_body",
     "describe_transport_error",
@@ -66,7 +72,35 @@ __all__ = [
 ]
 
 DEFAULT_API_KEY = "contract-suite-key"
+#: The in-process fake's second account, for the isolation checks.
+SECOND_API_KEY = "contract-suite-key-2"
 IN_PROCESS_URL = "http://testserver"
+#: What a client is told to wait on a 429 (RFC 9110 10.2.3): seconds, or an HTTP date.
+_DELAY_SECONDS = re.compile(r"^\d+$")
+
+
+class RetryAfterMissing(AssertionError):
+    """The target answered 429 without a usable ``Retry-After``."""
+
+
+def check_retry_after(response: httpx.Response) -> None:
+    """A 429 must say when to come back: ``Retry-After`` as delay-seconds or an HTTP date."""
+    if response.status_code != 429:
+        return
+    value = response.headers.get("retry-after")
+    request = response.request
+    where = f"{request.method} {request.url} answered 429"
+    if value is None:
+        raise RetryAfterMissing(f"{where} without a Retry-After header: a client cannot back off")
+    if _DELAY_SECONDS.match(value.strip()):
+        return
+    try:
+        email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        raise RetryAfterMissing(
+            f"{where} with Retry-After {value!r}: neither delay-seconds nor an HTTP date"
+        ) from None
+
 
 #: How long a job may take where the target does not say (the real service,
 #: or a fake whose control API is off): seconds of queueing and start-up,
@@ -317,6 +351,10 @@ class Target:
     #: The longest output (seconds) a job of this run may have; the session sets it
     #: from the plan on a paid target (billed seconds bound the output's).
     max_output_seconds: float = float(MINIMUM_SECONDS)
+    #: A second account's key, for the isolation checks (``None``: not available).
+    second_api_key: str | None = None
+    #: Why there is no second key, when there is none.
+    second_key_missing: str = "no second API key: pass --wavespeed-second-api-key"
     exchanges: deque[Exchange] = field(default_factory=lambda: deque(maxlen=4))
     _clients: list[httpx.Client] = field(default_factory=list)
 
@@ -332,6 +370,53 @@ class Target:
     @property
     def can_force_outcomes(self) -> bool:
         return self.is_fake
+
+    @property
+    def has_control(self) -> bool:
+        """The fake's control API (``/_mock/``) answers: balances, limits, jobs can be set."""
+        return self.is_fake
+
+    @property
+    def on_this_machine(self) -> bool:
+        """Can the target reach a server this process starts on loopback (a webhook receiver)?"""
+        if self.kind is TargetKind.IN_PROCESS:
+            return True
+        host = httpx.URL(self.base_url).host
+        return host in ("localhost", "::1") or host.startswith("127.")
+
+    def now(self) -> float:
+        """Unix seconds on the target's clock: the ManualClock in-process, else this machine's.
+
+        What a webhook receiver compares ``webhook-timestamp`` with.
+        """
+        if self.service is not None:
+            return self.service.clock.now_ms() / 1000
+        return time.time()
+
+    @contextmanager
+    def time_flowing(self) -> Iterator[None]:
+        """Let time pass on its own during a blocking call (sync mode).
+
+        By URL it always does. In-process the ManualClock stands still unless
+        told, so a thread moves it on, a poll interval at a time, until the
+        block ends.
+        """
+        if self.kind is not TargetKind.IN_PROCESS:
+            yield
+            return
+        done = threading.Event()
+
+        def tick() -> None:
+            while not done.wait(0.002):
+                self.wait(self.poll_interval)
+
+        ticker = threading.Thread(target=tick, daemon=True)
+        ticker.start()
+        try:
+            yield
+        finally:
+            done.set()
+            ticker.join()
 
     def describe(self) -> str:
         where = self.base_url if self.kind is not TargetKind.IN_PROCESS else "no socket"
@@ -353,16 +438,20 @@ class Target:
         else:
             self.exchanges.append(exchange)
 
-    def client(self, *, auth: bool = True) -> httpx.Client:
-        """A client on the target. With ``auth`` it sends the key, but only to the target's
-        own origin (:class:`OriginAuth`): URLs the target hands out on other hosts (a CDN,
-        an object store, or wherever a broken server points) never receive it."""
+    def client(self, *, auth: bool = True, api_key: str | None = None) -> httpx.Client:
+        """A client on the target. With ``auth`` it sends the key (``api_key``: another
+        account's, the second key), but only to the target's own origin
+        (:class:`OriginAuth`): URLs the target hands out on other hosts (a CDN, an object
+        store, or wherever a broken server points) never receive it. Every 429 any
+        client meets is held to :func:`check_retry_after` as it arrives.
+        """
+        key = api_key or self.api_key
         client = httpx.Client(
             base_url=self.base_url,
-            auth=OriginAuth(self.base_url, self.api_key) if auth else None,
+            auth=OriginAuth(self.base_url, key) if auth else None,
             transport=_NamingTransport(self.transport or httpx.HTTPTransport()),
             timeout=httpx.Timeout(90.0, connect=10.0),
-            event_hooks={"response": [self._record]},
+            event_hooks={"response": [self._record, check_retry_after]},
         )
         self._clients.append(client)
         return client
@@ -431,11 +520,12 @@ class Target:
 def in_process(*, api_key: str = DEFAULT_API_KEY, seed: int = 20_240_601) -> Target:
     """The fake inside this process: a ManualClock, the ``fast`` pace, one accepted key.
 
-    Only ``api_key`` is accepted, as on the real service, where an unknown key
-    is refused: a fake that opens an account for any key would (rightly) fail
+    Only ``api_key`` (and :data:`SECOND_API_KEY`, the isolation checks' second
+    account) are accepted, as on the real service, where an unknown key is
+    refused: a fake that opens an account for any key would (rightly) fail
     schemathesis's check that authentication is enforced.
     """
-    keys = frozenset({api_key})
+    keys = frozenset({api_key, SECOND_API_KEY})
     clock = ManualClock()
     service = MockService(Settings(random_seed=seed, api_keys=keys, pace=PACES["fast"]), clock)
     schema_service = MockService(Settings(random_seed=seed, api_keys=keys, pace=PACES["instant"]))
@@ -448,6 +538,7 @@ def in_process(*, api_key: str = DEFAULT_API_KEY, seed: int = 20_240_601) -> Tar
         transport=SyncASGITransport(create_app(service=service)),
         service=service,
         schema_app=create_app(service=schema_service),
+        second_api_key=SECOND_API_KEY,
     )
 
 
@@ -487,11 +578,27 @@ def connect(
     poll_interval: float | None = None,
     timeout: float | None = None,
     video_url: str | None = None,
+    second_api_key: str | None = None,
 ) -> Target:
-    """A target by URL: the fake (free) if it identifies as one, else paid."""
+    """A target by URL: the fake (free) if it identifies as one, else paid.
+
+    The second account's key is ``second_api_key``; without one, a key derived
+    from ``api_key`` serves only where the target opens an account for any key
+    (the fake started without ``--api-key``).
+    """
     base_url = base_url.rstrip("/")
     kind = identify(base_url)
     fake = kind is TargetKind.FAKE
+    open_keys = fake and accepts_any_key(base_url)
+    missing = ""
+    if second_api_key is None:
+        if open_keys:
+            second_api_key = f"{api_key}-second"
+        else:
+            missing = (
+                "no second API key: pass --wavespeed-second-api-key (verify: --second-api-key); "
+                "a derived key serves only where the target accepts any key"
+            )
     return Target(
         kind=kind,
         base_url=base_url,
@@ -500,6 +607,8 @@ def connect(
         # The real service's docs ask video clients to poll every 5 s or slower.
         poll_interval=poll_interval if poll_interval is not None else (0.1 if fake else 5.0),
         timeout_override=timeout,
-        open_keys=fake and accepts_any_key(base_url),
+        open_keys=open_keys,
         video_url=video_url,
+        second_api_key=second_api_key,
+        second_key_missing=missing,
     )
