@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from mock_api import billing, quotas
-from mock_api.clock import Clock, SystemClock
+from mock_api.clock import Clock, ManualClock, OffsetClock, SystemClock
 from mock_api.errors import (
     InsufficientBalance,
     InvalidInput,
@@ -35,7 +35,7 @@ from mock_api.errors import (
 from mock_api.faults import FaultBook
 from mock_api.fetch import fetch_remote
 from mock_api.journal import Journal
-from mock_api.lifecycle import Outcome, Status, status_at
+from mock_api.lifecycle import NEVER_MS, Outcome, Status, status_at
 from mock_api.media import (
     MediaInfo,
     probe_audio,
@@ -158,6 +158,28 @@ class MockService:
         if job is None or job.account != account:
             raise NotFound(f"prediction {job_id} not found")
         return job
+
+    def run_until_idle(self) -> list[str]:
+        """Move time to when every job that will finish has finished; return their ids.
+
+        Jobs held on purpose (a ``stuck-created`` or ``stuck-processing`` scenario)
+        never finish, so they are left where they are and do not move the clock.
+        Only a clock that can be steered (manual or offset) moves; on the system
+        clock this raises ValueError.
+        """
+        clock = self.clock
+        if not isinstance(clock, ManualClock | OffsetClock):
+            raise ValueError("the system clock cannot be steered")
+        now = clock.now_ms()
+        due = [
+            job
+            for job in self.store.jobs()
+            if not status_at(job.plan, now).terminal and job.plan.finished_ms < NEVER_MS
+        ]
+        finish = max((job.plan.finished_ms for job in due), default=now)
+        if finish > now:
+            clock.set(finish)
+        return [job.id for job in due]
 
     def queue_directive(self, directive: Directive, count: int = 1) -> None:
         """Apply ``directive`` to the next ``count`` submissions without a header."""

@@ -91,12 +91,7 @@ async def steer_clock(service: Service, body: Body) -> JSONResponse:
         except ValueError as exc:
             raise ValidationFailed(field="now_ms", reason=str(exc)) from None
     elif action == "run_until_idle":
-        finish = max(
-            (j.plan.finished_ms for j in service.store.jobs() if j.plan.finished_ms < NEVER_MS),
-            default=clock.now_ms(),
-        )
-        if finish > clock.now_ms():
-            clock.set(finish)
+        service.run_until_idle()
     elif isinstance(clock, ManualClock):
         raise ValidationFailed(
             field="action",
