@@ -151,7 +151,7 @@ def _base_url(request: Request) -> str:
 
 # The dependencies are coroutines although they never await: FastAPI runs a plain
 # ``def`` dependency in the thread pool, and three thread hops per request cost
-# more than the whole route does (1.7x the GET throughput on 2 cores).
+# more than the whole route does (``benchmarks/run.py`` measures it).
 async def _service_dependency(request: Request) -> MockService:
     return get_service(request)
 

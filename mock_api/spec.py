@@ -22,8 +22,8 @@ import yaml
 from mock_api.errors import ValidationFailed
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
-# libyaml's safe loader when PyYAML has it: the same document in 19 ms rather
-# than 155 ms, paid by every process that starts the fake (benchmarks/run.py).
+# libyaml's safe loader when PyYAML has it: several times faster on this
+# document, a cost every process that starts the fake pays (benchmarks/run.py).
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 

@@ -110,8 +110,8 @@ def _get(path: str) -> Route:
 
 #: The paths clients poll, as plain Starlette routes that ``create_app`` matches
 #: before any router. FastAPI's layer over a route (dependency solving, matching
-#: through included routers) cost a quarter of each poll: the fake answered
-#: 3,000 polls a second through it and 4,000 without (``benchmarks/run.py``).
+#: through included routers) was a quarter of each poll's cost (measured with
+#: ``benchmarks/run.py``; the figures are in the README's performance section).
 #: They raise the same errors, which the app's handlers answer the same way.
 POLL_ROUTES = (
     _get("/api/v3/predictions/{id}/result"),
