@@ -220,14 +220,14 @@ def test_charge_is_taken_at_acceptance(
     prompt = None
     if target.kind is TargetKind.FAKE:
         # A fast pace may finish the job before the balance is read: a scenario rule
-        # gives this one job half a second in each state, so its charge is seen early.
+        # gives this one job a second in each state, so its charge is seen early.
         prompt = f"contract-acceptance-{secrets.token_hex(6)}"
         rule = {
             "id": prompt,
             "then": "complete",
             "match": {"prompt_contains": prompt},
-            "queue_seconds": 0.5,
-            "processing_seconds": 0.5,
+            "queue_seconds": 1.0,
+            "processing_seconds": 1.0,
             "times": 1,
         }
         answer = target.client(auth=False).post("/_mock/scenarios", json=rule)

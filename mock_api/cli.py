@@ -388,6 +388,26 @@ def price(
 @click.option(
     "--video", default=None, help="A real video of two people to submit instead of a synthetic one."
 )
+@click.option(
+    "--second-api-key",
+    default=None,
+    envvar="WAVESPEED_SECOND_API_KEY",
+    help="A second account's key, for the isolation checks (else a derived key where the "
+    "target accepts any key, or those checks skip).",
+)
+@click.option(
+    "--webhook-url",
+    default=None,
+    help="A public URL forwarding to the suite's webhook receiver, for a target that cannot "
+    "reach this machine (else the webhook check skips there).",
+)
+@click.option(
+    "--webhook-port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="The local port the suite's webhook receiver listens on (0: any free port).",
+)
 def verify(
     base_url: str,
     api_key: str,
@@ -396,6 +416,9 @@ def verify(
     poll_interval: float | None,
     timeout: float | None,
     video: str | None,
+    second_api_key: str | None,
+    webhook_url: str | None,
+    webhook_port: int,
 ) -> None:
     """Run the contract suite against a server and report every check."""
     try:
@@ -419,6 +442,9 @@ def verify(
             poll_interval=poll_interval,
             timeout=timeout,
             video_url=video,
+            second_api_key=second_api_key,
+            webhook_url=webhook_url,
+            webhook_port=webhook_port,
         )
     )
 
