@@ -7,7 +7,6 @@ routes stay a few lines each.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Annotated, Any
 
@@ -18,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_api.errors import RequestError, Unauthorized, ValidationFailed
 from mock_api.journal import SpecViolation
+from mock_api.json_input import parse_request_json
 from mock_api.service import MockService
 from mock_api.store import READ_SCOPE
 from mock_api.urls import Urls
@@ -173,7 +173,4 @@ async def json_body(request: Request) -> Any:
     raw = await request.body()
     if not raw.strip():
         raise ValidationFailed(field="body", reason="is required: send a JSON object")
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ValidationFailed(field="body", reason=f"is not valid JSON ({exc})") from None
+    return parse_request_json(raw)

@@ -16,7 +16,6 @@ on a long-running server (benchmarks/run.py).
 from __future__ import annotations
 
 import functools
-import json
 import threading
 import time
 from collections import deque
@@ -28,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_api.clock import Clock
 from mock_api.faults import bearer_key
+from mock_api.json_input import parse_kept_json
 from mock_api.store import account_id
 
 #: The largest body (request or response) the journal keeps, in bytes.
@@ -301,9 +301,4 @@ def _kept(body: bytearray | list[bytes], is_json: bool) -> bytes | None:
 
 
 def _parse(body: bytes | None) -> Any:
-    if body is None:
-        return None
-    try:
-        return json.loads(body)
-    except ValueError:
-        return None
+    return None if body is None else parse_kept_json(body)
