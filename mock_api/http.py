@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_api.errors import RequestError, Unauthorized, ValidationFailed
 from mock_api.journal import SpecViolation
@@ -83,6 +83,41 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestError, on_request_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_crash)
+
+
+class CrashMiddleware:
+    """Answers the fake's own bugs with a 500 and keeps the connection open.
+
+    Starlette's outermost layer answers an unhandled exception, then raises it
+    again for the server to log, and uvicorn closes the connection on seeing it:
+    a client whose request hit a bug lost its keep-alive connection too. Caught
+    here, inside the journal (which records the 500), the exception ends with
+    its answer. One raised after the answer began cannot be answered: it goes
+    on, and the server cuts the connection, as it must for half an answer.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started:
+                raise
+            logger.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            response = JSONResponse(error_body(500, f"internal error in the mock: {exc!r}"), 500)
+            await response(scope, receive, send)
 
 
 class ReadScopeMiddleware:

@@ -32,6 +32,8 @@ from mock_api.store import Job, account_id
 from mock_api.views import envelope, usd_number
 
 TOKEN_HEADER = "X-Mock-Token"  # noqa: S105 - a header name
+#: The largest balance the control API sets: a billion dollars (openapi.yaml says so too).
+MAX_BALANCE_MICROS = 1_000_000_000 * 1_000_000
 PREFIX = "/_mock"
 
 
@@ -82,7 +84,10 @@ async def steer_clock(service: Service, body: Body) -> JSONResponse:
     if not isinstance(clock, ManualClock | OffsetClock):
         raise ValidationFailed(field="action", reason="the system clock cannot be steered")
     if action == "advance":
-        clock.advance(float(body.get("seconds", 0)))
+        try:
+            clock.advance(float(body.get("seconds", 0)))
+        except ValueError as exc:
+            raise ValidationFailed(field="seconds", reason=str(exc)) from None
     elif action == "set":
         try:
             clock.set(int(body["now_ms"]))
@@ -96,7 +101,10 @@ async def steer_clock(service: Service, body: Body) -> JSONResponse:
             default=clock.now_ms(),
         )
         if finish > clock.now_ms():
-            clock.set(finish)
+            try:
+                clock.set(finish)
+            except ValueError as exc:
+                raise ValidationFailed(field="action", reason=str(exc)) from None
     elif isinstance(clock, ManualClock):
         raise ValidationFailed(
             field="action",
@@ -258,6 +266,10 @@ async def set_balance(service: Service, body: Body) -> JSONResponse:
         micros = usd_to_micros(Decimal(str(body["balance"])))
     except (InvalidOperation, ValueError) as exc:
         raise ValidationFailed(field="balance", reason=f"is not an amount of USD ({exc})") from None
+    if not 0 <= micros <= MAX_BALANCE_MICROS:
+        raise ValidationFailed(
+            field="balance", reason=f"must be from 0 to {format_usd(MAX_BALANCE_MICROS)}"
+        )
     account = service.authenticate(f"Bearer {body['api_key']}")
     service.set_balance(account, micros)
     return _ok({"account": account, "balance": usd_number(service.balance(account))})
@@ -278,7 +290,10 @@ async def set_limits(service: Service, body: Body) -> JSONResponse:
     if "level" in body:
         limits = Level(body["level"]).limits
     else:
-        limits = Limits(body.get("videos_per_minute"), body.get("max_concurrent"))
+        try:
+            limits = Limits(body.get("videos_per_minute"), body.get("max_concurrent"))
+        except ValueError as exc:
+            raise ValidationFailed(field=str(exc).split()[0], reason=str(exc)) from None
     key = body.get("api_key")
     service.set_limits(account_id(key) if key else None, limits)
     return _ok(
