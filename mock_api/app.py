@@ -119,8 +119,8 @@ def create_app(
     app.state.service = service
     # Each added outside the last: one read scope per request; the journal sees faults
     # and the 500s of crashes too.
-    app.add_middleware(CrashMiddleware)
     app.add_middleware(FaultMiddleware, book=service.faults)
+    app.add_middleware(CrashMiddleware)
     app.add_middleware(JournalMiddleware, journal=service.journal, clock=service.clock)
     if service.store.shared:
         app.add_middleware(ReadScopeMiddleware)

@@ -7,6 +7,7 @@ routes stay a few lines each.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Annotated, Any
 
@@ -112,6 +113,13 @@ class CrashMiddleware:
 
         try:
             await self.app(scope, receive, watch)
+        except asyncio.CancelledError:
+            # The server is stopping and ended this request (SIGTERM, after the grace
+            # period): say so, rather than the server's bare 500, then stop.
+            if not started:
+                message = "the mock is shutting down; this request was ended: retry elsewhere"
+                await JSONResponse(error_body(503, message), 503)(scope, receive, send)
+            raise
         except Exception as exc:
             if started:
                 raise

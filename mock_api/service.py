@@ -94,7 +94,8 @@ class MockService:
         self.clock = clock or SystemClock()
         self.store: Store = store if store is not None else MemoryStore()
         self.spec = spec or default_spec()
-        self.journal = Journal()  # per process, even when several share one store
+        # Per process, even when several share one store.
+        self.journal = Journal(max_bytes=self.settings.journal_max_bytes)
         self.scenarios = ScenarioBook(self.store)
         self.faults = FaultBook(self.store)
         self.webhooks = WebhookDispatcher(
