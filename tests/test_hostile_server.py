@@ -6,6 +6,7 @@ how it ends on SIGTERM with requests still in flight.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -103,3 +104,55 @@ def test_sigterm_ends_requests_asleep_in_a_latency_fault_or_sync_mode(
     ended = (503, "the mock is shutting down; this request was ended: retry elsewhere")
     assert outcomes == [ended, ended]
     assert "Cancel 2 running task(s)" in server.output
+
+
+@pytest.fixture
+def four_workers(tmp_path: Path) -> Iterator[ServerProcess]:
+    started = ServerProcess("--db", str(tmp_path / "state.db"), "--workers", "4", "--pace", "fast")
+    try:
+        yield started.start(timeout=60)
+    finally:
+        started.close()
+
+
+@pytest.mark.anyio
+async def test_quotas_hold_across_four_workers(four_workers: ServerProcess) -> None:
+    # Before: the rate check ran before the write transaction, so two workers could
+    # both see 4 of 5 used and both accept: 6 accepted in 3 runs of 4 (one account).
+    # Three accounts at once, 120 submissions each, make the race near certain.
+    keys = [f"quota-{n}" for n in range(3)]
+    # Two minutes of audio a side: each submission spends a few ms reading its media
+    # between the early rate check and the insert, which is where workers used to race.
+    samples = f"{four_workers.url}/media/samples"
+    slow_to_read = {
+        "video": f"{samples}/video.mp4?seconds=10",
+        "left_audio": f"{samples}/silence.wav?seconds=120",
+        "right_audio": f"{samples}/silence.wav?seconds=120",
+    }
+    async with httpx.AsyncClient(
+        base_url=four_workers.url, timeout=60, limits=httpx.Limits(max_connections=None)
+    ) as client:
+        for key in keys:
+            limits = {"api_key": key, "videos_per_minute": 5, "max_concurrent": 2}
+            assert (await client.put("/_mock/limits", json=limits)).status_code == 200
+        freeze = await client.post("/_mock/clock", json={"action": "freeze"})
+        assert freeze.status_code == 200  # the minute cannot roll over mid-test
+        answers = await asyncio.gather(
+            *(
+                client.post(SUBMIT, json=slow_to_read, headers={"Authorization": f"Bearer {key}"})
+                for _ in range(120)
+                for key in keys
+            )
+        )
+        jobs = [
+            (await client.get("/_mock/jobs", params={"api_key": key})).json()["data"]["jobs"]
+            for key in keys
+        ]
+    for n, key in enumerate(keys):
+        mine = answers[n :: len(keys)]
+        assert sorted(r.status_code for r in mine) == [200] * 5 + [429] * 115, key
+        assert {r.headers["Retry-After"] for r in mine if r.status_code == 429} == {"60"}
+        plans = sorted((j["started_at"], j["finished_at"]) for j in jobs[n])
+        assert len(plans) == 5
+        # At most two at once: each job starts no earlier than the one two before it ends.
+        assert all(plans[i][0] >= plans[i - 2][1] for i in range(2, 5)), plans
