@@ -177,6 +177,12 @@ def main() -> None:
     help="Worker processes, sharing one database (not with --db :memory:).",
 )
 @click.option(
+    "--webhook-allow-private/--no-webhook-allow-private",
+    default=None,
+    help="Let webhooks go to loopback, private and link-local addresses. Default: on when "
+    "--host is loopback, off otherwise (then only public addresses, as remote fetching).",
+)
+@click.option(
     "--journal-max-mb",
     type=click.IntRange(1, 65536),
     default=32,
@@ -211,6 +217,7 @@ def serve(
     data_dir: Path,
     db: str | None,
     workers: int,
+    webhook_allow_private: bool | None,
     journal_max_mb: int,
     log_level: str,
 ) -> None:
@@ -245,6 +252,7 @@ def serve(
         level=level,
         control_token=control_token,
         journal_max_mb=journal_max_mb,
+        webhook_allow_private=webhook_allow_private,
     )
     try:  # everything is checked before the database is touched
         settings = options.settings()

@@ -99,7 +99,11 @@ class MockService:
         self.scenarios = ScenarioBook(self.store)
         self.faults = FaultBook(self.store)
         self.webhooks = WebhookDispatcher(
-            self.clock, self._webhook_payload, self.webhook_secret, store=self.store
+            self.clock,
+            self._webhook_payload,
+            self.webhook_secret,
+            store=self.store,
+            allow_private=self.settings.webhook_allow_private,
         )
         seed = self.settings.random_seed
         # Seeded ids replay on a fresh store; a service opening a store that

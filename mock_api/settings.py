@@ -55,6 +55,9 @@ class Settings:
     #: The control API (``/_mock/...``): off, or guarded by this token when set.
     control_enabled: bool = True
     control_token: str | None = None
+    #: Webhooks may go to loopback, private and link-local addresses (local receivers:
+    #: tests, a developer's machine). ``serve`` turns it off beyond loopback.
+    webhook_allow_private: bool = True
     #: The most the request journal holds (bytes); the oldest entries go first.
     journal_max_bytes: int = DEFAULT_MAX_BYTES
 

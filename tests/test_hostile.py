@@ -34,6 +34,7 @@ from mock_api.quotas import Limits
 from mock_api.rules import read_rules
 from mock_api.scenarios import rule_from_dict
 from mock_api.spec import default_spec
+from mock_api.webhooks import Delivery, DeliveryState, WebhookDispatcher
 from tests.helpers import AUTH, BASE, KEY, SUBMIT, job_input
 from tests.live import free_port
 
@@ -562,3 +563,217 @@ async def test_after_a_500_the_same_keep_alive_connection_still_works(
         assert json.loads(body)["data"]["balance"] == 100
     entries = service.journal.entries(path="/api/v3/balance")
     assert [e.status for e in entries] == [500, 200]
+
+
+# The control API and webhooks cannot be turned against the user.
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://evil.example", "Content-Type": "text/plain"},  # the reported attack
+        {"Origin": "http://evil.example", "Content-Type": "application/json"},
+        {"Origin": "null", "Content-Type": "application/json"},
+        {"Origin": "http://localhost:3000", "Content-Type": "application/json"},
+        {"Sec-Fetch-Site": "cross-site", "Content-Type": "application/json"},
+        {"Sec-Fetch-Site": "same-site", "Content-Type": "application/json"},  # another port
+        {"Content-Type": "text/plain"},  # a page may send it without asking first
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    ],
+)
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/_mock/reset", b"{}"),
+        ("POST", "/_mock/clock", b'{"action": "freeze"}'),
+        ("POST", "/_mock/clock", b'{"action": "advance", "seconds": 3600}'),
+        ("PUT", "/_mock/balance", b'{"api_key": "test-key", "balance": 0}'),
+    ],
+)
+async def test_a_browser_page_cannot_steer_the_mock(
+    client: httpx.AsyncClient,
+    service: MockService,
+    clock: ManualClock,
+    headers: dict[str, str],
+    method: str,
+    path: str,
+    body: bytes,
+) -> None:
+    # Before: Content-Type text/plain with Origin http://evil.example reset everything.
+    submitted = await client.post(SUBMIT, json=job_input(), headers=AUTH)
+    assert submitted.status_code == 200
+    account = service.authenticate(f"Bearer {KEY}")
+    balance, now = service.balance(account), clock.now_ms()
+    response = await client.request(method, path, content=body, headers=headers)
+    assert response.status_code == 403, response.text
+    assert response.json()["message"].startswith("the control API ")
+    assert [j.id for j in service.store.jobs()] == [submitted.json()["data"]["id"]]
+    assert (service.balance(account), clock.now_ms()) == (balance, now)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"},  # the mock's /docs
+        {"Sec-Fetch-Site": "none"},  # typed in the address bar
+        {"Content-Type": "application/json; charset=utf-8"},
+    ],
+)
+async def test_tools_and_the_mocks_own_pages_still_steer_it(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    sent = {"Content-Type": "application/json", **headers}
+    response = await client.post("/_mock/clock", content=b'{"action": "advance"}', headers=sent)
+    assert response.status_code == 200, response.text
+    assert (await client.post("/_mock/reset", headers=headers)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://127.0.0.1:8000/_mock/reset",
+        "http://localhost:8000/_mock/clock",
+        "http://testserver/_MOCK/reset",
+        "http://127.0.0.1:8000//_mock/reset",
+        "http://127.0.0.1:8000/%5Fmock/reset",
+        "http://127.0.0.1:8000/api/../_mock/reset",
+        "http://[::1]:8000/_mock",
+    ],
+)
+@pytest.mark.parametrize("where", ["query", "body"])
+async def test_a_webhook_can_never_be_aimed_at_a_control_api(
+    client: httpx.AsyncClient, service: MockService, target: str, where: str
+) -> None:
+    # Before: ?webhook=http://127.0.0.1:PORT/_mock/reset wiped every account when the
+    # job ended.
+    account = service.authenticate(f"Bearer {KEY}")
+    balance = service.balance(account)
+    if where == "query":
+        response = await client.post(
+            SUBMIT, params={"webhook": target}, json=job_input(), headers=AUTH
+        )
+    else:
+        response = await client.post(
+            SUBMIT, json={**job_input(), "webhook_url": target}, headers=AUTH
+        )
+    assert response.status_code == 400, response.text
+    assert response.json()["details"] == [
+        {
+            "field": "webhook" if where == "query" else "webhook_url",
+            "reason": "is a control API path (/_mock/): a webhook never goes there",
+            "location": where,
+        }
+    ]
+    assert service.store.jobs() == []
+    assert service.webhooks.deliveries() == []
+    assert service.balance(account) == balance
+
+
+def _recording(sent: list[httpx.Request], status: int) -> httpx.MockTransport:
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(status)
+
+    return httpx.MockTransport(answer)
+
+
+async def test_a_stored_delivery_to_a_control_api_is_refused_when_due(
+    service: MockService, clock: ManualClock
+) -> None:
+    """Deliveries stored before the check (an older version's database) are refused too."""
+    sent: list[httpx.Request] = []
+    dispatcher = WebhookDispatcher(
+        clock,
+        lambda d: b"{}",
+        lambda a: "whsec_x",
+        transport=_recording(sent, 200),
+    )
+    url = "http://127.0.0.1:8000/_mock/reset"
+    dispatcher.register(Delivery("msg_1", "j1", "acct", url, BASE, clock.now_ms()))
+    assert await dispatcher.pump() == 1
+    [delivery] = dispatcher.deliveries()
+    assert sent == []
+    assert delivery.state is DeliveryState.FAILED  # no retry can make it right
+    assert [a.error for a in delivery.attempts] == [
+        f"{url} is a control API path (/_mock/): a webhook never goes there; refused"
+    ]
+
+
+async def _resolve_to(address: str) -> Any:
+    async def resolve(host: str, port: int) -> list[str]:
+        return [address]
+
+    return resolve
+
+
+@pytest.mark.parametrize(
+    ("url", "resolved", "reason"),
+    [
+        ("http://127.0.0.1:9/hook", None, "127.0.0.1 is a loopback address"),
+        ("http://hooks.test/h", "10.1.2.3", "hooks.test resolves to 10.1.2.3, a private address"),
+        ("http://hooks.test/h", "169.254.169.254", "hooks.test resolves to 169.254.169.254, a "
+         "link-local address (the cloud metadata service)"),
+        ("http://2130706433/h", None, "2130706433 is 127.0.0.1, a loopback address"),
+    ],
+)  # fmt: skip
+async def test_without_allow_private_webhooks_reach_public_addresses_only(
+    clock: ManualClock, url: str, resolved: str | None, reason: str
+) -> None:
+    sent: list[httpx.Request] = []
+    dispatcher = WebhookDispatcher(
+        clock,
+        lambda d: b"{}",
+        lambda a: "whsec_x",
+        transport=_recording(sent, 200),
+        allow_private=False,
+        resolver=await _resolve_to(resolved or "203.0.113.9"),
+    )
+    dispatcher.register(Delivery("msg_1", "j1", "acct", url, BASE, clock.now_ms()))
+    await dispatcher.pump()
+    [delivery] = dispatcher.deliveries()
+    assert sent == []
+    assert [a.error for a in delivery.attempts] == [f"{reason}; refused"]
+    assert delivery.state is DeliveryState.PENDING  # DNS may change: retried as usual
+
+
+async def test_without_allow_private_a_public_receiver_gets_the_webhook_on_its_vetted_address(
+    clock: ManualClock,
+) -> None:
+    sent: list[httpx.Request] = []
+    dispatcher = WebhookDispatcher(
+        clock,
+        lambda d: b"{}",
+        lambda a: "whsec_x",
+        transport=_recording(sent, 204),
+        allow_private=False,
+        resolver=await _resolve_to("8.8.8.8"),
+    )
+    url = "https://hooks.example.com/wavespeed"
+    dispatcher.register(Delivery("msg_1", "j1", "acct", url, BASE, clock.now_ms()))
+    await dispatcher.pump()
+    [request] = sent
+    assert str(request.url) == "https://8.8.8.8/wavespeed"  # connected to what was vetted
+    assert request.headers["host"] == "hooks.example.com"
+    assert request.extensions["sni_hostname"] == "hooks.example.com"
+    assert dispatcher.deliveries()[0].state is DeliveryState.DELIVERED
+
+
+@pytest.mark.parametrize(
+    ("args", "allowed"),
+    [
+        ((), True),  # loopback: local receivers are the common case
+        (("--host", "0.0.0.0"), False),
+        (("--host", "0.0.0.0", "--webhook-allow-private"), True),
+        (("--no-webhook-allow-private",), False),
+    ],
+)
+def test_serve_allows_private_webhook_targets_on_loopback_only_by_default(
+    args: tuple[str, ...], allowed: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen: list[Settings] = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: seen.append(app.state.service.settings))
+    result = CliRunner().invoke(main, ["serve", "--db", ":memory:", *args])
+    assert result.exit_code == 0, result.output
+    assert [s.webhook_allow_private for s in seen] == [allowed]
+    assert Settings().webhook_allow_private is True  # the library and the pytest plugin

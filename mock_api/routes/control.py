@@ -8,6 +8,14 @@ webhook delivery log; read the request journal.
 It is on by default for a server on loopback. ``serve`` turns it off when it
 listens beyond loopback unless ``--control-token`` is given, and then every
 call must carry ``X-Mock-Token``.
+
+A web page the developer opens can send requests to loopback too, so the
+control API refuses (403) any request a browser marks as coming from another
+origin: an ``Origin`` header other than the mock's own, or ``Sec-Fetch-Site``
+``cross-site`` or ``same-site`` (another port of localhost is the same site).
+Tools and test clients send neither. A body must be ``application/json``
+(403 otherwise): a page can send ``text/plain`` without asking first (no CORS
+preflight), but never ``application/json``.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import hmac
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -37,6 +46,43 @@ MAX_BALANCE_MICROS = 1_000_000_000 * 1_000_000
 PREFIX = "/_mock"
 
 
+def _own_origins(request: Request, public_url: str | None) -> set[str]:
+    """The origins this mock answers as: the one the request reached, and --public-url."""
+    origins = {f"{request.url.scheme}://{request.headers.get('host', '')}".lower()}
+    if public_url:
+        parts = urlsplit(public_url)
+        origins.add(f"{parts.scheme}://{parts.netloc}".lower())
+    return origins
+
+
+def _refuse_browsers_elsewhere(request: Request, public_url: str | None) -> None:
+    site = request.headers.get("sec-fetch-site", "").strip().lower()
+    if site in ("cross-site", "same-site"):
+        raise ControlDenied(
+            f"the control API refuses requests from other web pages (Sec-Fetch-Site: {site})"
+        )
+    origin = request.headers.get("origin")
+    if origin is not None and origin.strip().lower() not in _own_origins(request, public_url):
+        raise ControlDenied(
+            f"the control API refuses requests from other web pages (Origin: {origin})"
+        )
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and _has_body(request):
+        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media_type != "application/json":
+            raise ControlDenied(
+                "the control API takes only application/json bodies, not "
+                f"{media_type or 'a body without Content-Type'} (a web page can send those "
+                "without asking first)"
+            )
+
+
+def _has_body(request: Request) -> bool:
+    length = request.headers.get("content-length")
+    if length is not None:
+        return length.strip() not in ("", "0")
+    return "transfer-encoding" in request.headers
+
+
 def guard(request: Request) -> None:
     settings = request.app.state.service.settings
     if not settings.control_enabled:
@@ -48,6 +94,7 @@ def guard(request: Request) -> None:
     given = request.headers.get(TOKEN_HEADER, "")
     if token is not None and not hmac.compare_digest(given.encode(), token.encode()):
         raise ControlDenied(f"missing or wrong {TOKEN_HEADER} header")
+    _refuse_browsers_elsewhere(request, settings.public_url)
 
 
 router = APIRouter(prefix=PREFIX, dependencies=[Depends(guard)])
