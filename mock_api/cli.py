@@ -20,7 +20,14 @@ from mock_api import billing
 from mock_api.errors import MediaError
 from mock_api.planning import Pace
 from mock_api.quotas import Level
-from mock_api.serving import DB_FILENAME, DEFAULT_DATA_DIR, ENV_VAR, MEMORY, ServeOptions
+from mock_api.serving import (
+    DB_FILENAME,
+    DEFAULT_DATA_DIR,
+    ENV_VAR,
+    MEMORY,
+    SHUTDOWN_GRACE_SECONDS,
+    ServeOptions,
+)
 from mock_api.serving import billing_policy as _policy
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -170,6 +177,19 @@ def main() -> None:
     help="Worker processes, sharing one database (not with --db :memory:).",
 )
 @click.option(
+    "--webhook-allow-private/--no-webhook-allow-private",
+    default=None,
+    help="Let webhooks go to loopback, private and link-local addresses. Default: on when "
+    "--host is loopback, off otherwise (then only public addresses, as remote fetching).",
+)
+@click.option(
+    "--journal-max-mb",
+    type=click.IntRange(1, 65536),
+    default=32,
+    show_default=True,
+    help="Most memory the request journal holds, per worker; the oldest entries go first.",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -197,6 +217,8 @@ def serve(
     data_dir: Path,
     db: str | None,
     workers: int,
+    webhook_allow_private: bool | None,
+    journal_max_mb: int,
     log_level: str,
 ) -> None:
     """Start the mock server (uvicorn).
@@ -229,6 +251,8 @@ def serve(
         sync_timeout=sync_timeout,
         level=level,
         control_token=control_token,
+        journal_max_mb=journal_max_mb,
+        webhook_allow_private=webhook_allow_private,
     )
     try:  # everything is checked before the database is touched
         settings = options.settings()
@@ -262,6 +286,7 @@ def serve(
             host=host,
             port=port,
             log_level=log_level,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         )
         return
     service.store.close()  # each worker opens its own connections
@@ -273,6 +298,7 @@ def serve(
         host=host,
         port=port,
         log_level=log_level,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
 
 
