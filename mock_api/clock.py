@@ -10,6 +10,7 @@ without sleeping.
 from __future__ import annotations
 
 import functools
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -82,6 +83,43 @@ def iso_ms(epoch_ms: int) -> str:
     """``2023-04-01T12:34:56.789Z``: the timestamp format of the real API."""
     moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+
+
+def iso_ns(epoch_ns: int) -> str:
+    """``2025-05-19T06:09:15.948268264Z``: nine fractional digits, as WaveSpeed's history writes.
+
+    Deliberately not ``%f``-parseable (six digits at most): a client that reads
+    timestamps with ``strptime("%Y-%m-%dT%H:%M:%S.%fZ")`` fails on the fake where
+    it fails on the real service.
+    """
+    seconds, fraction = divmod(epoch_ns, 1_000_000_000)
+    moment = datetime.fromtimestamp(seconds, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{fraction:09d}Z"
+
+
+#: An ISO 8601 moment with a time zone: up to nine fractional digits, ``Z`` or an offset.
+_ISO = re.compile(
+    r"(?P<base>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d{1,9}))?"
+    r"(?P<zone>Z|[+-]\d{2}:\d{2})"
+)
+
+
+def parse_iso_ns(text: str) -> int:
+    """Nanoseconds since the epoch of an ISO 8601 moment; ``ValueError`` if it is not one.
+
+    Takes what clients send (``Date.toISOString()``'s three digits, the real
+    service's nine, none) and an explicit zone: a moment without one is ambiguous.
+    """
+    match = _ISO.fullmatch(text)
+    if match is None:
+        raise ValueError("must be an ISO 8601 date-time with a zone, e.g. 2026-01-01T00:00:00.000Z")
+    zone = "+00:00" if match["zone"] == "Z" else match["zone"]
+    try:
+        moment = datetime.fromisoformat(match["base"] + zone)
+    except ValueError as exc:
+        raise ValueError(f"is not a valid date-time ({exc})") from None
+    fraction = int((match["fraction"] or "0").ljust(9, "0"))
+    return int(moment.timestamp()) * 1_000_000_000 + fraction
 
 
 @dataclass(frozen=True)

@@ -16,22 +16,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mock_api.errors import RequestError, Unauthorized, ValidationFailed
+from mock_api.errors import RequestError, Unauthorized, ValidationFailed, error_body
 from mock_api.journal import SpecViolation
 from mock_api.service import MockService
 from mock_api.store import READ_SCOPE
 from mock_api.urls import Urls
 
 logger = logging.getLogger("mock_api")
-
-
-def error_body(
-    status: int, message: str, details: list[dict[str, str]] | None = None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"code": status, "message": message, "error": message, "data": None}
-    if details:
-        body["details"] = details
-    return body
 
 
 def _violations(exc: RequestError) -> list[SpecViolation]:
