@@ -97,10 +97,11 @@ def iso_ns(epoch_ns: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{fraction:09d}Z"
 
 
-#: An ISO 8601 moment with a time zone: up to nine fractional digits, ``Z`` or an offset.
+#: An ISO 8601 moment with a zone, as ``openapi.yaml``'s ``Timestamp`` pattern has it.
 _ISO = re.compile(
-    r"(?P<base>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d{1,9}))?"
-    r"(?P<zone>Z|[+-]\d{2}:\d{2})"
+    r"(?P<y>\d{4})-(?P<mo>0[1-9]|1[0-2])-(?P<d>0[1-9]|[12]\d|3[01])"
+    r"T(?P<h>[01]\d|2[0-3]):(?P<mi>[0-5]\d):(?P<s>[0-5]\d)(?:\.(?P<fraction>\d{1,9}))?"
+    r"(?:Z|(?P<sign>[+-])(?P<oh>[01]\d|2[0-3]):(?P<om>[0-5]\d))"
 )
 
 
@@ -108,18 +109,29 @@ def parse_iso_ns(text: str) -> int:
     """Nanoseconds since the epoch of an ISO 8601 moment; ``ValueError`` if it is not one.
 
     Takes what clients send (``Date.toISOString()``'s three digits, the real
-    service's nine, none) and an explicit zone: a moment without one is ambiguous.
+    service's nine, none) and needs a zone: a moment without one is ambiguous.
+    Total over its pattern, so a request the spec accepts is never refused
+    here: a day past the end of its month (``2026-02-30``) runs on into the next.
     """
     match = _ISO.fullmatch(text)
     if match is None:
         raise ValueError("must be an ISO 8601 date-time with a zone, e.g. 2026-01-01T00:00:00.000Z")
-    zone = "+00:00" if match["zone"] == "Z" else match["zone"]
-    try:
-        moment = datetime.fromisoformat(match["base"] + zone)
-    except ValueError as exc:
-        raise ValueError(f"is not a valid date-time ({exc})") from None
-    fraction = int((match["fraction"] or "0").ljust(9, "0"))
-    return int(moment.timestamp()) * 1_000_000_000 + fraction
+    days = _days_from_civil(int(match["y"]), int(match["mo"]), 1) + int(match["d"]) - 1
+    seconds = ((days * 24 + int(match["h"])) * 60 + int(match["mi"])) * 60 + int(match["s"])
+    if match["sign"]:
+        offset = (int(match["oh"]) * 60 + int(match["om"])) * 60
+        seconds -= offset if match["sign"] == "+" else -offset
+    return seconds * 1_000_000_000 + int((match["fraction"] or "0").ljust(9, "0"))
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    year -= month <= 2
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month - 3 if month > 2 else month + 9) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146_097 + day_of_era - 719_468
 
 
 @dataclass(frozen=True)

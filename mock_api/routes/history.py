@@ -52,8 +52,9 @@ def _query(body: dict[str, Any]) -> HistoryQuery:
             raise ValidationFailed(field=name, reason=str(exc)) from None
     status = body.get("status")
     return HistoryQuery(
-        page=body["page"],
-        page_size=body["page_size"],
+        # JSON Schema's integers include 1.0: the spec takes it, so the fake reads it as 1.
+        page=int(body["page"]),
+        page_size=int(body["page_size"]),
         model=body.get("model") or None,
         status=None if status is None else Status(status),
         created_after_ns=moments["created_after"],
