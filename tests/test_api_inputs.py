@@ -46,14 +46,14 @@ async def test_empty_optional_inputs_are_no_inputs(
 
 @pytest.mark.parametrize("field", ["mask_image", "prompt", "order", "seed"])
 async def test_null_is_refused_naming_the_field(client: httpx.AsyncClient, field: str) -> None:
-    response = await client.post(SUBMIT, json=job_input(**{field: None}), headers=AUTH)
+    response = await client.post(SUBMIT, json={**job_input(), field: None}, headers=AUTH)
     assert response.status_code == 400
     assert response.json()["details"][0]["field"] == field
 
 
 @pytest.mark.parametrize("field", ["video", "left_audio", "right_audio"])
 async def test_an_empty_required_input_is_refused(client: httpx.AsyncClient, field: str) -> None:
-    response = await client.post(SUBMIT, json=job_input(**{field: ""}), headers=AUTH)
+    response = await client.post(SUBMIT, json={**job_input(), field: ""}, headers=AUTH)
     assert response.status_code == 400
     assert response.json()["message"] == f'field "{field}" must not be empty'
 
