@@ -286,7 +286,7 @@ class MockService:
         over the length limit.
         """
         order = inputs.get("order", billing.Order.MEANWHILE.value)
-        if order not in {o.value for o in billing.Order}:
+        if not isinstance(order, str) or order not in {o.value for o in billing.Order}:
             raise ValidationFailed(
                 field="inputs.order",
                 reason="must be one of " + ", ".join(o.value for o in billing.Order),

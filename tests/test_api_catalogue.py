@@ -13,6 +13,7 @@ import pytest
 from mock_api import Settings
 from mock_api.billing import BillingPolicy
 from mock_api.models import MODELS
+from mock_api.spec import default_spec
 from tests.helpers import AUTH, SUBMIT, MakeClient, auth, job_input, silence, video
 
 pytestmark = pytest.mark.anyio
@@ -184,6 +185,7 @@ async def test_a_quote_of_media_that_cannot_be_read_is_a_400_naming_it(
     ("inputs", "field"),
     [
         ({"order": "sideways"}, "inputs.order"),
+        ({"order": ["left_right"]}, "inputs.order"),
         ({"left_audio": 5}, "inputs.left_audio"),
         ({"video": video(601)}, "inputs.video"),
     ],
@@ -212,3 +214,12 @@ async def test_a_quote_reads_media_given_as_data_uris(client: httpx.AsyncClient)
 async def test_a_quote_charges_nothing(client: httpx.AsyncClient) -> None:
     await _data(await _price(client, {"left_audio": silence(30)}))
     assert (await _data(await client.get("/api/v3/balance", headers=AUTH)))["balance"] == 100
+
+
+def test_the_spec_prices_exactly_the_models_served() -> None:
+    """A model added to ``mock_api.models`` must be added to the price request's enum too."""
+    schemas = default_spec().document["components"]["schemas"]
+    assert schemas["PriceRequest"]["properties"]["model_id"]["enum"] == [m.id for m in MODELS]
+    for model in MODELS:
+        assert model.input_schema in schemas
+        assert f"/api/v3/{model.id}" in default_spec().document["paths"]
