@@ -28,7 +28,16 @@ from mock_api.clock import Clock, OffsetClock
 from mock_api.faults import FaultMiddleware
 from mock_api.http import CrashMiddleware, ReadScopeMiddleware, install_error_handlers
 from mock_api.journal import JournalMiddleware
-from mock_api.routes import account, control, docs, media, predictions, uploads
+from mock_api.routes import (
+    account,
+    catalogue,
+    control,
+    docs,
+    history,
+    media,
+    predictions,
+    uploads,
+)
 from mock_api.service import MockService
 from mock_api.settings import Settings
 from mock_api.store import Store
@@ -49,6 +58,8 @@ ROUTES = predictions.POLL_ROUTES
 #: Every router the app serves, in order, after ROUTES; the spec-agreement test walks both.
 ROUTERS = (
     predictions.router,
+    history.router,
+    catalogue.router,
     uploads.router,
     account.router,
     media.router,

@@ -22,6 +22,7 @@ from typing import Any
 import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mock_api.errors import error_body
 from mock_api.rulebook import RuleBook, RuleStore, check_counts, check_range, rule_head
 
 #: The longest latency a fault may add; SIGTERM ends a request sleeping in one.
@@ -113,9 +114,7 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
         elif rule.kind is FaultKind.STATUS:
             message = f"injected fault {rule.id!r}: HTTP {rule.status}"
-            body = json.dumps(
-                {"code": rule.status, "message": message, "error": message, "data": None}
-            ).encode()
+            body = json.dumps(error_body(rule.status, message)).encode()
             headers = [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mock_api.errors import RequestError, Unauthorized, ValidationFailed
+from mock_api.errors import RequestError, Unauthorized, ValidationFailed, error_body
 from mock_api.journal import SpecViolation
 from mock_api.json_input import parse_request_json
 from mock_api.service import MockService
@@ -24,15 +24,6 @@ from mock_api.store import READ_SCOPE
 from mock_api.urls import Urls
 
 logger = logging.getLogger("mock_api")
-
-
-def error_body(
-    status: int, message: str, details: list[dict[str, str]] | None = None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"code": status, "message": message, "error": message, "data": None}
-    if details:
-        body["details"] = details
-    return body
 
 
 def _violations(exc: RequestError) -> list[SpecViolation]:

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from mock_api import billing, quotas
 from mock_api.clock import Clock, ManualClock, OffsetClock, SystemClock
+from mock_api.datauri import is_data_uri, read_data_uri
 from mock_api.errors import (
     InsufficientBalance,
     InvalidInput,
@@ -34,6 +35,7 @@ from mock_api.errors import (
 )
 from mock_api.faults import FaultBook
 from mock_api.fetch import fetch_remote
+from mock_api.history import HistoryPage, HistoryQuery, oldest_shown_ms, select
 from mock_api.journal import Journal
 from mock_api.json_input import check_storable
 from mock_api.lifecycle import NEVER_MS, Outcome, Status, status_at
@@ -47,6 +49,7 @@ from mock_api.media import (
     sniff_kind,
     write_mp4,
 )
+from mock_api.models import INFINITETALK_FAST_V2V_MULTI, ModelSpec
 from mock_api.planning import Directive, choose_outcome, job_key, plan_job
 from mock_api.quotas import Limits
 from mock_api.scenarios import ScenarioBook
@@ -67,12 +70,7 @@ from mock_api.urls import FILES_PREFIX, OUTPUTS_PREFIX, SAMPLES_PREFIX, Urls
 from mock_api.views import prediction
 from mock_api.webhooks import SECRET_PREFIX, Delivery, WebhookDispatcher, payload_bytes
 
-MEDIA_INPUTS: tuple[tuple[str, MediaKind], ...] = (
-    ("video", "video"),
-    ("left_audio", "audio"),
-    ("right_audio", "audio"),
-    ("mask_image", "image"),
-)
+MEDIA_INPUTS: tuple[tuple[str, MediaKind], ...] = INFINITETALK_FAST_V2V_MULTI.media_inputs
 _PROBES = {"video": probe_video, "audio": probe_audio, "image": probe_image}
 
 
@@ -234,7 +232,7 @@ class MockService:
         failure: TaskError | None = None
         try:
             for name, kind in MEDIA_INPUTS:
-                if name in inputs:
+                if inputs.get(name):  # "" is an unused optional input (README: empty inputs)
                     media[name] = await self._read_media(name, inputs[name], kind, urls)
             quote = self._price(media, order)
         except TaskError as exc:
@@ -323,6 +321,56 @@ class MockService:
             self._charge(job, quote, now)
         self.store.add_job(job)
         return job
+
+    def history(self, account: str, query: HistoryQuery) -> HistoryPage:
+        """One page of the account's predictions of the last 7 days (:mod:`mock_api.history`)."""
+        now = self.clock.now_ms()
+        return select(self.store.jobs_created_since(account, oldest_shown_ms(now)), query, now)
+
+    def delete_predictions(self, account: str, job_ids: list[str]) -> int:
+        """Delete the account's predictions among ``job_ids``; how many there were.
+
+        Others' ids and unknown ids count as nothing and change nothing, so the
+        answer reveals no one else's jobs. A deleted job answers 404 from then on
+        and leaves the history; its charge (and planned refund) stay in the ledger.
+        """
+        return len(self.store.delete_jobs(account, job_ids))
+
+    async def quote(self, model: ModelSpec, inputs: Mapping[str, Any], urls: Urls) -> billing.Quote:
+        """What submitting ``inputs`` would be charged: the same probing and rule as the charge.
+
+        Inputs may be partial, as WaveSpeed's pricing endpoint takes them: a
+        priced audio left out counts as 0 s, so no inputs at all quote the
+        minimum (the catalogue's ``base_price``). What cannot be priced is a 400
+        naming ``inputs.<field>``: media that cannot be read (where a submission
+        would make a failed job instead), an ``order`` that is not one, a video
+        over the length limit.
+        """
+        order = inputs.get("order", billing.Order.MEANWHILE.value)
+        if not isinstance(order, str) or order not in {o.value for o in billing.Order}:
+            raise ValidationFailed(
+                field="inputs.order",
+                reason="must be one of " + ", ".join(o.value for o in billing.Order),
+            )
+        media: dict[str, _Media] = {}
+        for name, kind in model.media_inputs:
+            value = inputs.get(name)
+            if value is None or value == "":
+                continue
+            if not isinstance(value, str):
+                raise ValidationFailed(
+                    field=f"inputs.{name}", reason="must be an http(s) URL or a base64 data: URI"
+                )
+            try:
+                media[name] = await self._read_media(name, value, kind, urls)
+            except MediaError as exc:
+                raise ValidationFailed(
+                    field=f"inputs.{name}", reason=f"cannot be read: {exc.reason}"
+                ) from None
+        try:
+            return self._price(media, billing.Order(order))
+        except InvalidInput as exc:
+            raise ValidationFailed(field=f"inputs.{exc.field}", reason=exc.reason) from None
 
     # quotas
 
@@ -413,7 +461,9 @@ class MockService:
     async def _read_media(self, name: str, url: str, kind: MediaKind, urls: Urls) -> _Media:
         """Fetch and probe one input; a :class:`MediaError` names the input."""
         try:
-            if urls.is_own(url):
+            if is_data_uri(url):  # inline media: the same size limit as an upload of its kind
+                data = read_data_uri(url, max_bytes=self.settings.upload_limits[kind])
+            elif urls.is_own(url):
                 data = self._local_media(url)
             else:
                 limit = self.settings.upload_limits[kind]
@@ -425,15 +475,15 @@ class MockService:
 
     def _price(self, media: Mapping[str, _Media], order: billing.Order) -> billing.Quote:
         """The job's quote; raises :class:`InvalidInput` for what cannot be billed."""
-        video = media["video"].info.duration or Decimal(0)
+        video = _seconds(media, "video")
         if video > self.settings.max_video_seconds:
             raise InvalidInput(
                 field="video",
                 reason=f"the video lasts {video} s; the longest accepted is "
                 f"{self.settings.max_video_seconds} s",
             )
-        left = media["left_audio"].info.duration or Decimal(0)
-        right = media["right_audio"].info.duration or Decimal(0)
+        left = _seconds(media, "left_audio")
+        right = _seconds(media, "right_audio")
         quote = billing.quote(left, right, order, self.settings.billing)
         if quote.rejected:
             raise InvalidInput(field="left_audio, right_audio", reason=quote.rule)
@@ -566,6 +616,12 @@ class MockService:
         )
         self.store.add_file(stored)
         return stored
+
+
+def _seconds(media: Mapping[str, _Media], name: str) -> Decimal:
+    """How long an input lasts; 0 s when it was not given (a partial price quote)."""
+    found = media.get(name)
+    return (found.info.duration if found else None) or Decimal(0)
 
 
 def _kind_from_content_type(content_type: str | None) -> MediaKind:

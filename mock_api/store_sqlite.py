@@ -484,6 +484,37 @@ class SqliteStore:
         query = "SELECT finished_ms FROM jobs WHERE account = ? AND finished_ms > ? ORDER BY 1"
         return [row[0] for row in self._read(query, account, after_ms)]
 
+    def jobs_created_since(self, account: str, since_ms: int) -> list[Job]:
+        rows = self._read(
+            f"SELECT {self._JOB_COLUMNS} FROM jobs WHERE account = ? AND created_ms >= ? "  # noqa: S608
+            "ORDER BY created_ms, seq",
+            account,
+            since_ms,
+        )
+        return [self._job(r) for r in rows]
+
+    def delete_jobs(self, account: str, job_ids: list[str]) -> list[str]:
+        unique = list(dict.fromkeys(job_ids))
+        deleted: list[str] = []
+        with self.transaction():
+            conn = self._conn()
+            for start in range(0, len(unique), 500):  # under SQLite's bound-parameter limit
+                chunk = unique[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                found = {
+                    row[0]
+                    for row in conn.execute(
+                        f"SELECT id FROM jobs WHERE account = ? AND id IN ({marks})",  # noqa: S608
+                        (account, *chunk),
+                    )
+                }
+                conn.execute(
+                    f"DELETE FROM jobs WHERE account = ? AND id IN ({marks})",  # noqa: S608
+                    (account, *chunk),
+                )
+                deleted.extend(job_id for job_id in chunk if job_id in found)
+        return deleted
+
     # files and tickets
 
     def add_file(self, stored: StoredFile) -> None:

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from mock_api import ManualClock, MockService, Settings, create_app
+from mock_api.errors import error_code_for
 from mock_api.server import LiveServer
 from tests.helpers import KEY, SUBMIT, MakeClient, auth, control, job_input
 
@@ -49,7 +50,13 @@ async def submit(client: httpx.AsyncClient, key: str = KEY) -> httpx.Response:
 
 def envelope(rule_id: str, status: int) -> dict[str, Any]:
     message = f"injected fault {rule_id!r}: HTTP {status}"
-    return {"code": status, "message": message, "error": message, "data": None}
+    return {
+        "code": status,
+        "message": message,
+        "error": message,
+        "error_code": error_code_for(status),
+        "data": None,
+    }
 
 
 # --- status faults ---------------------------------------------------------------------

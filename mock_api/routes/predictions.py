@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -110,6 +111,19 @@ class _Endpoint:
         await response(scope, receive, send)
 
 
+class _PredictionId(StringConvertor):
+    """A job id in a poll path: any segment but ``delete``.
+
+    ``/api/v3/predictions/delete`` is the delete operation's path; a GET there is
+    a 405 for it, not a lookup of a job named "delete" (ids are 32 hex digits).
+    """
+
+    regex = "(?!delete$)[^/]+"
+
+
+register_url_convertor("prediction_id", _PredictionId())
+
+
 def _get(path: str) -> Route:
     route = Route(path, _Endpoint(get_result), methods=["GET"])
     route.methods = {"GET"}  # not HEAD as well: the same methods as every other route
@@ -123,5 +137,5 @@ def _get(path: str) -> Route:
 #: They raise the same errors, which the app's handlers answer the same way.
 POLL_ROUTES = (
     _get("/api/v3/predictions/{id}/result"),
-    _get("/api/v3/predictions/{id}"),
+    _get("/api/v3/predictions/{id:prediction_id}"),
 )
