@@ -80,9 +80,24 @@ async def test_every_served_model_is_listed_once(client: httpx.AsyncClient) -> N
     assert [m["model_id"] for m in models] == [m.id for m in MODELS]
 
 
+V2V = [
+    "wavespeed-ai/infinitetalk/video-to-video",
+    "wavespeed-ai/infinitetalk/video-to-video-multi",
+    "wavespeed-ai/infinitetalk-fast/video-to-video",
+    MODEL,
+]
+I2V = ["wavespeed-ai/infinitetalk", "wavespeed-ai/infinitetalk/multi", "wavespeed-ai/infinitetalk-fast/multi"]
+
+
 @pytest.mark.parametrize(
     ("category", "listed"),
-    [("video-to-video", [MODEL]), ("VIDEO-TO-VIDEO", [MODEL]), ("text-to-image", []), ("", [])],
+    [
+        ("video-to-video", V2V),
+        ("VIDEO-TO-VIDEO", V2V),
+        ("image-to-video", I2V),
+        ("text-to-image", []),
+        ("", []),
+    ],
 )
 async def test_the_catalogue_filters_by_category(
     client: httpx.AsyncClient, category: str, listed: list[str]
@@ -94,11 +109,25 @@ async def test_the_catalogue_filters_by_category(
 async def test_the_catalogue_base_price_follows_the_billing_policy(
     make_client: MakeClient,
 ) -> None:
+    """Ours follows ``Settings.billing`` whole; the family keeps its own rates and minimums."""
     policy = BillingPolicy(rate_micros_per_second=20_000, minimum_seconds=3)
     async with make_client(Settings(billing=policy)) as client:
-        [model] = await _data(await client.get("/api/v3/models", headers=AUTH))
+        models = await _data(await client.get("/api/v3/models", headers=AUTH))
+    by_id = {m["model_id"]: m for m in models}
+    model = by_id[MODEL]
     assert model["base_price"] == 0.06
     assert "$max([3, " in model["formula"]
+    # 480p floors: 3 s or 5 s at $0.03/s; the fast ones 5 s at $0.015/s.
+    assert {k: m["base_price"] for k, m in by_id.items() if k != MODEL} == {
+        "wavespeed-ai/infinitetalk": 0.09,
+        "wavespeed-ai/infinitetalk/multi": 0.15,
+        "wavespeed-ai/infinitetalk/video-to-video": 0.09,
+        "wavespeed-ai/infinitetalk/video-to-video-multi": 0.15,
+        "wavespeed-ai/infinitetalk-fast/multi": 0.075,
+        "wavespeed-ai/infinitetalk-fast/video-to-video": 0.075,
+    }
+    assert 'resolution = "720p" ? 2' in by_id["wavespeed-ai/infinitetalk"]["formula"]
+    assert "get_duration_v3(audio)" in by_id["wavespeed-ai/infinitetalk"]["formula"]
 
 
 async def test_the_catalogue_needs_a_key(client: httpx.AsyncClient) -> None:
