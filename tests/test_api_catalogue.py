@@ -86,7 +86,11 @@ V2V = [
     "wavespeed-ai/infinitetalk-fast/video-to-video",
     MODEL,
 ]
-I2V = ["wavespeed-ai/infinitetalk", "wavespeed-ai/infinitetalk/multi", "wavespeed-ai/infinitetalk-fast/multi"]
+I2V = [
+    "wavespeed-ai/infinitetalk",
+    "wavespeed-ai/infinitetalk/multi",
+    "wavespeed-ai/infinitetalk-fast/multi",
+]
 
 
 @pytest.mark.parametrize(
@@ -252,3 +256,61 @@ def test_the_spec_prices_exactly_the_models_served() -> None:
     for model in MODELS:
         assert model.input_schema in schemas
         assert f"/api/v3/{model.id}" in default_spec().document["paths"]
+
+
+@pytest.mark.parametrize(
+    ("model_id", "inputs", "price", "billed"),
+    [
+        ("wavespeed-ai/infinitetalk", {"audio": silence(1.2)}, 0.09, 3),
+        ("wavespeed-ai/infinitetalk", {"audio": silence(7.3), "resolution": "720p"}, 0.48, 8),
+        ("wavespeed-ai/infinitetalk/video-to-video", {"audio": silence(4)}, 0.12, 4),
+        (
+            "wavespeed-ai/infinitetalk/multi",
+            {"left_audio": silence(4), "right_audio": silence(6.5), "order": "left_right"},
+            0.33,
+            11,
+        ),
+        (
+            "wavespeed-ai/infinitetalk/video-to-video-multi",
+            {"left_audio": silence(4), "right_audio": silence(6.5), "resolution": "720p"},
+            0.42,
+            7,
+        ),
+        ("wavespeed-ai/infinitetalk-fast/multi", {"left_audio": silence(9.5)}, 0.15, 10),
+        ("wavespeed-ai/infinitetalk-fast/video-to-video", {"audio": silence(2)}, 0.075, 5),
+        ("wavespeed-ai/infinitetalk-fast/video-to-video", {}, 0.075, 5),
+        ("wavespeed-ai/infinitetalk", {}, 0.09, 3),
+    ],
+)
+async def test_every_model_is_quoted_by_its_own_rule(
+    client: httpx.AsyncClient, model_id: str, inputs: dict[str, Any], price: float, billed: int
+) -> None:
+    quote = await _data(
+        await client.post(PRICE, json={"model_id": model_id, "inputs": inputs}, headers=AUTH)
+    )
+    assert (quote["model_id"], quote["price"], quote["billed_seconds"]) == (model_id, price, billed)
+
+
+@pytest.mark.parametrize(
+    ("model_id", "inputs", "field"),
+    [
+        ("wavespeed-ai/infinitetalk", {"resolution": "1080p"}, "inputs.resolution"),
+        ("wavespeed-ai/infinitetalk/multi", {"order": "sideways"}, "inputs.order"),
+        ("wavespeed-ai/infinitetalk", {"audio": "https://127.0.0.1:1/x.wav"}, "inputs.audio"),
+        ("wavespeed-ai/infinitetalk", {"image": silence(1)}, "inputs.image"),
+    ],
+)
+async def test_a_quote_refuses_what_the_model_cannot_price(
+    client: httpx.AsyncClient, model_id: str, inputs: dict[str, Any], field: str
+) -> None:
+    response = await client.post(PRICE, json={"model_id": model_id, "inputs": inputs}, headers=AUTH)
+    assert response.status_code == 400, response.text
+    assert response.json()["details"][0]["field"] == field
+
+
+async def test_a_one_speaker_quote_ignores_an_order_it_does_not_have(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"model_id": "wavespeed-ai/infinitetalk", "inputs": {"order": "sideways"}}
+    quote = await _data(await client.post(PRICE, json=body, headers=AUTH))
+    assert quote["price"] == 0.09
