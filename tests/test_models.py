@@ -147,7 +147,9 @@ def test_each_entry_prices_as_its_page_says(
         policy = model.policy(base, resolution or None)
         assert (policy.rate_micros_per_second, policy.minimum_seconds) == (rate, minimum)
         assert (policy.maximum_seconds, policy.padding_tolerance) == (600, Decimal("0.050"))
-        long = model.quote(dict.fromkeys(model.audio_inputs, Decimal(7)), base, resolution=resolution)
+        long = model.quote(
+            dict.fromkeys(model.audio_inputs, Decimal(7)), base, resolution=resolution
+        )
         spoken = 7  # one track of 7 s, or two of 7 s at once (meanwhile)
         assert (long.billed_seconds, long.cost_micros) == (spoken, spoken * rate)
         assert long.output_seconds == Decimal(spoken)
