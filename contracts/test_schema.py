@@ -54,6 +54,7 @@ from mock_api.contract.schema import (
     prepare_submission,
 )
 from mock_api.contract.target import Target, TargetKind
+from mock_api.models import DEFAULT_MODEL, MODELS
 
 schema = load_schema()
 
@@ -241,6 +242,12 @@ def test_stateful_links(
 ) -> None:
     """follows the spec's links: submission -> result (the same job), upload ticket -> PUT"""
     linked = bound_schema if target.is_fake else bound_schema.exclude(tag="media")
+    if not target.free:
+        # A paid run affords a few stateful submissions. Every model's submission
+        # answers the same `Submitted` response and its links, so following them from
+        # our model's proves them for all, and the few draws are not spread over seven.
+        others = [m.operation_id for m in MODELS if m is not DEFAULT_MODEL]
+        linked = linked.exclude(operation_id=others)
     followed = _Followed()
     machine = _machine(linked, target, spender, followed)
     machine.run(

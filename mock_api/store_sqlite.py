@@ -755,6 +755,7 @@ def quote_to_dict(quote: Quote) -> dict[str, Any]:
         "output_seconds": str(quote.output_seconds),
         "rejected": quote.rejected,
         "rule": quote.rule,
+        "tracks": quote.tracks,
     }
 
 
@@ -769,6 +770,7 @@ def quote_from_dict(data: Mapping[str, Any]) -> Quote:
         output_seconds=Decimal(data["output_seconds"]),
         rejected=data["rejected"],
         rule=data["rule"],
+        tracks=data.get("tracks", 2),  # written before the family came: two tracks
     )
 
 
