@@ -87,8 +87,8 @@ class FaultRule:
 
 
 class FaultBook(RuleBook[FaultRule]):
-    def __init__(self, store: RuleStore | None = None) -> None:
-        super().__init__("fault", store)
+    def __init__(self, store: RuleStore) -> None:
+        super().__init__("fault", store, fault_from_dict)
 
     def pick(self, method: str, path: str, api_key: str | None) -> FaultRule | None:
         return self.fire(lambda r: r.matches(method, path, api_key))

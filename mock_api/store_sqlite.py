@@ -53,11 +53,9 @@ from typing import Any, TypeVar, cast
 
 from mock_api.billing import Order, Quote
 from mock_api.clock import ClockState
-from mock_api.faults import fault_from_dict
 from mock_api.lifecycle import Outcome, Plan, Status
 from mock_api.quotas import Limits
-from mock_api.rulebook import Rule, with_counts
-from mock_api.scenarios import rule_from_dict
+from mock_api.rulebook import Rule, decode_rule, rule_definition, with_counts
 from mock_api.store import (
     READ_SCOPE,
     EntryKind,
@@ -180,12 +178,6 @@ _DEFAULT_LIMITS = ""
 #: Entries a thread's read cache holds before it starts again (a GET reads ~4).
 CACHE_ENTRIES = 10_000
 T = TypeVar("T")
-
-_RULE_PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "scenario": rule_from_dict,
-    "fault": fault_from_dict,
-}
-
 
 class SchemaMismatch(RuntimeError):
     """The database file was written by a different version of the fake."""
@@ -595,7 +587,7 @@ class SqliteStore:
     def _rule(self, kind: str, definition: str, matched: int, applied: int) -> Rule:
         rule = self._decoded.get((kind, definition))
         if rule is None:
-            rule = _RULE_PARSERS[kind](json.loads(definition))
+            rule = decode_rule(kind, json.loads(definition))
             if len(self._decoded) > 1_000:
                 self._decoded.clear()
             self._decoded[(kind, definition)] = rule
@@ -770,11 +762,6 @@ def quote_from_dict(data: Mapping[str, Any]) -> Quote:
         rejected=data["rejected"],
         rule=data["rule"],
     )
-
-
-def rule_definition(rule: Rule) -> dict[str, Any]:
-    """A rule as the control API takes it: its JSON form without the counters."""
-    return {k: v for k, v in rule.as_dict().items() if k not in ("matched", "applied")}
 
 
 def _attempts_json(attempts: list[Attempt]) -> str:

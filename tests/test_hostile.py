@@ -25,7 +25,7 @@ import pytest
 import uvicorn
 from click.testing import CliRunner
 
-from mock_api import ManualClock, MockService, OffsetClock, Settings, create_app
+from mock_api import ManualClock, MemoryStore, MockService, OffsetClock, Settings, create_app
 from mock_api.cli import main
 from mock_api.faults import fault_from_dict
 from mock_api.json_input import MAX_JSON_DEPTH
@@ -687,6 +687,7 @@ async def test_a_stored_delivery_to_a_control_api_is_refused_when_due(
         clock,
         lambda d: b"{}",
         lambda a: "whsec_x",
+        store=MemoryStore(),
         transport=_recording(sent, 200),
     )
     url = "http://127.0.0.1:8000/_mock/reset"
@@ -725,6 +726,7 @@ async def test_without_allow_private_webhooks_reach_public_addresses_only(
         clock,
         lambda d: b"{}",
         lambda a: "whsec_x",
+        store=MemoryStore(),
         transport=_recording(sent, 200),
         allow_private=False,
         resolver=await _resolve_to(resolved or "203.0.113.9"),
@@ -745,6 +747,7 @@ async def test_without_allow_private_a_public_receiver_gets_the_webhook_on_its_v
         clock,
         lambda d: b"{}",
         lambda a: "whsec_x",
+        store=MemoryStore(),
         transport=_recording(sent, 204),
         allow_private=False,
         resolver=await _resolve_to("8.8.8.8"),
