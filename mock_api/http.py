@@ -16,8 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mock_api.errors import RequestError, Unauthorized, ValidationFailed, error_body
-from mock_api.journal import SpecViolation
+from mock_api.errors import RequestError, Unauthorized, ValidationFailed, Violation, error_body
 from mock_api.json_input import parse_request_json
 from mock_api.service import MockService
 from mock_api.store import READ_SCOPE
@@ -26,15 +25,15 @@ from mock_api.urls import Urls
 logger = logging.getLogger("mock_api")
 
 
-def _violations(exc: RequestError) -> list[SpecViolation]:
+def _violations(exc: RequestError) -> list[Violation]:
     """How a refused request broke the contract, for the journal."""
     found = getattr(exc, "violations", None)
     if found is not None:
-        return [SpecViolation(v.field, v.reason, v.location) for v in found]
+        return [Violation(v.field, v.reason, v.location) for v in found]
     if isinstance(exc, ValidationFailed):
-        return [SpecViolation(exc.field or "", exc.reason or exc.message, exc.location)]
+        return [Violation(exc.field or "", exc.reason or exc.message, exc.location)]
     if isinstance(exc, Unauthorized):
-        return [SpecViolation("Authorization", exc.message, "header")]
+        return [Violation("Authorization", exc.message, "header")]
     return []
 
 
@@ -63,7 +62,7 @@ def install_error_handlers(app: FastAPI) -> None:
             405: f"method {request.method} is not allowed on {request.url.path}",
         }.get(exc.status_code, str(exc.detail))
         if exc.status_code in (404, 405):
-            request.state.violations = [SpecViolation("path", message, "path")]
+            request.state.violations = [Violation("path", message, "path")]
         return JSONResponse(
             error_body(exc.status_code, message), exc.status_code, headers=exc.headers
         )

@@ -167,9 +167,7 @@ def rule_definition(rule: Rule) -> dict[str, Any]:
 class RuleBook(Generic[R]):
     """The rules of one kind, kept in a :class:`RuleStore`; ``decode`` rebuilds a stored one."""
 
-    def __init__(
-        self, kind: str, store: RuleStore, decode: Callable[[dict[str, Any]], R]
-    ) -> None:
+    def __init__(self, kind: str, store: RuleStore, decode: Callable[[dict[str, Any]], R]) -> None:
         register_rule_kind(kind, decode)
         self.kind = kind
         self._store = store

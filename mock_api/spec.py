@@ -19,7 +19,7 @@ from typing import Any, cast
 import jsonschema
 import yaml
 
-from mock_api.errors import ValidationFailed
+from mock_api.errors import ValidationFailed, Violation
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
 # libyaml's safe loader when PyYAML has it: several times faster on this
@@ -44,16 +44,6 @@ class Operation:
     method: str  # lower case
     path: str  # the template, as in the spec
     definition: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Violation:
-    field: str
-    reason: str
-    location: str = "body"
-
-    def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "reason": self.reason, "location": self.location}
 
 
 class RequestInvalid(ValidationFailed):

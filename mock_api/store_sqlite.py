@@ -46,12 +46,11 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from decimal import Decimal
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from mock_api.billing import Order, Quote
+from mock_api.billing import Quote
 from mock_api.clock import ClockState
 from mock_api.lifecycle import Outcome, Plan, Status
 from mock_api.quotas import Limits
@@ -178,6 +177,7 @@ _DEFAULT_LIMITS = ""
 #: Entries a thread's read cache holds before it starts again (a GET reads ~4).
 CACHE_ENTRIES = 10_000
 T = TypeVar("T")
+
 
 class SchemaMismatch(RuntimeError):
     """The database file was written by a different version of the fake."""
@@ -424,7 +424,7 @@ class SqliteStore:
                 int(outcome.nsfw),
                 outcome.code,
                 outcome.error,
-                None if job.quote is None else json.dumps(quote_to_dict(job.quote)),
+                None if job.quote is None else json.dumps(Quote.as_dict(job.quote)),
                 job.output_ms,
                 job.variant,
             )
@@ -446,7 +446,7 @@ class SqliteStore:
             input=json.loads(r[3]),
             seed=r[4],
             plan=Plan(created_ms=r[5], started_ms=r[6], finished_ms=r[7], outcome=outcome),
-            quote=None if r[12] is None else quote_from_dict(json.loads(r[12])),
+            quote=None if r[12] is None else Quote.from_dict(json.loads(r[12])),
             output_ms=r[13],
             variant=r[14],
         )
@@ -733,35 +733,6 @@ class SqliteStore:
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
-
-
-def quote_to_dict(quote: Quote) -> dict[str, Any]:
-    """A quote as JSON-ready values: Decimals as their exact text."""
-    return {
-        "order": quote.order.value,
-        "left_seconds": str(quote.left_seconds),
-        "right_seconds": str(quote.right_seconds),
-        "spoken_seconds": str(quote.spoken_seconds),
-        "billed_seconds": quote.billed_seconds,
-        "cost_micros": quote.cost_micros,
-        "output_seconds": str(quote.output_seconds),
-        "rejected": quote.rejected,
-        "rule": quote.rule,
-    }
-
-
-def quote_from_dict(data: Mapping[str, Any]) -> Quote:
-    return Quote(
-        order=Order(data["order"]),
-        left_seconds=Decimal(data["left_seconds"]),
-        right_seconds=Decimal(data["right_seconds"]),
-        spoken_seconds=Decimal(data["spoken_seconds"]),
-        billed_seconds=data["billed_seconds"],
-        cost_micros=data["cost_micros"],
-        output_seconds=Decimal(data["output_seconds"]),
-        rejected=data["rejected"],
-        rule=data["rule"],
-    )
 
 
 def _attempts_json(attempts: list[Attempt]) -> str:
