@@ -18,6 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_api.errors import RequestError, Unauthorized, ValidationFailed, Violation, error_body
 from mock_api.json_input import parse_request_json
+from mock_api.lifecycle import COMPLETED, Outcome
+from mock_api.planning import DEFAULT_FAILURE_CODE, MAX_TASK_CODE, NSFW, failure
 from mock_api.service import MockService
 from mock_api.store import READ_SCOPE
 from mock_api.urls import Urls
@@ -144,12 +146,58 @@ def get_service(request: Request) -> MockService:
     return service
 
 
+def api_key(authorization: str | None) -> str:
+    """The API key in an ``Authorization: Bearer <key>`` header; Unauthorized otherwise."""
+    if not authorization:
+        raise Unauthorized("missing Authorization header: send 'Authorization: Bearer <API key>'")
+    scheme, _, key = authorization.partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise Unauthorized("malformed Authorization header: expected 'Bearer <API key>'")
+    return key
+
+
 def get_account(request: Request, service: MockService | None = None) -> str:
     """The caller's account (``service``: the request's, if the caller has it already)."""
     service = service or get_service(request)
-    account = service.authenticate(request.headers.get("authorization"))
+    account = service.open_account(api_key(request.headers.get("authorization")))
     request.state.account = account
     return account
+
+
+#: The request header that tells the fake how the submitted job ends.
+OUTCOME_HEADER = "X-Mock-Outcome"
+
+
+def outcome_from_header(value: str) -> Outcome:
+    """Read ``X-Mock-Outcome``: ``complete``, ``nsfw``, or ``fail[:CODE[:MESSAGE]]``.
+
+    Raises ValidationFailed naming the header, as any other bad input.
+    """
+    kind, _, rest = value.strip().partition(":")
+    kind = kind.lower()
+    if kind in ("complete", "completed") and not rest:
+        return COMPLETED
+    if kind == "nsfw" and not rest:
+        return NSFW
+    if kind == "fail":
+        code_text, _, message = rest.partition(":")
+        if code_text and not code_text.isdigit():
+            code_text = "0"  # reported below as out of range, with the text given
+        try:
+            return failure(int(code_text) if code_text else DEFAULT_FAILURE_CODE, message)
+        except ValueError:
+            raise ValidationFailed(
+                field=OUTCOME_HEADER,
+                reason=f"task code {rest.partition(':')[0]!r} is not a number from 1 to "
+                f"{MAX_TASK_CODE}",
+                location="header",
+            ) from None
+    raise ValidationFailed(
+        field=OUTCOME_HEADER,
+        reason=f"{value!r} is not complete, nsfw, or fail[:CODE[:MESSAGE]]",
+        location="header",
+    )
 
 
 def get_urls(request: Request, service: MockService | None = None) -> Urls:

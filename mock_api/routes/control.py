@@ -302,7 +302,7 @@ async def set_balance(service: Service, body: Body) -> JSONResponse:
         raise ValidationFailed(
             field="balance", reason=f"must be from 0 to {format_usd(MAX_BALANCE_MICROS)}"
         )
-    account = service.authenticate(f"Bearer {body['api_key']}")
+    account = service.open_account(body["api_key"])
     service.set_balance(account, micros)
     return _ok({"account": account, "balance": usd_number(service.balance(account))})
 
