@@ -117,7 +117,7 @@ def create_app(
                 await task
             # After uvicorn has let the requests in flight finish (SIGTERM):
             # checkpoint the WAL and close the database.
-            service.store.close()
+            service.close()
 
     app = FastAPI(
         title="WaveSpeed InfiniteTalk mock",
@@ -133,7 +133,7 @@ def create_app(
     app.add_middleware(FaultMiddleware, book=service.faults)
     app.add_middleware(CrashMiddleware)
     app.add_middleware(JournalMiddleware, journal=service.journal, clock=service.clock)
-    if service.store.shared:
+    if service.shares_state:
         app.add_middleware(ReadScopeMiddleware)
     install_error_handlers(app)
     app.router.routes.extend(ROUTES)

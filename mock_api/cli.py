@@ -289,7 +289,7 @@ def serve(
             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         )
         return
-    service.store.close()  # each worker opens its own connections
+    service.close()  # each worker opens its own connections
     os.environ[ENV_VAR] = options.to_json()
     uvicorn.run(
         "mock_api.app:create_app_from_env",

@@ -141,11 +141,11 @@ class BaseWavespeedMock(Generic[ClockT]):
 
     def jobs(self, api_key: str | None = None) -> list[Job]:
         """Stored jobs in submission order: every account's, or only ``api_key``'s."""
-        return self.service.store.jobs(None if api_key is None else self._account(api_key))
+        return self.service.jobs(None if api_key is None else self._account(api_key))
 
     def status(self, job_id: str) -> Status:
         """A job's status now; ``KeyError`` for an unknown id."""
-        job = self.service.store.job(job_id)
+        job = self.service.any_job(job_id)
         if job is None:
             raise KeyError(f"the fake has no job {job_id}")
         return status_at(job.plan, self.clock.now_ms())

@@ -156,6 +156,31 @@ class MockService:
             raise NotFound(f"prediction {job_id} not found")
         return job
 
+    def jobs(self, account: str | None = None) -> list[Job]:
+        """Stored jobs in submission order: every account's, or one account's."""
+        return self.store.jobs(account)
+
+    def any_job(self, job_id: str) -> Job | None:
+        """A job whoever owns it (the control API and test handles see every account)."""
+        return self.store.job(job_id)
+
+    def ledger(self, account: str) -> list[LedgerEntry]:
+        """An account's ledger: charges, refunds and balance settings, in order."""
+        return self.store.ledger(account)
+
+    def stored_file(self, file_id: str) -> StoredFile | None:
+        """An uploaded file by id (a capability URL: whoever has the URL may read it)."""
+        return self.store.file(file_id)
+
+    @property
+    def shares_state(self) -> bool:
+        """Other processes may change the state (SQLite): reads need a per-request scope."""
+        return self.store.shared
+
+    def close(self) -> None:
+        """Release the store (checkpoint and close a database); the service is done."""
+        self.store.close()
+
     def run_until_idle(self) -> list[str]:
         """Move time to when every job that will finish has finished; return their ids.
 

@@ -115,3 +115,19 @@ def test_storage_imports_no_domain_module(store: str) -> None:
         if any(module == bad or module.startswith(bad + ".") for bad in NOT_FOR_STORAGE)
     )
     assert forbidden == [], f"{store} imports {forbidden}"
+
+
+#: The only modules that hold a store: the service, and the stores themselves.
+STORE_HOLDERS = ("mock_api.service", "mock_api.store", "mock_api.store_sqlite")
+
+
+def test_only_the_service_reaches_the_store() -> None:
+    """Routes, the control API, the plugin and the CLI ask the service for named operations."""
+    reaching = sorted(
+        f"{name}:{node.lineno}"
+        for name, path in _modules().items()
+        if name not in STORE_HOLDERS
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr == "store"
+    )
+    assert reaching == []

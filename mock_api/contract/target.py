@@ -482,7 +482,7 @@ class Target:
     def _planned_seconds(self, job_id: str) -> float | None:
         """How long the fake plans job ``job_id`` to take, if it says and it ever finishes."""
         if self.service is not None:
-            job = self.service.store.job(job_id)
+            job = self.service.any_job(job_id)
             if job is None or job.plan.finished_ms >= NEVER_MS:
                 return None
             return (job.plan.finished_ms - job.plan.created_ms) / 1000

@@ -185,7 +185,7 @@ def _job(service: MockService, job: Job) -> dict[str, Any]:
 @router.get("/jobs")
 async def list_jobs(request: Request, service: Service) -> JSONResponse:
     key = request.query_params.get("api_key")
-    jobs = service.store.jobs(account_id(key) if key else None)
+    jobs = service.jobs(account_id(key) if key else None)
     status = request.query_params.get("status")
     views = [_job(service, j) for j in jobs]
     return _ok({"jobs": [v for v in views if status is None or v["status"] == status]})
@@ -193,7 +193,7 @@ async def list_jobs(request: Request, service: Service) -> JSONResponse:
 
 @router.get("/jobs/{id}")
 async def get_job(id: str, service: Service) -> JSONResponse:
-    job = service.store.job(id)
+    job = service.any_job(id)
     if job is None:
         raise NotFound(f"prediction {id} not found")
     return _ok(_job(service, job))
@@ -269,7 +269,7 @@ def _account_query(request: Request) -> str:
 @router.get("/ledger")
 async def ledger(request: Request, service: Service) -> JSONResponse:
     account = _account_query(request)
-    entries = service.store.ledger(account)
+    entries = service.ledger(account)
     return _ok(
         {
             "account": account,
