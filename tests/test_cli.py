@@ -6,6 +6,7 @@ import asyncio
 import gc
 import io
 import json
+import socket
 import wave
 from pathlib import Path
 from typing import Any
@@ -106,13 +107,25 @@ def test_serve_hides_its_start_up_heap_from_the_garbage_collector(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """``serve``'s app freezes the heap it starts with (p99 under load); create_app's does not."""
-    served: list[Any] = []
-    monkeypatch.setattr("uvicorn.run", lambda app, **options: served.append(app))
-    code, out = run("serve", "--db", str(tmp_path / "state.db"))
+    served = _served_apps(monkeypatch)
+    code, out = run("serve", "--port", "0", "--db", str(tmp_path / "state.db"))
     assert code == 0, out
     counts = [_frozen_while_serving(app) for app in (served[0], create_app())]
     assert counts[0] > 10_000  # the app, the spec and the libraries
     assert counts[1] == 0
+
+
+def _served_apps(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """``serve`` up to the point where uvicorn would take over: the apps it would run."""
+    served: list[Any] = []
+
+    def run(server: Any, sockets: list[socket.socket]) -> None:
+        served.append(server.config.app)
+        for sock in sockets:
+            sock.close()
+
+    monkeypatch.setattr("uvicorn.Server.run", run)
+    return served
 
 
 def _frozen_while_serving(app: Any) -> int:
