@@ -89,7 +89,7 @@ def _billing_options(func: F) -> F:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="wavespeed-mock")
+@click.version_option(package_name="wavespeed-mock", prog_name="wavespeed-mock")
 def main() -> None:
     """A local stand-in for WaveSpeed AI's InfiniteTalk Fast video-to-video multi API."""
 
@@ -284,7 +284,7 @@ def serve(
         settings = options.settings()
     except (ValueError, ArithmeticError) as exc:
         raise click.UsageError(str(exc)) from None
-    rules = _rules_file(spec, scenarios_file) if scenarios_file else None
+    rules = _rules_file(spec, scenarios_file, log_format) if scenarios_file else None
     if workers > 1 and db == MEMORY:
         raise click.UsageError(f"--workers {workers} share a database file: not with --db {MEMORY}")
     listener = _listen(host, port)
@@ -303,11 +303,17 @@ def serve(
     port = listener.getsockname()[1]  # the one the system chose, for --port 0
     where = "memory (lost on exit)" if options.db == MEMORY else options.db
     control = "on" if settings.control_enabled else "off (not loopback; see --control-token)"
-    click.echo(
+    _say(
+        log_format,
+        "started",
         f"wavespeed-mock: state in {where}{kept}; "
         f"pace {settings.pace.name}, control API {control}, "
         f"{workers} worker{'s' if workers > 1 else ''}, docs at http://{host}:{port}/docs",
-        err=True,
+        state=str(where),
+        pace=settings.pace.name,
+        control_api=settings.control_enabled,
+        workers=workers,
+        docs=f"http://{host}:{port}/docs",
     )
     logs = log_config(log_level, log_format)
     if workers == 1:
@@ -357,7 +363,18 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _rules_file(spec: Spec, path: Path) -> tuple[list[ScenarioRule], list[FaultRule]]:
+def _say(log_format: str, event: str, message: str, level: str = "info", **fields: Any) -> None:
+    """A line of ``serve``'s own before uvicorn starts: text, or JSON like the log's."""
+    if log_format == "json":
+        line = {"level": level, "logger": "wavespeed_mock", "event": event, "message": message}
+        click.echo(json.dumps({**line, **fields}), err=True)
+    else:
+        click.echo(message if level == "info" else f"{level}: {message}", err=True)
+
+
+def _rules_file(
+    spec: Spec, path: Path, log_format: str
+) -> tuple[list[ScenarioRule], list[FaultRule]]:
     """The rules in ``--scenarios FILE``; its errors name the file, the line and the key."""
     from mock_api.rules import read_rules
 
@@ -370,7 +387,7 @@ def _rules_file(spec: Spec, path: Path) -> tuple[list[ScenarioRule], list[FaultR
     except ValueError as exc:
         raise click.BadParameter(f"{path}, {exc}", param_hint="--scenarios") from None
     if not rules[0] and not rules[1]:
-        click.echo(f"warning: {path} holds no rules: nothing loaded from it", err=True)
+        _say(log_format, "empty_rules", f"{path} holds no rules: nothing loaded from it", "warning")
     return rules
 
 

@@ -114,4 +114,5 @@ async def test_the_root_leads_to_the_docs(client: httpx.AsyncClient) -> None:
 
 def test_a_checkout_reads_the_one_top_level_contract() -> None:
     """The repository holds one openapi.yaml; a wheel carries it in (tests/test_wheel.py)."""
-    assert SPEC_PATH == Path(__file__).resolve().parent.parent / "openapi.yaml"
+    top_level = Path(__file__).resolve().parent.parent / "openapi.yaml"
+    assert top_level == SPEC_PATH

@@ -34,7 +34,6 @@ import sysconfig
 import textwrap
 import venv
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,7 +83,7 @@ class Installed:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     base = tmp_path_factory.mktemp("wheel")
     source = base / "source"
     shutil.copytree(ROOT, source, ignore=_NOT_SOURCES)
@@ -103,7 +102,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     python = home / "bin" / "python"
     installing = subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps"]
-        + ["--no-index", str(wheel)],
+        + ["--no-index", str(wheel)],  # noqa: RUF005 - the command, then what it installs
         capture_output=True,
         text=True,
         timeout=300,
@@ -126,7 +125,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
         "HOME": str(workdir),
         "LANG": "C.UTF-8",
     }
-    yield Installed(wheel, home, home / "bin", workdir, env)
+    return Installed(wheel, home, home / "bin", workdir, env)
 
 
 def test_the_wheel_installs_mock_api_and_the_very_contract(installed: Installed) -> None:
@@ -151,7 +150,8 @@ def test_the_wheel_installs_mock_api_and_the_very_contract(installed: Installed)
     assert where.returncode == 0, where.stderr
     module, spec, others = where.stdout.splitlines()
     assert module.startswith(str(installed.venv)), module
-    assert spec.startswith(str(installed.venv)) and spec.endswith("mock_api/openapi.yaml"), spec
+    assert spec.startswith(str(installed.venv)), spec
+    assert spec.endswith("mock_api/openapi.yaml"), spec
     assert others == "None None"
 
 
@@ -169,7 +169,7 @@ def test_price_from_the_wheel(installed: Installed) -> None:
     assert "cost:           $0.12" in price.stdout
 
 
-USER_TEST = '''
+USER_TEST = """
 from decimal import Decimal
 
 import httpx
@@ -203,7 +203,7 @@ def test_on_a_socket(wavespeed_mock_server):
         headers={{"Authorization": f"Bearer {{wavespeed_mock_server.api_key}}"}},
     )
     assert answer.json()["data"]["balance"] == 100
-'''
+"""
 
 
 def test_serve_plugin_and_verify_from_the_wheel(installed: Installed) -> None:
