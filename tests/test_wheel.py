@@ -100,9 +100,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     home = base / "venv"
     venv.create(home, with_pip=False)
     python = home / "bin" / "python"
+    pip = [sys.executable, "-m", "pip", "--python", str(python)]
     installing = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps"]
-        + ["--no-index", str(wheel)],  # noqa: RUF005 - the command, then what it installs
+        [*pip, "install", "-q", "--no-deps", "--no-index", str(wheel)],
         capture_output=True,
         text=True,
         timeout=300,
