@@ -6,6 +6,7 @@ import json
 import logging
 import signal
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -138,7 +139,7 @@ def test_serve_prints_refusals_and_job_lines_at_its_default_level(log_format: st
         assert "completed, billed 7 s, cost $0.105" in output
         return
     lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
-    by_event = {}
+    by_event: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
         by_event.setdefault(line["event"], []).append(line)
     assert by_event["refused"][0]["reason"] == message
