@@ -45,7 +45,8 @@ from tests.live import ServerProcess
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "wheel-key"
 
-pytestmark = pytest.mark.wheel
+# One worker builds the wheel once for all of them (scripts/check: --dist loadgroup).
+pytestmark = [pytest.mark.wheel, pytest.mark.xdist_group("wheel")]
 
 #: What a release build must not see: local state, caches, other builds.
 _NOT_SOURCES = shutil.ignore_patterns(
