@@ -17,7 +17,7 @@ from setuptools.command.build_py import build_py
 SPEC = "openapi.yaml"
 
 
-class BuildWithSpec(build_py):  # type: ignore[misc]
+class BuildWithSpec(build_py):
     def run(self) -> None:
         super().run()
         # An editable install reads the top-level file in place (mock_api.spec).

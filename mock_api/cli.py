@@ -319,7 +319,10 @@ def serve(
     if workers == 1:
         app = create_app(service=service, freeze_startup_heap=True)
         config = uvicorn.Config(app, host=host, port=port, log_level=log_level, log_config=logs)
-        uvicorn.Server(config).run(sockets=[listener])
+        server = uvicorn.Server(config)
+        server.run(sockets=[listener])
+        if not server.started:  # the app failed to start; uvicorn has said why
+            raise SystemExit(3)
         return
     listener.close()  # uvicorn's supervisor binds it again, for its workers to share
     service.store.close()  # each worker opens its own connections

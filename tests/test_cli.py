@@ -123,10 +123,13 @@ def _served_apps(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
     def run(server: Any, sockets: list[socket.socket]) -> None:
         served.append(server.config.app)
+        server.started = True
         for sock in sockets:
             sock.close()
 
     monkeypatch.setattr("uvicorn.Server.run", run)
+    # serve's logging set-up would outlive the test and make every later one log.
+    monkeypatch.setattr("uvicorn.Config.configure_logging", lambda config: None)
     return served
 
 

@@ -99,8 +99,11 @@ async def test_jobs_are_logged_when_accepted_and_when_their_end_passes(
 
 
 @pytest.mark.anyio
-async def test_nothing_is_kept_for_logging_when_the_logger_is_quiet() -> None:
-    """In a test process the logger is at warning: no job is held for its end line."""
+async def test_nothing_is_kept_for_logging_when_the_logger_is_quiet(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Below info (a test process's default) no job is held for its end line."""
+    caplog.set_level(logging.WARNING, logger=LOGGER.name)
     app = create_app(Settings(random_seed=1), clock=ManualClock())
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
