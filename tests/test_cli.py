@@ -257,3 +257,20 @@ def test_an_empty_rules_file_is_a_warning(
     assert code == 0, out
     assert f"warning: {path} holds no rules" in out
     served[0].state.service.store.close()
+
+
+def test_a_missing_contract_is_named_as_such(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A package without its openapi.yaml (the old wheel) said "cannot open the state database"."""
+
+    def missing() -> None:
+        raise FileNotFoundError(2, "No such file or directory", "/site-packages/openapi.yaml")
+
+    monkeypatch.setattr("mock_api.spec.default_spec", missing)
+    data = tmp_path / "data"
+    code, out = run("serve", "--port", "0", "--data-dir", str(data))
+    assert code == 1
+    assert "cannot read the API contract" in out
+    assert "state database" not in out
+    assert not data.exists()
