@@ -42,7 +42,7 @@ def read_rules(spec: Spec, text: str) -> tuple[list[ScenarioRule], list[FaultRul
     except yaml.YAMLError as exc:
         raise ValueError(f"not valid YAML: {exc}") from None
     if not isinstance(document, Mapping):
-        raise ValueError(f"line 1: {_SHAPE}")
+        raise ValueError(f"{_line(text)}{_SHAPE}")
     for key in document:
         if key not in SECTIONS:
             close = difflib.get_close_matches(str(key), SECTIONS, n=1)
