@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mock_api import events
 from mock_api.errors import RequestError, Unauthorized, ValidationFailed, Violation, error_body
 from mock_api.json_input import parse_request_json
 from mock_api.lifecycle import COMPLETED, Outcome
@@ -51,10 +52,17 @@ def error_response(exc: RequestError) -> JSONResponse:
     )
 
 
+def _log_refusal(request: Request, status: int, message: str) -> None:
+    account = events.account_of(request.state, request.scope["headers"])
+    violations = getattr(request.state, "violations", ())
+    events.refused(request.method, request.url.path, status, message, account, violations)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_request_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestError)
         request.state.violations = _violations(exc)
+        _log_refusal(request, exc.status_code, exc.message)
         return error_response(exc)
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -65,6 +73,7 @@ def install_error_handlers(app: FastAPI) -> None:
         }.get(exc.status_code, str(exc.detail))
         if exc.status_code in (404, 405):
             request.state.violations = [Violation("path", message, "path")]
+        _log_refusal(request, exc.status_code, message)
         return JSONResponse(
             error_body(exc.status_code, message), exc.status_code, headers=exc.headers
         )

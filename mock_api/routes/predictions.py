@@ -65,6 +65,7 @@ async def submit(
     header = request.headers.get(OUTCOME_HEADER)
     directive = Directive(outcome=outcome_from_header(header)) if header is not None else None
     job = await service.submit(account, body, urls=urls, directive=directive, webhook=webhook)
+    request.app.state.job_log.accepted(job)
     if body.get("enable_sync_mode") is True:
         return JSONResponse(envelope(await _wait_for(job, service, urls)))
     return JSONResponse(envelope(prediction(job, service.clock.now_ms(), urls)))
