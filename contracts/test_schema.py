@@ -109,7 +109,19 @@ def _admit(case: Case[Any], target: Target, spender: Spender, plan: PlannedSpend
     return spender.try_reserve(plan.label, plan.each_micros, cap=None if target.free else plan.jobs)
 
 
-def _auth(target: Target) -> dict[str, str]:
+def _auth(target: Target, case: Case[Any] | None = None) -> dict[str, str]:
+    """The key, unless ``case`` breaks the Authorization header on purpose.
+
+    The coverage phase sends negative cases with that header missing or
+    malformed; adding the key back would make them valid requests, which the
+    target rightly accepts, and schemathesis would then report "schema-violating
+    request accepted". (Which cases get generated can vary with allocation
+    order, so this showed up in some processes and not others.)
+    """
+    data = getattr(getattr(getattr(case, "meta", None), "phase", None), "data", None)
+    named = f"{getattr(data, 'parameter', '')} {getattr(data, 'description', '')}".lower()
+    if "authorization" in named:  # sent with its own Authorization, broken or missing
+        return {}
     return {"Authorization": f"Bearer {target.api_key}"}
 
 
@@ -124,7 +136,7 @@ def test_conforms_to_spec(
     if not _admit(case, target, spender, GENERATED):
         return  # left out (see _admit): this example is not sent
     bind_operation(case.operation, target)
-    case.call_and_validate(headers=_auth(target), excluded_checks=_excluded(target))
+    case.call_and_validate(headers=_auth(target, case), excluded_checks=_excluded(target))
 
 
 @dataclass
