@@ -64,7 +64,9 @@ def fake() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
             *("--pace", "instant", "--api-key", KEY, "--log-level", "warning"),
             *("--data-dir", data_dir),
         ]
-        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(  # noqa: S603 - our own command line
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             deadline = time.monotonic() + 30
             while True:
@@ -95,7 +97,9 @@ def timed(command: list[str], server: subprocess.Popen[bytes]) -> dict[str, obje
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_before = _cpu_of(server.pid)
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(  # noqa: S603 - our own command line
+        command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     client_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -166,7 +170,8 @@ def main() -> None:
         print(f"  {seconds:6.2f} s  {mark}  {title}")
     in_checks = sum(seconds for _title, seconds, _mark in checks)
     v, p = figures["verify"], figures["pytest_by_url"]
-    assert isinstance(v, dict) and isinstance(p, dict)
+    assert isinstance(v, dict)
+    assert isinstance(p, dict)
     print(f"  {in_checks:6.2f} s  in checks; the rest is start-up, collection and the session")
     print()
     print(f"runs: {args.runs}; load average (1 min) at the end: {figures['load_average_1m']:.2f}")

@@ -41,6 +41,7 @@ from schemathesis.core.transport import Response
 from schemathesis.generation.stateful.state_machine import StepInput, StepOutput
 from schemathesis.schemas import BaseSchema
 from schemathesis.specs.openapi.checks import ignored_auth
+from schemathesis.transport.requests import SameHostRedirectsSession
 
 from mock_api.contract.budget import UNPRICEABLE_JOB_MICROS, PlannedSpend, Spender
 from mock_api.contract.jobs import submit
@@ -89,6 +90,22 @@ def bound_schema(target: Target) -> Any:
         yield bound
 
 
+@pytest.fixture(scope="module")
+def sending(target: Target) -> Any:
+    """How generated requests travel: by URL, over one keep-alive session.
+
+    Schemathesis opens a connection per request unless given a session; a
+    thousand connects cost seconds of a run and test nothing of the target.
+    (Same-host redirects only, as schemathesis's own; in-process, the ASGI
+    transport needs none.)
+    """
+    if target.schema_app is not None:
+        yield {}
+        return
+    with SameHostRedirectsSession() as session:
+        yield {"session": session}
+
+
 def _excluded(target: Target) -> list[CheckFunction]:
     # A fake started without --api-key opens an account for any key, by design;
     # authentication enforcement is checked wherever keys are restricted.
@@ -128,7 +145,7 @@ def _auth(target: Target, case: Case[Any] | None = None) -> dict[str, str]:
 @pytest.mark.spends(GENERATED)
 @schema.parametrize()
 def test_conforms_to_spec(
-    case: Case[Any], target: Target, bound_schema: Any, spender: Spender
+    case: Case[Any], target: Target, bound_schema: Any, spender: Spender, sending: Any
 ) -> None:
     """conforms to openapi.yaml"""
     if "media" in (case.operation.tags or ()) and not target.is_fake:
@@ -136,7 +153,9 @@ def test_conforms_to_spec(
     if not _admit(case, target, spender, GENERATED):
         return  # left out (see _admit): this example is not sent
     bind_operation(case.operation, target)
-    case.call_and_validate(headers=_auth(target, case), excluded_checks=_excluded(target))
+    case.call_and_validate(
+        headers=_auth(target, case), excluded_checks=_excluded(target), **sending
+    )
 
 
 @dataclass
@@ -228,7 +247,9 @@ def _data(output: StepOutput) -> dict[str, Any]:
     return inner if isinstance(inner, dict) else {}
 
 
-def _machine(linked: BaseSchema, target: Target, spender: Spender, followed: _Followed) -> Any:
+def _machine(
+    linked: BaseSchema, target: Target, spender: Spender, followed: _Followed, sending: Any
+) -> Any:
     base: Any = linked.as_state_machine()
     excluded = _excluded(target)
 
@@ -236,7 +257,7 @@ def _machine(linked: BaseSchema, target: Target, spender: Spender, followed: _Fo
         """The spec's links, with the target's key and the paid-endpoint guard."""
 
         def get_call_kwargs(self, case: Case[Any]) -> dict[str, Any]:
-            return {"headers": _auth(target)}
+            return {"headers": _auth(target), **sending}
 
         def step(self, input: StepInput) -> StepOutput | None:
             # A submission left out is not sent: the step yields no response
@@ -268,12 +289,12 @@ def _machine(linked: BaseSchema, target: Target, spender: Spender, followed: _Fo
 
 @pytest.mark.spends(GENERATED_STATEFUL, LINKS_PROOF)
 def test_stateful_links(
-    target: Target, bound_schema: Any, spender: Spender, api: httpx.Client
+    target: Target, bound_schema: Any, spender: Spender, api: httpx.Client, sending: Any
 ) -> None:
     """follows the spec's links: submission -> result (the same job), upload ticket -> PUT"""
     linked = bound_schema if target.is_fake else bound_schema.exclude(tag="media")
     followed = _Followed()
-    machine = _machine(linked, target, spender, followed)
+    machine = _machine(linked, target, spender, followed, sending)
     machine.run(
         settings=hypothesis.settings(
             max_examples=STATEFUL_EXAMPLES if target.free else GENERATED_STATEFUL.jobs,
