@@ -82,7 +82,8 @@ def test_verify_reports_a_broken_fake_with_the_offending_exchange(
     monkeypatch.setattr(prediction_routes, "prediction", outputs_while_processing)
     # Half a second of processing, so the polls (every 20 ms) see the job in it.
     with serving(pace=Pace("visible", 50, 500, (0, 0))) as (url, _service):
-        result = verify(url, "-k", "completed_job or without_a_valid_key", "--poll-interval", "0.02")
+        select = "completed_job or without_a_valid_key"
+        result = verify(url, "-k", select, "--poll-interval", "0.02")
     out = result.stdout
     assert result.returncode == 1, out[-4000:]
     assert out.startswith(f"wavespeed-mock verify: 2 checks against the fake, by URL ({url})\n")
