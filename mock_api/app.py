@@ -26,7 +26,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from mock_api.clock import Clock, OffsetClock
 from mock_api.faults import FaultMiddleware
-from mock_api.http import ReadScopeMiddleware, install_error_handlers
+from mock_api.http import CrashMiddleware, ReadScopeMiddleware, install_error_handlers
 from mock_api.journal import JournalMiddleware
 from mock_api.routes import (
     account,
@@ -128,8 +128,10 @@ def create_app(
         **_NO_TELEMETRY,
     )
     app.state.service = service
-    # Each added outside the last: one read scope per request; the journal sees faults too.
+    # Each added outside the last: one read scope per request; the journal sees faults
+    # and the 500s of crashes too.
     app.add_middleware(FaultMiddleware, book=service.faults)
+    app.add_middleware(CrashMiddleware)
     app.add_middleware(JournalMiddleware, journal=service.journal, clock=service.clock)
     if service.store.shared:
         app.add_middleware(ReadScopeMiddleware)

@@ -20,7 +20,14 @@ from mock_api import billing
 from mock_api.errors import MediaError
 from mock_api.planning import Pace
 from mock_api.quotas import Level
-from mock_api.serving import DB_FILENAME, DEFAULT_DATA_DIR, ENV_VAR, MEMORY, ServeOptions
+from mock_api.serving import (
+    DB_FILENAME,
+    DEFAULT_DATA_DIR,
+    ENV_VAR,
+    MEMORY,
+    SHUTDOWN_GRACE_SECONDS,
+    ServeOptions,
+)
 from mock_api.serving import billing_policy as _policy
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -170,6 +177,19 @@ def main() -> None:
     help="Worker processes, sharing one database (not with --db :memory:).",
 )
 @click.option(
+    "--webhook-allow-private/--no-webhook-allow-private",
+    default=None,
+    help="Let webhooks go to loopback, private and link-local addresses. Default: on when "
+    "--host is loopback, off otherwise (then only public addresses, as remote fetching).",
+)
+@click.option(
+    "--journal-max-mb",
+    type=click.IntRange(1, 65536),
+    default=32,
+    show_default=True,
+    help="Most memory the request journal holds, per worker; the oldest entries go first.",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -197,6 +217,8 @@ def serve(
     data_dir: Path,
     db: str | None,
     workers: int,
+    webhook_allow_private: bool | None,
+    journal_max_mb: int,
     log_level: str,
 ) -> None:
     """Start the mock server (uvicorn).
@@ -229,6 +251,8 @@ def serve(
         sync_timeout=sync_timeout,
         level=level,
         control_token=control_token,
+        journal_max_mb=journal_max_mb,
+        webhook_allow_private=webhook_allow_private,
     )
     try:  # everything is checked before the database is touched
         settings = options.settings()
@@ -262,6 +286,7 @@ def serve(
             host=host,
             port=port,
             log_level=log_level,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         )
         return
     service.store.close()  # each worker opens its own connections
@@ -273,6 +298,7 @@ def serve(
         host=host,
         port=port,
         log_level=log_level,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
 
 
@@ -379,7 +405,34 @@ def price(
     help="Seconds between polls (default: 0.1 on the fake, 5 elsewhere).",
 )
 @click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds any one job may take (default: what the fake says it plans, or 120 s "
+    "plus 30 s per second of output elsewhere).",
+)
+@click.option(
     "--video", default=None, help="A real video of two people to submit instead of a synthetic one."
+)
+@click.option(
+    "--second-api-key",
+    default=None,
+    envvar="WAVESPEED_SECOND_API_KEY",
+    help="A second account's key, for the isolation checks (else a derived key where the "
+    "target accepts any key, or those checks skip).",
+)
+@click.option(
+    "--webhook-url",
+    default=None,
+    help="A public URL forwarding to the suite's webhook receiver, for a target that cannot "
+    "reach this machine (else the webhook check skips there).",
+)
+@click.option(
+    "--webhook-port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="The local port the suite's webhook receiver listens on (0: any free port).",
 )
 def verify(
     base_url: str,
@@ -387,11 +440,15 @@ def verify(
     budget: str,
     select: str | None,
     poll_interval: float | None,
+    timeout: float | None,
     video: str | None,
+    second_api_key: str | None,
+    webhook_url: str | None,
+    webhook_port: int,
 ) -> None:
     """Run the contract suite against a server and report every check."""
     try:
-        from contracts.budget import parse_budget
+        from mock_api.contract.budget import parse_budget
         from mock_api.verify import run
     except ImportError as exc:  # the suite needs the test extras
         raise click.ClickException(
@@ -403,7 +460,18 @@ def verify(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--budget") from None
     raise SystemExit(
-        run(base_url, api_key, budget, select=select, poll_interval=poll_interval, video_url=video)
+        run(
+            base_url,
+            api_key,
+            budget,
+            select=select,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            video_url=video,
+            second_api_key=second_api_key,
+            webhook_url=webhook_url,
+            webhook_port=webhook_port,
+        )
     )
 
 

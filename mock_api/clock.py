@@ -10,6 +10,7 @@ without sleeping.
 from __future__ import annotations
 
 import functools
+import math
 import re
 import threading
 import time
@@ -17,6 +18,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
+
+#: The latest moment a steerable clock may show: 2100-01-01T00:00:00Z. Every moment
+#: the fake stores or formats stays far inside what SQLite, ``datetime`` and a
+#: client's date parser hold (a clock set to the year 33658 once made every
+#: submission answer 500 and no reset undid it); jobs' plans add at most a year or
+#: two to it (mock_api.scenarios).
+MAX_CLOCK_MS = 4_102_444_800_000
+#: The longest single step :meth:`ManualClock.advance` and friends take (100 years).
+MAX_ADVANCE_SECONDS = 3_153_600_000
+
+
+def _check_reach(now_ms: int) -> None:
+    if now_ms > MAX_CLOCK_MS:
+        raise ValueError(
+            f"would move the clock to {now_ms} ms, past {MAX_CLOCK_MS} ms "
+            f"({iso_ms(MAX_CLOCK_MS)}), the latest it can show"
+        )
 
 
 @runtime_checkable
@@ -58,6 +76,7 @@ class ManualClock:
         """Move forward by ``seconds`` plus ``ms``; returns the new time."""
         step = _step_ms(seconds, ms)
         with self._lock:
+            _check_reach(self._now + step)
             self._now += step
             return self._now
 
@@ -65,6 +84,7 @@ class ManualClock:
         with self._lock:
             if now_ms < self._now:
                 raise ValueError(f"cannot move the clock back from {self._now} ms to {now_ms} ms")
+            _check_reach(now_ms)
             self._now = now_ms
 
     def __repr__(self) -> str:
@@ -72,6 +92,8 @@ class ManualClock:
 
 
 def _step_ms(seconds: float, ms: int) -> int:
+    if not math.isfinite(seconds) or seconds > MAX_ADVANCE_SECONDS:
+        raise ValueError(f"a clock advances by a finite step of at most {MAX_ADVANCE_SECONDS} s")
     step = round(seconds * 1000) + ms
     if step < 0:
         raise ValueError("a clock cannot be advanced by a negative amount")
@@ -224,7 +246,12 @@ class OffsetClock:
 
     def advance(self, seconds: float = 0.0, *, ms: int = 0) -> int:
         step = _step_ms(seconds, ms)
-        self._states.update_clock_state(lambda s: s.advance(step))
+
+        def forward(state: ClockState) -> ClockState:
+            _check_reach(state.now_ms(self._wall()) + step)
+            return state.advance(step)
+
+        self._states.update_clock_state(forward)
         return self.now_ms()
 
     def set(self, now_ms: int) -> int:
@@ -234,6 +261,7 @@ class OffsetClock:
             current = state.now_ms(self._wall())
             if now_ms < current:
                 raise ValueError(f"cannot move the clock back from {current} ms to {now_ms} ms")
+            _check_reach(now_ms)
             return state.advance(now_ms - current)
 
         self._states.update_clock_state(jump)

@@ -23,7 +23,12 @@ import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_api.errors import error_body
-from mock_api.rulebook import RuleBook, RuleStore, check_counts, rule_head
+from mock_api.rulebook import RuleBook, RuleStore, check_counts, check_range, rule_head
+
+#: The longest latency a fault may add; SIGTERM ends a request sleeping in one.
+MAX_LATENCY_MS = 300_000
+#: The largest ``Retry-After`` a status fault may send (a day).
+MAX_RETRY_AFTER = 86_400
 
 
 class FaultKind(enum.StrEnum):
@@ -53,8 +58,8 @@ class FaultRule:
         check_counts(self.times, self.share)
         if self.kind is FaultKind.STATUS and not 400 <= self.status <= 599:
             raise ValueError("a status fault answers a 4xx or 5xx status")
-        if self.latency_ms < 0:
-            raise ValueError("latency_ms must be >= 0")
+        check_range("latency_ms", self.latency_ms, 0, MAX_LATENCY_MS)
+        check_range("retry_after", self.retry_after, 0, MAX_RETRY_AFTER)
 
     def matches(self, method: str, path: str, api_key: str | None) -> bool:
         return (

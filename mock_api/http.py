@@ -7,17 +7,18 @@ routes stay a few lines each.
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_api.errors import RequestError, Unauthorized, ValidationFailed, error_body
 from mock_api.journal import SpecViolation
+from mock_api.json_input import parse_request_json
 from mock_api.service import MockService
 from mock_api.store import READ_SCOPE
 from mock_api.urls import Urls
@@ -74,6 +75,48 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestError, on_request_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_crash)
+
+
+class CrashMiddleware:
+    """Answers the fake's own bugs with a 500 and keeps the connection open.
+
+    Starlette's outermost layer answers an unhandled exception, then raises it
+    again for the server to log, and uvicorn closes the connection on seeing it:
+    a client whose request hit a bug lost its keep-alive connection too. Caught
+    here, inside the journal (which records the 500), the exception ends with
+    its answer. One raised after the answer began cannot be answered: it goes
+    on, and the server cuts the connection, as it must for half an answer.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except asyncio.CancelledError:
+            # The server is stopping and ended this request (SIGTERM, after the grace
+            # period): say so, rather than the server's bare 500, then stop.
+            if not started:
+                message = "the mock is shutting down; this request was ended: retry elsewhere"
+                await JSONResponse(error_body(503, message), 503)(scope, receive, send)
+            raise
+        except Exception as exc:
+            if started:
+                raise
+            logger.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            response = JSONResponse(error_body(500, f"internal error in the mock: {exc!r}"), 500)
+            await response(scope, receive, send)
 
 
 class ReadScopeMiddleware:
@@ -142,7 +185,7 @@ def _base_url(request: Request) -> str:
 
 # The dependencies are coroutines although they never await: FastAPI runs a plain
 # ``def`` dependency in the thread pool, and three thread hops per request cost
-# more than the whole route does (1.7x the GET throughput on 2 cores).
+# more than the whole route does (``benchmarks/run.py`` measures it).
 async def _service_dependency(request: Request) -> MockService:
     return get_service(request)
 
@@ -164,7 +207,4 @@ async def json_body(request: Request) -> Any:
     raw = await request.body()
     if not raw.strip():
         raise ValidationFailed(field="body", reason="is required: send a JSON object")
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ValidationFailed(field="body", reason=f"is not valid JSON ({exc})") from None
+    return parse_request_json(raw)

@@ -105,12 +105,12 @@ class BaseWavespeedMock(Generic[ClockT]):
         self.clock.advance(seconds)
 
     def run_until_idle(self) -> list[str]:
-        """Move time to when every unfinished job has finished; return their ids."""
-        now = self.clock.now_ms()
-        pending = [j for j in self.service.store.jobs() if not status_at(j.plan, now).terminal]
-        if pending:
-            self.clock.advance(ms=max(job.plan.finished_ms for job in pending) - now)
-        return [job.id for job in pending]
+        """Move time to when every job that will finish has finished; return their ids.
+
+        Stuck jobs (scenarios that hold a job) are left alone: see
+        :meth:`MockService.run_until_idle`.
+        """
+        return self.service.run_until_idle()
 
     # the next jobs (submissions without an X-Mock-Outcome header)
 

@@ -10,11 +10,9 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
-import yaml
-
 from mock_api.errors import MockAPIError
 from mock_api.faults import FaultRule, fault_from_dict
-from mock_api.rulebook import RuleBook
+from mock_api.rulebook import RuleBook, load_rules_yaml
 from mock_api.scenarios import ScenarioRule, rule_from_dict
 from mock_api.service import MockService
 from mock_api.spec import Spec
@@ -32,10 +30,7 @@ def load_rules(service: MockService, text: str, *, keep_existing: bool = False) 
 
 def read_rules(spec: Spec, text: str) -> tuple[list[ScenarioRule], list[FaultRule]]:
     """Parse and check a rules file, touching no state."""
-    try:
-        document: Any = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ValueError(f"not valid YAML: {exc}") from None
+    document: Any = load_rules_yaml(text) or {}
     if not isinstance(document, Mapping) or set(document) - {"scenarios", "faults"}:
         raise ValueError("a rules file is a mapping with 'scenarios' and/or 'faults' lists")
     scenarios: list[ScenarioRule] = []

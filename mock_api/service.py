@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from mock_api import billing, quotas
-from mock_api.clock import Clock, SystemClock
+from mock_api.clock import Clock, ManualClock, OffsetClock, SystemClock
 from mock_api.datauri import is_data_uri, read_data_uri
 from mock_api.errors import (
     InsufficientBalance,
@@ -37,7 +37,8 @@ from mock_api.faults import FaultBook
 from mock_api.fetch import fetch_remote
 from mock_api.history import HistoryPage, HistoryQuery, oldest_shown_ms, select
 from mock_api.journal import Journal
-from mock_api.lifecycle import Outcome, Status, status_at
+from mock_api.json_input import check_storable
+from mock_api.lifecycle import NEVER_MS, Outcome, Status, status_at
 from mock_api.media import (
     MediaInfo,
     probe_audio,
@@ -91,11 +92,16 @@ class MockService:
         self.clock = clock or SystemClock()
         self.store: Store = store if store is not None else MemoryStore()
         self.spec = spec or default_spec()
-        self.journal = Journal()  # per process, even when several share one store
+        # Per process, even when several share one store.
+        self.journal = Journal(max_bytes=self.settings.journal_max_bytes)
         self.scenarios = ScenarioBook(self.store)
         self.faults = FaultBook(self.store)
         self.webhooks = WebhookDispatcher(
-            self.clock, self._webhook_payload, self.webhook_secret, store=self.store
+            self.clock,
+            self._webhook_payload,
+            self.webhook_secret,
+            store=self.store,
+            allow_private=self.settings.webhook_allow_private,
         )
         seed = self.settings.random_seed
         # Seeded ids replay on a fresh store; a service opening a store that
@@ -157,6 +163,28 @@ class MockService:
             raise NotFound(f"prediction {job_id} not found")
         return job
 
+    def run_until_idle(self) -> list[str]:
+        """Move time to when every job that will finish has finished; return their ids.
+
+        Jobs held on purpose (a ``stuck-created`` or ``stuck-processing`` scenario)
+        never finish, so they are left where they are and do not move the clock.
+        Only a clock that can be steered (manual or offset) moves; on the system
+        clock this raises ValueError.
+        """
+        clock = self.clock
+        if not isinstance(clock, ManualClock | OffsetClock):
+            raise ValueError("the system clock cannot be steered")
+        now = clock.now_ms()
+        due = [
+            job
+            for job in self.store.jobs()
+            if not status_at(job.plan, now).terminal and job.plan.finished_ms < NEVER_MS
+        ]
+        finish = max((job.plan.finished_ms for job in due), default=now)
+        if finish > now:
+            clock.set(finish)
+        return [job.id for job in due]
+
     def queue_directive(self, directive: Directive, count: int = 1) -> None:
         """Apply ``directive`` to the next ``count`` submissions without a header."""
         with self._rng_lock:
@@ -184,7 +212,7 @@ class MockService:
         order, by ``directive`` (the request's header), the queue a test
         filled, the scenario rules, then the seeded rates.
         """
-        self._check_rate(account)
+        self._check_rate(account, self.clock.now_ms())  # before fetching any media
         inputs = {"order": "meanwhile", "seed": -1, **body}
         inputs.pop("enable_sync_mode", None)
         inputs.pop("webhook_url", None)
@@ -193,6 +221,11 @@ class MockService:
             with self._rng_lock:
                 seed = self._rng.randint(0, 2**31 - 1)
         order = billing.Order(inputs["order"])
+        stored_input = {**inputs, "seed": seed}
+        # Everything the transaction writes is checked and converted before it opens.
+        check_storable(stored_input)
+        if webhook is not None:
+            check_storable(webhook, "webhook")
 
         media: dict[str, _Media] = {}
         quote: billing.Quote | None = None
@@ -208,57 +241,85 @@ class MockService:
         canonical = {k: (media[k].digest if k in media else v) for k, v in inputs.items()}
         canonical["seed"] = seed
         key = job_key(seed, json.dumps(canonical, sort_keys=True, default=str))
-        output_seconds = quote.output_seconds if quote else Decimal(0)
 
-        with self.store.transaction():
-            now = self.clock.now_ms()
-            if quote is not None:
-                self._check_funds(account, quote.cost_micros, now)
-            # Only a job that is accepted uses up a queued outcome or a counted rule.
-            directive = (
-                directive
-                or self._next_directive()
-                or self.scenarios.directive_for(account, inputs)
-                or Directive()
-            )
-            if failure is not None:
-                outcome = Outcome(Status.FAILED, code=failure.code, error=failure.message)
-            else:
-                outcome = choose_outcome(directive.outcome, self.settings.outcomes, key)
-            plan = plan_job(
-                created_ms=now,
-                output_seconds=output_seconds,
-                pace=self.settings.pace,
-                key=key,
-                outcome=outcome,
-                directive=directive,
-                not_before_ms=self._free_slot_ms(account, now, directive),
-            )
-            job = Job(
-                id=self._new_id(),
-                account=account,
-                model=MODEL_ID,
-                input={**inputs, "seed": seed},
-                seed=seed,
-                plan=plan,
-                quote=quote,
-                output_ms=int(output_seconds * 1000),
-                variant=int(key[:8], 16),
-            )
-            if quote is not None:
-                self._charge(job, quote, now)
-            self.store.add_job(job)
-        if webhook is not None:
-            self.webhooks.register(
-                Delivery(
-                    id=f"msg_{self._new_id()}",
-                    job_id=job.id,
-                    account=account,
-                    url=webhook,
-                    base_url=urls.base,
-                    next_attempt_ms=job.plan.finished_ms,
+        queued: Directive | None = None
+        try:
+            with self.store.transaction():
+                now = self.clock.now_ms()
+                # The quotas are decided in the transaction that inserts the job, so
+                # workers sharing a database cannot each take the last free place.
+                self._check_rate(account, now)
+                if quote is not None:
+                    self._check_funds(account, quote.cost_micros, now)
+                # Only a job that is accepted uses up a queued outcome or a counted rule
+                # (a rule's count is a write the transaction takes back if it fails).
+                if directive is None:
+                    queued = self._next_directive()
+                directive = (
+                    directive
+                    or queued
+                    or self.scenarios.directive_for(account, inputs)
+                    or Directive()
                 )
-            )
+                job = self._insert(account, stored_input, seed, key, quote, failure, directive, now)
+                if webhook is not None:
+                    self.webhooks.register(
+                        Delivery(
+                            id=f"msg_{self._new_id()}",
+                            job_id=job.id,
+                            account=account,
+                            url=webhook,
+                            base_url=urls.base,
+                            next_attempt_ms=job.plan.finished_ms,
+                        )
+                    )
+        except BaseException:
+            if queued is not None:  # not used up after all: the next submission gets it
+                with self._rng_lock:
+                    self._directives.appendleft(queued)
+            raise
+        return job
+
+    def _insert(
+        self,
+        account: str,
+        stored_input: Mapping[str, Any],
+        seed: int,
+        key: str,
+        quote: billing.Quote | None,
+        failure: TaskError | None,
+        directive: Directive,
+        now: int,
+    ) -> Job:
+        """Plan, charge and store the job (in :meth:`submit`'s transaction)."""
+        output_seconds = quote.output_seconds if quote else Decimal(0)
+        if failure is not None:
+            outcome = Outcome(Status.FAILED, code=failure.code, error=failure.message)
+        else:
+            outcome = choose_outcome(directive.outcome, self.settings.outcomes, key)
+        plan = plan_job(
+            created_ms=now,
+            output_seconds=output_seconds,
+            pace=self.settings.pace,
+            key=key,
+            outcome=outcome,
+            directive=directive,
+            not_before_ms=self._free_slot_ms(account, now, directive),
+        )
+        job = Job(
+            id=self._new_id(),
+            account=account,
+            model=MODEL_ID,
+            input=stored_input,
+            seed=seed,
+            plan=plan,
+            quote=quote,
+            output_ms=int(output_seconds * 1000),
+            variant=int(key[:8], 16),
+        )
+        if quote is not None:
+            self._charge(job, quote, now)
+        self.store.add_job(job)
         return job
 
     def history(self, account: str, query: HistoryQuery) -> HistoryPage:
@@ -335,11 +396,10 @@ class MockService:
         """Set one account's quotas, or (``None``) every account's default."""
         self.store.set_limits(account, limits)
 
-    def _check_rate(self, account: str) -> None:
+    def _check_rate(self, account: str, now: int) -> None:
         limits = self.limits(account)
         if limits.videos_per_minute is None:
             return  # unlimited: no need to read the account's jobs
-        now = self.clock.now_ms()
         submitted = self.store.created_after(account, now - quotas.WINDOW_MS)
         wait_ms = quotas.retry_after_ms(submitted, now, limits)
         if wait_ms:

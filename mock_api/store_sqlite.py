@@ -30,8 +30,8 @@ both), over the standard library's ``sqlite3``:
   any other connection, in this process or another, has committed since it last
   asked, and a counter covers this process's own commits. The check runs
   before each read, or once per :func:`~mock_api.store.read_scope` (the app
-  opens one per request), and replaces the six reads of every GET: SQLite polls
-  went from 0.35x to 0.6x the bare endpoint's throughput (``benchmarks/run.py``).
+  opens one per request), and replaces the six reads of every GET (what that
+  saves is measured by ``benchmarks/run.py``, figures in the README).
   Inside a transaction reads go to the database, which may hold the
   transaction's own writes.
 

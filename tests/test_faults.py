@@ -391,11 +391,7 @@ async def test_a_duplicate_fault_id_is_a_400_and_keeps_the_first_rule(
 async def test_an_unknown_fault_field_is_a_400_naming_that_field(
     client: httpx.AsyncClient,
 ) -> None:
-    """BUG: the 400 reads 'field "body" is not allowed', not which field.
-
-    Same cause as the scenario case: ``mock_api/spec.py`` ``_violations`` words
-    ``additionalProperties`` with the object's path, not the extra name.
-    """
+    """The 400 names the unknown field (it once read 'field "body" is not allowed')."""
     response = await client.post(
         "/_mock/faults", json={"id": "f", "kind": "latency", "latency": 100}
     )

@@ -29,7 +29,7 @@ from mock_api.faults import FaultBook, FaultKind, FaultRule
 from mock_api.lifecycle import NEVER_MS, Outcome, Plan, Status
 from mock_api.quotas import Limits
 from mock_api.rulebook import draw
-from mock_api.scenarios import Match, ScenarioBook, ScenarioRule, Then
+from mock_api.scenarios import Match, ScenarioBook, ScenarioRule, Then, rule_from_dict
 from mock_api.store import (
     EntryKind,
     Job,
@@ -530,6 +530,65 @@ def test_transactions_nest(store: Store) -> None:
     with store.transaction(), store.transaction():
         store.open_account("acct_1", T0, 7)
     assert store.balance("acct_1", T0) == 7
+
+
+def _snapshot(store: Store) -> tuple[object, ...]:
+    return (
+        store.ledger("acct_1"),
+        store.ledger("acct_2"),
+        store.balance("acct_1", T0 + 5_000),
+        store.balance("acct_2", T0 + 5_000),
+        store.jobs(),
+        store.created_after("acct_1", 0),
+        store.finishing_after("acct_1", 0),
+        store.file("f1"),
+        store.ticket("t1"),
+        store.limits("acct_1"),
+        [(r.as_dict()) for r in store.rules("scenario")],
+        [d.as_dict() for d in store.deliveries()],
+        store.clock_state(),
+        store.webhook_secret("acct_1", lambda: "whsec_new"),
+    )
+
+
+def test_a_transaction_that_raises_takes_back_every_write(store: Store) -> None:
+    """Every store rolls back: a submission that fails halfway leaves nothing behind."""
+    store.open_account("acct_1", T0, 50)
+    store.add_job(make_job("j0"))
+    store.add_ticket(UploadTicket("t1", "acct_1", "f1", "a.wav", 3, "audio/wav", T0))
+    store.add_rule("scenario", rule_from_dict({"id": "r", "then": "fail", "times": 2}))
+    store.add_delivery(make_delivery("msg_0", "j0"))
+    before = _snapshot(store)
+
+    def write_everything_then_fail() -> None:
+        with store.transaction():
+            store.open_account("acct_2", T0, 10)
+            store.record(
+                LedgerEntry("acct_1", T0, EntryKind.CHARGE, -7, "j1"),
+                LedgerEntry("acct_1", T0 + 1_000, EntryKind.REFUND, 7, "j1"),
+            )
+            with store.transaction():  # an inner block commits with the outer one only
+                store.add_job(make_job("j1", finished_ms=T0 + 9_000))
+            store.add_file(StoredFile("f1", "acct_1", "a.wav", "audio/wav", "audio", b"abc", T0))
+            assert store.take_ticket("t1") is not None
+            store.set_limits("acct_1", Limits(1, 1))
+            store.count_rule("scenario", "r", 1, 1)
+            store.add_rule("scenario", rule_from_dict({"id": "r2", "then": "complete"}))
+            store.add_delivery(make_delivery("msg_1", "j1"))
+            store.update_clock_state(lambda state: state.advance(60_000))
+            store.webhook_secret("acct_2", lambda: "whsec_2")
+            raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        write_everything_then_fail()
+    assert _snapshot(store) == before
+    assert store.webhook_secret("acct_2", lambda: "whsec_again") == "whsec_again"
+    # And the store goes on: the same writes, not raising, are kept.
+    with store.transaction():
+        store.record(LedgerEntry("acct_1", T0, EntryKind.CHARGE, -7, "j1"))
+        store.add_job(make_job("j1"))
+    assert store.balance("acct_1", T0) == 43
+    assert [j.id for j in store.jobs()] == ["j0", "j1"]
 
 
 def test_a_service_on_either_store_draws_the_same_seeded_ids(store: Store) -> None:

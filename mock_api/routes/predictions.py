@@ -13,13 +13,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from mock_api.errors import RequestError
+from mock_api.errors import RequestError, ValidationFailed
 from mock_api.http import Account, BaseUrls, Service, get_account, get_service, get_urls, json_body
 from mock_api.lifecycle import status_at
 from mock_api.planning import OUTCOME_HEADER, Directive, parse_outcome
 from mock_api.settings import MODEL_ID
 from mock_api.store import Job, read_scope
 from mock_api.views import envelope, prediction
+from mock_api.webhooks import control_path_refusal
 
 router = APIRouter()
 
@@ -40,6 +41,13 @@ async def submit(
     service.spec.validate_body(operation, body)
     query = service.spec.parse_query(operation, request.query_params)
     webhook = query.get("webhook") or body.get("webhook_url")
+    if webhook and (refusal := control_path_refusal(webhook)) is not None:
+        in_query = bool(query.get("webhook"))
+        raise ValidationFailed(
+            field="webhook" if in_query else "webhook_url",
+            reason=refusal,
+            location="query" if in_query else "body",
+        )
     if webhook and body.get("enable_base64_output") is True:
         raise RequestError(
             BASE64_WITH_WEBHOOK, field="enable_base64_output", reason="not with a webhook"
@@ -124,8 +132,8 @@ def _get(path: str) -> Route:
 
 #: The paths clients poll, as plain Starlette routes that ``create_app`` matches
 #: before any router. FastAPI's layer over a route (dependency solving, matching
-#: through included routers) cost a quarter of each poll: the fake answered
-#: 3,000 polls a second through it and 4,000 without (``benchmarks/run.py``).
+#: through included routers) was a quarter of each poll's cost (measured with
+#: ``benchmarks/run.py``; the figures are in the README's performance section).
 #: They raise the same errors, which the app's handlers answer the same way.
 POLL_ROUTES = (
     _get("/api/v3/predictions/{id}/result"),
