@@ -37,6 +37,7 @@ import pytest
 from hypothesis import HealthCheck
 from schemathesis import Case
 from schemathesis.checks import CheckFunction
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.core.transport import Response
 from schemathesis.generation.stateful.state_machine import StepInput, StepOutput
 from schemathesis.schemas import BaseSchema
@@ -98,7 +99,18 @@ def _admit(case: Case[Any], target: Target, spender: Spender, plan: PlannedSpend
     return spender.try_reserve(plan.label, plan.each_micros, cap=None if target.free else plan.jobs)
 
 
-def _auth(target: Target) -> dict[str, str]:
+def _auth(target: Target, case: Case[Any]) -> dict[str, str]:
+    """The target's key for ``case``, unless the case was generated without one on purpose.
+
+    A negative case whose headers broke the schema by leaving ``Authorization``
+    out must go without it: adding the key would make it valid, and a target that
+    accepts it would be blamed for accepting "invalid" data.
+    """
+    meta = case.meta
+    headers: dict[str, Any] = dict(case.headers or {})
+    component = meta.components.get(ParameterLocation.HEADER) if meta is not None else None
+    if component is not None and component.mode.is_negative and "Authorization" not in headers:
+        return {}
     return {"Authorization": f"Bearer {target.api_key}"}
 
 
@@ -113,7 +125,7 @@ def test_conforms_to_spec(
     if not _admit(case, target, spender, GENERATED):
         return  # left out (see _admit): this example is not sent
     bind_operation(case.operation, target)
-    case.call_and_validate(headers=_auth(target), excluded_checks=_excluded(target))
+    case.call_and_validate(headers=_auth(target, case), excluded_checks=_excluded(target))
 
 
 @dataclass
@@ -193,7 +205,7 @@ def _machine(linked: BaseSchema, target: Target, spender: Spender, followed: _Fo
         """The spec's links, with the target's key and the paid-endpoint guard."""
 
         def get_call_kwargs(self, case: Case[Any]) -> dict[str, Any]:
-            return {"headers": _auth(target)}
+            return {"headers": _auth(target, case)}
 
         def step(self, input: StepInput) -> StepOutput | None:
             # A submission left out is not sent: the step yields no response

@@ -355,22 +355,7 @@ def price(
         _duration(left, "left"), _duration(right, "right"), billing.Order(order), policy
     )
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "order": q.order.value,
-                    "left_seconds": str(q.left_seconds),
-                    "right_seconds": str(q.right_seconds),
-                    "spoken_seconds": str(q.spoken_seconds),
-                    "billed_seconds": q.billed_seconds,
-                    "cost_usd": str(q.cost_usd),
-                    "output_seconds": str(q.output_seconds),
-                    "rejected": q.rejected,
-                    "rule": q.rule,
-                },
-                indent=2,
-            )
-        )
+        click.echo(json.dumps(q.as_dict(), indent=2))
         return
     click.echo(f"order:          {q.order.value}")
     click.echo(f"left audio:     {q.left_seconds} s")

@@ -16,9 +16,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mock_api.errors import RequestError, Unauthorized, ValidationFailed, error_body
-from mock_api.journal import SpecViolation
+from mock_api.errors import RequestError, Unauthorized, ValidationFailed, Violation, error_body
 from mock_api.json_input import parse_request_json
+from mock_api.lifecycle import COMPLETED, Outcome
+from mock_api.planning import DEFAULT_FAILURE_CODE, MAX_TASK_CODE, NSFW, failure
 from mock_api.service import MockService
 from mock_api.store import READ_SCOPE
 from mock_api.urls import Urls
@@ -26,15 +27,15 @@ from mock_api.urls import Urls
 logger = logging.getLogger("mock_api")
 
 
-def _violations(exc: RequestError) -> list[SpecViolation]:
+def _violations(exc: RequestError) -> list[Violation]:
     """How a refused request broke the contract, for the journal."""
     found = getattr(exc, "violations", None)
     if found is not None:
-        return [SpecViolation(v.field, v.reason, v.location) for v in found]
+        return [Violation(v.field, v.reason, v.location) for v in found]
     if isinstance(exc, ValidationFailed):
-        return [SpecViolation(exc.field or "", exc.reason or exc.message, exc.location)]
+        return [Violation(exc.field or "", exc.reason or exc.message, exc.location)]
     if isinstance(exc, Unauthorized):
-        return [SpecViolation("Authorization", exc.message, "header")]
+        return [Violation("Authorization", exc.message, "header")]
     return []
 
 
@@ -63,7 +64,7 @@ def install_error_handlers(app: FastAPI) -> None:
             405: f"method {request.method} is not allowed on {request.url.path}",
         }.get(exc.status_code, str(exc.detail))
         if exc.status_code in (404, 405):
-            request.state.violations = [SpecViolation("path", message, "path")]
+            request.state.violations = [Violation("path", message, "path")]
         return JSONResponse(
             error_body(exc.status_code, message), exc.status_code, headers=exc.headers
         )
@@ -145,12 +146,58 @@ def get_service(request: Request) -> MockService:
     return service
 
 
+def api_key(authorization: str | None) -> str:
+    """The API key in an ``Authorization: Bearer <key>`` header; Unauthorized otherwise."""
+    if not authorization:
+        raise Unauthorized("missing Authorization header: send 'Authorization: Bearer <API key>'")
+    scheme, _, key = authorization.partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise Unauthorized("malformed Authorization header: expected 'Bearer <API key>'")
+    return key
+
+
 def get_account(request: Request, service: MockService | None = None) -> str:
     """The caller's account (``service``: the request's, if the caller has it already)."""
     service = service or get_service(request)
-    account = service.authenticate(request.headers.get("authorization"))
+    account = service.open_account(api_key(request.headers.get("authorization")))
     request.state.account = account
     return account
+
+
+#: The request header that tells the fake how the submitted job ends.
+OUTCOME_HEADER = "X-Mock-Outcome"
+
+
+def outcome_from_header(value: str) -> Outcome:
+    """Read ``X-Mock-Outcome``: ``complete``, ``nsfw``, or ``fail[:CODE[:MESSAGE]]``.
+
+    Raises ValidationFailed naming the header, as any other bad input.
+    """
+    kind, _, rest = value.strip().partition(":")
+    kind = kind.lower()
+    if kind in ("complete", "completed") and not rest:
+        return COMPLETED
+    if kind == "nsfw" and not rest:
+        return NSFW
+    if kind == "fail":
+        code_text, _, message = rest.partition(":")
+        if code_text and not code_text.isdigit():
+            code_text = "0"  # reported below as out of range, with the text given
+        try:
+            return failure(int(code_text) if code_text else DEFAULT_FAILURE_CODE, message)
+        except ValueError:
+            raise ValidationFailed(
+                field=OUTCOME_HEADER,
+                reason=f"task code {rest.partition(':')[0]!r} is not a number from 1 to "
+                f"{MAX_TASK_CODE}",
+                location="header",
+            ) from None
+    raise ValidationFailed(
+        field=OUTCOME_HEADER,
+        reason=f"{value!r} is not complete, nsfw, or fail[:CODE[:MESSAGE]]",
+        location="header",
+    )
 
 
 def get_urls(request: Request, service: MockService | None = None) -> Urls:

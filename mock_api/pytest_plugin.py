@@ -41,7 +41,7 @@ from mock_api.billing import micros_to_usd
 from mock_api.clock import ManualClock, OffsetClock
 from mock_api.journal import Journal, JournalEntry
 from mock_api.lifecycle import Outcome, Status, status_at
-from mock_api.planning import DEFAULT_FAILURE_CODE, PACES, Directive, parse_outcome
+from mock_api.planning import DEFAULT_FAILURE_CODE, PACES, Directive, failure
 from mock_api.server import LiveServer
 from mock_api.service import MockService
 from mock_api.settings import Settings
@@ -118,7 +118,7 @@ class BaseWavespeedMock(Generic[ClockT]):
         self, code: int = DEFAULT_FAILURE_CODE, message: str | None = None, count: int = 1
     ) -> None:
         """The next ``count`` jobs fail with this task code and message (or its usual one)."""
-        outcome = parse_outcome(f"fail:{code}:{message or ''}")
+        outcome = failure(code, message)
         self.service.queue_directive(Directive(outcome=outcome), count)
 
     def nsfw_next(self, count: int = 1) -> None:
@@ -137,7 +137,7 @@ class BaseWavespeedMock(Generic[ClockT]):
     # state
 
     def _account(self, api_key: str | None) -> str:
-        return self.service.authenticate(f"Bearer {api_key or self.api_key}")
+        return self.service.open_account(api_key or self.api_key)
 
     def jobs(self, api_key: str | None = None) -> list[Job]:
         """Stored jobs in submission order: every account's, or only ``api_key``'s."""

@@ -135,16 +135,9 @@ class MockService:
 
     # accounts
 
-    def authenticate(self, authorization: str | None) -> str:
-        """The account behind an ``Authorization`` header, opened on first use."""
-        if not authorization:
-            raise Unauthorized(
-                "missing Authorization header: send 'Authorization: Bearer <API key>'"
-            )
-        scheme, _, key = authorization.partition(" ")
-        key = key.strip()
-        if scheme.lower() != "bearer" or not key:
-            raise Unauthorized("malformed Authorization header: expected 'Bearer <API key>'")
+    def open_account(self, key: str) -> str:
+        """The account behind an API key, opened on first use; Unauthorized for a key
+        the settings do not allow. (The HTTP edge reads the key from its header.)"""
         allowed = self.settings.api_keys
         if allowed is not None and key not in allowed:
             raise Unauthorized("invalid API key")

@@ -19,7 +19,7 @@ from typing import Any, cast
 import jsonschema
 import yaml
 
-from mock_api.errors import ValidationFailed
+from mock_api.errors import ValidationFailed, Violation
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
 # libyaml's safe loader when PyYAML has it: several times faster on this
@@ -44,16 +44,6 @@ class Operation:
     method: str  # lower case
     path: str  # the template, as in the spec
     definition: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Violation:
-    field: str
-    reason: str
-    location: str = "body"
-
-    def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "reason": self.reason, "location": self.location}
 
 
 class RequestInvalid(ValidationFailed):
@@ -107,14 +97,6 @@ class Spec:
         root = {**schema, "components": self.document["components"]}
         return jsonschema.Draft202012Validator(root)
 
-    def inlined_schema(self, name: str) -> dict[str, Any]:
-        """``components/schemas/<name>`` standing alone: references inlined, ``x-`` notes dropped.
-
-        For clients that take a model's request schema from the catalogue and
-        cannot follow references into a document they do not have.
-        """
-        return cast(dict[str, Any], _inline(self.document["components"]["schemas"][name], self))
-
     @functools.cache  # noqa: B019 - as above
     def _response_validator(
         self, operation_id: str, status: int
@@ -140,6 +122,14 @@ class Spec:
             return [Violation("status", str(exc.args[0]), location="response")]
         found = (v for error in validator.iter_errors(body) for v in _violations(error))
         return [Violation(v.field, v.reason, "response") for v in dict.fromkeys(found)]
+
+    def inlined_schema(self, name: str) -> dict[str, Any]:
+        """``components/schemas/<name>`` standing alone: references inlined, ``x-`` notes dropped.
+
+        For clients that take a model's request schema from the catalogue and
+        cannot follow references into a document they do not have.
+        """
+        return cast(dict[str, Any], _inline(self.document["components"]["schemas"][name], self))
 
     def validate_body(
         self, operation_id: str, body: object, content_type: str = "application/json"

@@ -40,7 +40,7 @@ from mock_api.store import (
     UploadTicket,
     read_scope,
 )
-from mock_api.store_sqlite import SchemaMismatch, SqliteStore, quote_from_dict, quote_to_dict
+from mock_api.store_sqlite import SchemaMismatch, SqliteStore
 from mock_api.webhooks import Attempt, Delivery, DeliveryState
 
 T0 = 1_767_225_600_000
@@ -293,7 +293,7 @@ def test_quotes_round_trip_through_json_exactly(
     left: Decimal, right: Decimal, order: Order
 ) -> None:
     original = quote(left, right, order)
-    again = quote_from_dict(quote_to_dict(original))
+    again = Quote.from_dict(original.as_dict())
     assert repr(again) == repr(original)
     assert isinstance(again, Quote)
 

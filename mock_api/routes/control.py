@@ -176,17 +176,7 @@ def _job(service: MockService, job: Job) -> dict[str, Any]:
             "code": plan.outcome.code,
             "error": plan.outcome.error,
         },
-        "quote": None
-        if quote is None
-        else {
-            "order": quote.order.value,
-            "left_seconds": str(quote.left_seconds),
-            "right_seconds": str(quote.right_seconds),
-            "billed_seconds": quote.billed_seconds,
-            "cost_usd": str(quote.cost_usd),
-            "output_seconds": str(quote.output_seconds),
-            "rule": quote.rule,
-        },
+        "quote": None if quote is None else quote.as_dict(),
         "seed": job.seed,
         "input": dict(job.input),
     }
@@ -312,7 +302,7 @@ async def set_balance(service: Service, body: Body) -> JSONResponse:
         raise ValidationFailed(
             field="balance", reason=f"must be from 0 to {format_usd(MAX_BALANCE_MICROS)}"
         )
-    account = service.authenticate(f"Bearer {body['api_key']}")
+    account = service.open_account(body["api_key"])
     service.set_balance(account, micros)
     return _ok({"account": account, "balance": usd_number(service.balance(account))})
 

@@ -14,9 +14,19 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from mock_api.errors import RequestError, ValidationFailed
-from mock_api.http import Account, BaseUrls, Service, get_account, get_service, get_urls, json_body
+from mock_api.http import (
+    OUTCOME_HEADER,
+    Account,
+    BaseUrls,
+    Service,
+    get_account,
+    get_service,
+    get_urls,
+    json_body,
+    outcome_from_header,
+)
 from mock_api.lifecycle import status_at
-from mock_api.planning import OUTCOME_HEADER, Directive, parse_outcome
+from mock_api.planning import Directive
 from mock_api.settings import MODEL_ID
 from mock_api.store import Job, read_scope
 from mock_api.views import envelope, prediction
@@ -53,7 +63,7 @@ async def submit(
             BASE64_WITH_WEBHOOK, field="enable_base64_output", reason="not with a webhook"
         )
     header = request.headers.get(OUTCOME_HEADER)
-    directive = Directive(outcome=parse_outcome(header)) if header is not None else None
+    directive = Directive(outcome=outcome_from_header(header)) if header is not None else None
     job = await service.submit(account, body, urls=urls, directive=directive, webhook=webhook)
     if body.get("enable_sync_mode") is True:
         return JSONResponse(envelope(await _wait_for(job, service, urls)))
