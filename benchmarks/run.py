@@ -21,8 +21,8 @@ the machine hits every target alike):
 bare and fake run under the same uvicorn command line (1 worker,
 ``--log-level warning``, ``--no-access-log``); Prism with ``-v warn``; Mockoon
 as :func:`mockoon_command` says. The two peers do different work per GET:
-Prism checks the bearer key and the request against the spec and answers the
-spec's first example; Mockoon checks neither (it answers a request without a
+Prism checks the bearer key and the request against the spec and answers one
+of the spec's examples; Mockoon checks neither (it answers a request without a
 key with 200 too) and renders, on every request, the Handlebars template its
 OpenAPI import made from the response schema (faker numbers and dates, one of
 the status enum), since it does not follow the spec's ``$ref``-ed named
@@ -404,7 +404,7 @@ LABELS = {
 }
 FAKES = ("fake", "fake_sqlite")
 PEER_NOTES = {
-    "prism": "checks the key and the request against the spec; answers the spec's example",
+    "prism": "checks the key and the request against the spec; answers a spec example",
     "mockoon": "checks neither key nor request; renders a faker template per GET; "
     "logs each request to stdout",
 }
