@@ -132,6 +132,15 @@ class Server:
         self.log.seek(0)
         return self.log.read().decode(errors="replace")[-2000:]
 
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system, every thread) the server has used so far."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return math.nan
+        # utime and stime: fields 14 and 15 of proc(5), counted after the ")" of comm
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_mb(self) -> float:
         try:
             status = Path(f"/proc/{self.process.pid}/status").read_text()
@@ -293,6 +302,9 @@ class HttpFigures:
     loads: dict[str, loadgen.Load]
     serve_starts: list[float]
     peer_starts: dict[str, list[float]]  # by target name, for the peers that ran
+    # CPU time each server used per answered GET over the measured slices: unlike
+    # throughput, it hardly moves with what else runs on the machine (see cpu_rows)
+    cpu_us: dict[str, float]
 
 
 def _load_function(args: argparse.Namespace, report: Report) -> Callable[..., loadgen.Load]:
@@ -376,9 +388,12 @@ def measure_http(args: argparse.Namespace, report: Report, scratch: Path) -> Htt
         )
         for url in urls.values():
             load(url, seconds=args.warmup, concurrency=args.concurrency, api_key=API_KEY)
+        cpu = dict.fromkeys(urls, 0.0)
         for _ in range(args.rounds):
             for name, url in urls.items():
+                before = by_name[name].cpu_s()
                 part = load(url, seconds=slice_s, concurrency=args.concurrency, api_key=API_KEY)
+                cpu[name] += by_name[name].cpu_s() - before
                 loads[name].add(part)
         report.details["rss_mb_after_load"] = {s.name: round(s.rss_mb(), 1) for s in targets}
     for name, result in loads.items():
@@ -390,8 +405,10 @@ def measure_http(args: argparse.Namespace, report: Report, scratch: Path) -> Htt
             "p50_ms": round(result.percentile_ms(50), 3),
             "p90_ms": round(result.percentile_ms(90), 3),
             "p99_ms": round(result.percentile_ms(99), 3),
+            "cpu_s": round(cpu[name], 2),
         }
-    return HttpFigures(loads, serve_starts, peer_starts)
+    cpu_us = {n: cpu[n] / loads[n].requests * 1e6 for n in loads if loads[n].requests}
+    return HttpFigures(loads, serve_starts, peer_starts, cpu_us)
 
 
 TARGETS = ("bare", "fake", "fake_sqlite", "prism", "mockoon")
@@ -431,6 +448,7 @@ def get_rows(figures: HttpFigures, concurrency: int, report: Report) -> None:
             ok = row.ratio is not None and row.ratio >= MIN_VS_BARE and not result.errors
             row.status = _met(ok)
     peer_rows(loads, group, report)
+    cpu_rows(figures.cpu_us, group, report)
     for pct in (50, 99):
         base = bare.percentile_ms(pct)
         for name, result in loads.items():
@@ -462,6 +480,24 @@ def peer_rows(loads: dict[str, loadgen.Load], group: str, report: Report) -> Non
                 row.target = f">= {minimum:g}x {peer.capitalize()}"
                 row.status = _met(ratio >= minimum)
             report.add(row)
+
+
+def cpu_rows(cpu_us: dict[str, float], group: str, report: Report) -> None:
+    """CPU per GET, each server's own (user + system time of all its threads).
+
+    On a machine shared with other work, throughput ratios also measure how the
+    scheduler shares the cores between the servers and everything else (a Node
+    server runs its garbage collector on helper threads; uvicorn is one thread).
+    CPU per request is what an answer costs the server itself, its system calls
+    included, so it tells a slow server from a starved one; the load generator's
+    time is not in it.
+    """
+    base = cpu_us.get("bare")
+    for name, value in cpu_us.items():
+        row = report.add(Row(group, f"{LABELS[name]}: CPU per request", value, "us"))
+        if name != "bare" and base:
+            row.ratio = value / base
+            row.versus = f"{row.ratio:.2f}x bare"
 
 
 def startup_rows(figures: HttpFigures, report: Report) -> None:
