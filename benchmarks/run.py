@@ -1,6 +1,6 @@
 """Run every benchmark of the fake on this machine and print figures, ratios and targets.
 
-    .venv/bin/python benchmarks/run.py            # the table (about 2 minutes)
+    .venv/bin/python benchmarks/run.py            # the table (about 4 minutes)
     .venv/bin/python benchmarks/run.py --json     # the same figures as JSON
     bash benchmarks/run.sh                        # installs Prism, Mockoon (and wrk), then runs
 
@@ -302,8 +302,8 @@ class HttpFigures:
     loads: dict[str, loadgen.Load]
     serve_starts: list[float]
     peer_starts: dict[str, list[float]]  # by target name, for the peers that ran
-    # CPU time each server used per answered GET over the measured slices: unlike
-    # throughput, it hardly moves with what else runs on the machine (see cpu_rows)
+    # CPU time each server used per answered GET over the measured slices: it moves
+    # much less than throughput with what else runs on the machine (see cpu_rows)
     cpu_us: dict[str, float]
 
 
