@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_api.errors import RequestError, Unauthorized, ValidationFailed
@@ -73,9 +74,10 @@ def install_error_handlers(app: FastAPI) -> None:
         }.get(exc.status_code, str(exc.detail))
         if exc.status_code in (404, 405):
             request.state.violations = [SpecViolation("path", message, "path")]
-        return JSONResponse(
-            error_body(exc.status_code, message), exc.status_code, headers=exc.headers
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return JSONResponse(error_body(exc.status_code, message), exc.status_code, headers=headers)
 
     async def on_crash(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unexpected error on %s %s", request.method, request.url.path)
@@ -84,6 +86,23 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestError, on_request_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_crash)
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path (RFC 9110's ``Allow``).
+
+    Starlette's 405 names the methods of the first route whose path matched only:
+    ``OPTIONS /_mock/scenarios`` said ``Allow: GET``, hiding POST and DELETE.
+    """
+    allowed: set[str] = set()
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.add(method)
+    return sorted(allowed)
 
 
 class CrashMiddleware:
