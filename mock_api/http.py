@@ -231,8 +231,25 @@ Account = Annotated[str, Depends(_account_dependency)]
 BaseUrls = Annotated[Urls, Depends(_urls_dependency)]
 
 
+#: The largest JSON body read (bytes): a job's input or a rule is a few hundred.
+MAX_JSON_BODY = 1024 * 1024
+
+
 async def json_body(request: Request) -> Any:
-    raw = await request.body()
+    """The request's JSON body, read up to :data:`MAX_JSON_BODY` bytes and checked
+    (:func:`mock_api.json_input.parse_request_json`)."""
+    too_big = ValidationFailed(
+        field="body", reason=f"is over {MAX_JSON_BODY} bytes, the most a JSON body may be"
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_JSON_BODY:
+        raise too_big  # refused before a byte of it is read
+    received = bytearray()
+    async for chunk in request.stream():
+        received += chunk
+        if len(received) > MAX_JSON_BODY:
+            raise too_big
+    raw = request._body = bytes(received)  # as request.body() keeps it, for later reads
     if not raw.strip():
         raise ValidationFailed(field="body", reason="is required: send a JSON object")
     return parse_request_json(raw)

@@ -777,3 +777,34 @@ def test_serve_allows_private_webhook_targets_on_loopback_only_by_default(
     assert result.exit_code == 0, result.output
     assert [s.webhook_allow_private for s in seen] == [allowed]
     assert Settings().webhook_allow_private is True  # the library and the pytest plugin
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_a_json_body_over_a_mebibyte_is_refused_before_it_is_read_whole(
+    client: httpx.AsyncClient, chunked: bool
+) -> None:
+    # Before: any size was read into memory, then kept by the rules or the journal.
+    body = json.dumps({"id": "big", "then": "fail", "message": "x" * 3 * MB}).encode()
+    sent = 0
+
+    async def stream() -> AsyncIterator[bytes]:
+        nonlocal sent
+        for start in range(0, len(body), 64 * 1024):
+            sent += 64 * 1024
+            yield body[start : start + 64 * 1024]
+
+    content: Any = stream() if chunked else body
+    response = await client.post(
+        "/_mock/scenarios", content=content, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["details"] == [
+        {
+            "field": "body",
+            "reason": "is over 1048576 bytes, the most a JSON body may be",
+            "location": "body",
+        }
+    ]
+    assert (await client.get("/_mock/scenarios")).json()["data"]["scenarios"] == []
+    if chunked:
+        assert sent < 2 * MB  # it stopped reading soon after the limit
