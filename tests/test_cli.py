@@ -126,3 +126,11 @@ def _frozen_while_serving(app: Any) -> int:
     finally:
         gc.unfreeze()
         app.state.service.store.close()
+
+
+def test_serve_refuses_an_initial_balance_no_ledger_can_hold() -> None:
+    # Before: --initial-balance 1e30 started, and every request then failed (a 500) when
+    # the opening entry overflowed SQLite's 64-bit integers.
+    code, output = run("serve", "--initial-balance", "1e30", "--db", ":memory:")
+    assert code == 2
+    assert "the initial balance must be from 0 to 1000000000 USD" in output
