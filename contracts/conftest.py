@@ -17,17 +17,25 @@ what the run spent.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Generator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from contracts.budget import BudgetExceeded, PlannedSpend, Spender
-from contracts.jobs import upload_video
-from contracts.options import OPTIONS, OptionError, add_options, resolve
-from contracts.session import SESSION, SPENDS, ContractSession, TargetUnusable
-from contracts.target import Target
+from mock_api.contract.budget import BudgetExceeded, PlannedSpend, Spender
+from mock_api.contract.jobs import upload_video
+from mock_api.contract.options import OPTIONS, OptionError, add_options, resolve
+from mock_api.contract.session import (
+    SESSION,
+    SPENDS,
+    ContractSession,
+    TargetUnreachable,
+    TargetUnusable,
+)
+from mock_api.contract.target import Target, describe_transport_error
+from mock_api.contract.webhooks import WebhookReceiver
 
 HERE = Path(__file__).resolve().parent
 
@@ -40,7 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{SPENDS}(*plans): the submissions a contract check may make and their worst-case "
-        "cost on a paid endpoint (contracts.budget.PlannedSpend)",
+        "cost on a paid endpoint (mock_api.contract.budget.PlannedSpend)",
     )
     cli = {option.dest: config.getoption(option.dest) for option in OPTIONS}
     try:
@@ -64,15 +72,44 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     state = session.config.stash[SESSION]
     try:
         state.open(plan)
-    except BudgetExceeded as exc:
-        state.refusal = str(exc)
-        pytest.exit(state.refusal, returncode=pytest.ExitCode.USAGE_ERROR)
-    except TargetUnusable as exc:
+    except (TargetUnreachable, BudgetExceeded, TargetUnusable) as exc:
         state.refusal = str(exc)
         pytest.exit(state.refusal, returncode=pytest.ExitCode.USAGE_ERROR)
     except httpx.HTTPError as exc:
         state.refusal = f"cannot reach {state.options.base_url}: {exc}"
         pytest.exit(state.refusal, returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def _unanswered(error: BaseException | None) -> BaseException | None:
+    """The request that got no answer at all behind a check's failure, if that is what it was."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, httpx.TransportError) or _is_requests_connection_error(error):
+            return error
+        if isinstance(error, BaseExceptionGroup):
+            found = next((e for e in map(_unanswered, error.exceptions) if e is not None), None)
+            if found is not None:
+                return found
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _gone(target: Target) -> bool:
+    """Does the target itself no longer answer? (Not just some other host it named.)"""
+    if target.transport is not None:  # in-process: always there
+        return False
+    try:
+        httpx.get(f"{target.base_url}/openapi.yaml", timeout=5.0)
+    except httpx.TransportError:
+        return True
+    return False
+
+
+def _is_requests_connection_error(error: BaseException) -> bool:
+    # schemathesis sends with requests; imported lazily, as only its checks need it
+    requests = sys.modules.get("requests")
+    return requests is not None and isinstance(error, requests.exceptions.ConnectionError)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -91,6 +128,13 @@ def pytest_runtest_makereport(
     if report.failed and call.when == "call" and target is not None and target.exchanges:
         text = "\n\n".join(exchange.describe() for exchange in target.exchanges)
         report.sections.append(("wavespeed: last HTTP exchanges", text))
+    unanswered = _unanswered(call.excinfo.value) if call.excinfo is not None else None
+    if report.failed and unanswered is not None and target is not None and _gone(target):
+        # The target stopped answering: the checks left would each wait for it and fail
+        # the same way. Stop here; every result so far is still reported.
+        item.session.shouldstop = (
+            f"the target stopped answering: {describe_transport_error(unanswered)}"
+        )
     return report
 
 
@@ -121,7 +165,7 @@ def contract_session(pytestconfig: pytest.Config) -> ContractSession:
 
 @pytest.fixture(scope="session")
 def target(contract_session: ContractSession) -> Target:
-    """The target chosen for this run (see ``contracts/target.py``)."""
+    """The target chosen for this run (see ``mock_api/contract/target.py``)."""
     if contract_session.target is None:
         pytest.fail("the contract target was not opened: run the suite through pytest")
     return contract_session.target
@@ -143,6 +187,40 @@ def api(target: Target) -> httpx.Client:
 def cdn(target: Target) -> httpx.Client:
     """A client without the API key, for upload and output URLs on other hosts."""
     return target.client(auth=False)
+
+
+@pytest.fixture(scope="session")
+def second_api(target: Target) -> httpx.Client:
+    """A client on a second account (``--wavespeed-second-api-key``), or the check skips."""
+    if target.second_api_key is None:
+        pytest.skip(target.second_key_missing)
+    return target.client(api_key=target.second_api_key)
+
+
+@pytest.fixture(scope="session")
+def control(target: Target) -> httpx.Client:
+    """A client on the fake's control API (``/_mock/``), or the check skips."""
+    if not target.has_control:
+        pytest.skip(
+            "needs the fake's control API (/_mock/) to set a balance or a quota; "
+            f"{target.describe()} has none"
+        )
+    return target.client(auth=False)
+
+
+@pytest.fixture(scope="session")
+def webhook_receiver(
+    target: Target, contract_session: ContractSession
+) -> Generator[WebhookReceiver, None, None]:
+    """The suite's webhook receiver: on loopback, or behind ``--wavespeed-webhook-url``."""
+    options = contract_session.options
+    if options.webhook_url is None and not target.on_this_machine:
+        pytest.skip(
+            f"{target.describe()} cannot reach a receiver on this machine: expose one and "
+            "pass --wavespeed-webhook-url URL (and --wavespeed-webhook-port PORT)"
+        )
+    with WebhookReceiver(port=options.webhook_port, public_url=options.webhook_url) as receiver:
+        yield receiver
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,13 @@
 """A job's life, read the way the SDKs read it: polled until it finishes, and beyond.
 
-Each check makes one job, follows it with :class:`~contracts.invariants.Poller`
-(every read is held to every invariant in ``contracts/invariants.py``, each
-pair of consecutive reads too), then reads it through its own ``urls.get``
-and downloads its outputs. Inputs are the cheapest that still prove the
-point: a few seconds of audio, billed at the 5 s minimum.
+Each check makes one job, follows it with :class:`~mock_api.contract.invariants.Poller`
+(every poll reads both documented result paths, holds each answer to
+``openapi.yaml`` and the two to each other, and every read to every invariant
+in ``mock_api/contract/invariants.py``, each pair of consecutive reads too),
+then reads it through its own ``urls.get`` and downloads its outputs; a
+completed job's video must decode and last as long as the speech. Inputs are
+the cheapest that still prove the point: a few seconds of audio, billed at the
+5 s minimum.
 """
 
 from __future__ import annotations
@@ -12,17 +15,18 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from contracts.budget import UNPRICEABLE_JOB_MICROS, PlannedSpend, Spender, priced
-from contracts.invariants import (
+from mock_api.contract.budget import UNPRICEABLE_JOB_MICROS, PlannedSpend, Spender, priced
+from mock_api.contract.invariants import (
     Poller,
     Snapshot,
     check_history,
     check_outputs_download,
     check_urls_get,
 )
-from contracts.jobs import JobInputs, balance_micros, submit, upload_silence
-from contracts.schema import UNFETCHABLE
-from contracts.target import Target
+from mock_api.contract.jobs import JobInputs, balance_micros, submit, upload_silence
+from mock_api.contract.output import check_output_video, expected_output_ms
+from mock_api.contract.schema import UNFETCHABLE
+from mock_api.contract.target import Target
 
 COMPLETED = priced(
     "lifecycle: a job run to its end",
@@ -57,6 +61,8 @@ def _run(
     check_history(history)
     check_urls_get(api, history[-1])
     check_outputs_download(cdn, history[-1], mp4=target.is_fake)
+    if history[-1]["status"] == "completed":
+        check_output_video(cdn, history[-1], expected_output_ms(1000, 2000, "meanwhile"))
     return history
 
 

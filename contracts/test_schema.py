@@ -1,12 +1,12 @@
 """Every operation of ``openapi.yaml``, exercised by schemathesis from the spec alone.
 
-Phases (all of them, seeded and bounded, see ``contracts/schema.py``):
+Phases (all of them, seeded and bounded, see ``mock_api/contract/schema.py``):
 examples (the spec's own examples), coverage (boundaries, each constraint
 broken in turn, unexpected methods), fuzzing (generated requests), and
 stateful (sequences following the spec's links). All built-in checks run:
 no server errors, status codes, content types, response schemas and headers,
 valid data accepted, invalid data rejected, authentication enforced, and the
-rest. Narrowed, each with its reason beside it in ``contracts/schema.py``:
+rest. Narrowed, each with its reason beside it in ``mock_api/contract/schema.py``:
 two operations' "valid data accepted" (``NARROWED``), one combination left out
 of generation (``BASE64_WITH_WEBHOOK``), the ``/_mock/`` control surface
 (``EXCLUDED_TAGS``), and ``ignored_auth`` on a fake that accepts any key.
@@ -26,20 +26,25 @@ and :data:`GENERATED_STATEFUL`'s counts.
 
 from __future__ import annotations
 
+import json
+import secrets
+from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import hypothesis
 import pytest
 from hypothesis import HealthCheck
 from schemathesis import Case
 from schemathesis.checks import CheckFunction
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.core.transport import Response
 from schemathesis.generation.stateful.state_machine import StepInput, StepOutput
 from schemathesis.schemas import BaseSchema
 from schemathesis.specs.openapi.checks import ignored_auth
 
-from contracts.budget import UNPRICEABLE_JOB_MICROS, PlannedSpend, Spender
-from contracts.schema import (
+from mock_api.contract.budget import UNPRICEABLE_JOB_MICROS, PlannedSpend, Spender
+from mock_api.contract.schema import (
     STATEFUL_EXAMPLES,
     STATEFUL_STEPS,
     bind,
@@ -48,7 +53,7 @@ from contracts.schema import (
     load_schema,
     prepare_submission,
 )
-from contracts.target import Target, TargetKind
+from mock_api.contract.target import Target, TargetKind
 
 schema = load_schema()
 
@@ -84,7 +89,7 @@ def _admit(case: Case[Any], target: Target, spender: Spender, plan: PlannedSpend
     """Make a submission safe to send to ``target``; ``False`` to leave it out.
 
     Left out: a combination the spec refuses in prose (see
-    ``contracts.schema.prepare_submission``), and on a paid endpoint anything
+    ``mock_api.contract.schema.prepare_submission``), and on a paid endpoint anything
     past ``plan``'s cap.
     """
     if not is_submission(case.method, case.operation.path):
@@ -94,7 +99,18 @@ def _admit(case: Case[Any], target: Target, spender: Spender, plan: PlannedSpend
     return spender.try_reserve(plan.label, plan.each_micros, cap=None if target.free else plan.jobs)
 
 
-def _auth(target: Target) -> dict[str, str]:
+def _auth(target: Target, case: Case[Any]) -> dict[str, str]:
+    """The target's key for ``case``, unless the case was generated without one on purpose.
+
+    A negative case whose headers broke the schema by leaving ``Authorization``
+    out must go without it: adding the key would make it valid, and a target that
+    accepts it would be blamed for accepting "invalid" data.
+    """
+    meta = case.meta
+    headers: dict[str, Any] = dict(case.headers or {})
+    component = meta.components.get(ParameterLocation.HEADER) if meta is not None else None
+    if component is not None and component.mode.is_negative and "Authorization" not in headers:
+        return {}
     return {"Authorization": f"Bearer {target.api_key}"}
 
 
@@ -109,10 +125,79 @@ def test_conforms_to_spec(
     if not _admit(case, target, spender, GENERATED):
         return  # left out (see _admit): this example is not sent
     bind_operation(case.operation, target)
-    case.call_and_validate(headers=_auth(target), excluded_checks=_excluded(target))
+    case.call_and_validate(headers=_auth(target, case), excluded_checks=_excluded(target))
 
 
-def _machine(linked: BaseSchema, target: Target, spender: Spender) -> Any:
+@dataclass
+class _Followed:
+    """What the stateful run did with the spec's links, to prove it followed them."""
+
+    submitted: list[str] = field(default_factory=list)  # ids accepted submissions answered
+    reads: list[tuple[str, int, object]] = field(default_factory=list)  # id asked, status, id got
+    puts: list[int] = field(default_factory=list)  # statuses of PUTs to linked tickets
+
+    def record(self, input: StepInput, output: StepOutput) -> None:
+        case, status = output.case, output.response.status_code
+        method, path = case.method.upper(), case.operation.path
+        if is_submission(method, path):
+            if status == 200 and isinstance(job_id := _data(output).get("id"), str):
+                self.submitted.append(job_id)
+            return
+        if input.transition is None or not input.is_applied:
+            return  # not reached through a link (a first step, or an id drawn at random)
+        if method == "GET" and path.startswith("/api/v3/predictions/{id}"):
+            asked = str((case.path_parameters or {}).get("id"))
+            self.reads.append((asked, status, _data(output).get("id") if status == 200 else None))
+        elif method == "PUT" and path.startswith("/media/upload-tickets/"):
+            self.puts.append(status)
+
+    def prove(self, api: httpx.Client, *, require_put: bool) -> None:
+        """The links led somewhere only a server that keeps jobs can lead.
+
+        A stateless server (Prism, say, answering every request with the spec's
+        examples) accepts submissions and answers reads with 200 too; it fails
+        here: its submissions share one id, or its reads answer another job, or
+        it knows a job nobody submitted.
+        """
+        assert self.submitted, "no submission was accepted, so no link could be followed"
+        duplicates = len(self.submitted) - len(set(self.submitted))
+        assert duplicates == 0, (
+            f"{len(self.submitted)} accepted submissions answered only "
+            f"{len(set(self.submitted))} distinct ids ({sorted(set(self.submitted))[:3]}...): "
+            "each submission must create a job of its own"
+        )
+        ours = set(self.submitted)
+        same = [read for read in self.reads if read[0] in ours and read[1:] == (200, read[0])]
+        assert same, (
+            "no GET of a prediction through a link from a submission answered 200 with the "
+            f"submitted job's own id; the linked reads were (id asked, status, id answered): "
+            f"{self.reads[:6]}"
+        )
+        unknown = secrets.token_hex(16)
+        response = api.get(f"/api/v3/predictions/{unknown}/result")
+        assert response.status_code != 200, (
+            f"GET /api/v3/predictions/{unknown}/result, an id no submission was given, "
+            f"answered 200: a server that keeps jobs answers 404. {response.text[:300]}"
+        )
+        if self.puts or require_put:
+            # An invented ticket gets 404; a real one gets 200, or 400/413 for a body of
+            # another size than the ticket declared (see NARROWED in mock_api/contract/schema.py).
+            assert {200, 400, 413} & set(self.puts), (
+                "no PUT to a ticket from a link was taken: statuses "
+                f"{sorted(set(self.puts)) or 'none: no linked PUT was generated'}"
+            )
+
+
+def _data(output: StepOutput) -> dict[str, Any]:
+    try:
+        data = json.loads(output.response.content or b"null")
+    except ValueError:
+        return {}
+    inner = data.get("data") if isinstance(data, dict) else None
+    return inner if isinstance(inner, dict) else {}
+
+
+def _machine(linked: BaseSchema, target: Target, spender: Spender, followed: _Followed) -> Any:
     base: Any = linked.as_state_machine()
     excluded = _excluded(target)
 
@@ -120,7 +205,7 @@ def _machine(linked: BaseSchema, target: Target, spender: Spender) -> Any:
         """The spec's links, with the target's key and the paid-endpoint guard."""
 
         def get_call_kwargs(self, case: Case[Any]) -> dict[str, Any]:
-            return {"headers": _auth(target)}
+            return {"headers": _auth(target, case)}
 
         def step(self, input: StepInput) -> StepOutput | None:
             # A submission left out is not sent: the step yields no response
@@ -129,6 +214,7 @@ def _machine(linked: BaseSchema, target: Target, spender: Spender) -> Any:
             if not _admit(input.case, target, spender, GENERATED_STATEFUL):
                 return None
             output: StepOutput = super().step(input)
+            followed.record(input, output)
             return output
 
         def validate_response(
@@ -150,10 +236,13 @@ def _machine(linked: BaseSchema, target: Target, spender: Spender) -> Any:
 
 
 @pytest.mark.spends(GENERATED_STATEFUL)
-def test_stateful_links(target: Target, bound_schema: Any, spender: Spender) -> None:
-    """follows the spec's links: submission -> result, upload ticket -> PUT"""
+def test_stateful_links(
+    target: Target, bound_schema: Any, spender: Spender, api: httpx.Client
+) -> None:
+    """follows the spec's links: submission -> result (the same job), upload ticket -> PUT"""
     linked = bound_schema if target.is_fake else bound_schema.exclude(tag="media")
-    machine = _machine(linked, target, spender)
+    followed = _Followed()
+    machine = _machine(linked, target, spender, followed)
     machine.run(
         settings=hypothesis.settings(
             max_examples=STATEFUL_EXAMPLES if target.free else GENERATED_STATEFUL.jobs,
@@ -164,11 +253,7 @@ def test_stateful_links(target: Target, bound_schema: Any, spender: Spender) -> 
             suppress_health_check=[HealthCheck.too_slow],
         )
     )
-    if target.schema_app is not None:  # in-process: prove the links were followed
-        journal = target.schema_app.state.service.journal  # type: ignore[attr-defined]
-        # An invented id gets 404; only one taken from a submission's answer gets 200.
-        assert journal.entries(method="GET", path="/api/v3/predictions/", status=200)
-        # An invented ticket gets 404; a real one gets 200, or 400/413 for a body of
-        # another size than the ticket declared (see NARROWED in contracts/schema.py).
-        puts = journal.entries(method="PUT", path="/media/upload-tickets/")
-        assert {entry.status for entry in puts} & {200, 400, 413}
+    # In-process the seeded run is known to reach a linked PUT; by URL the generated
+    # media URLs differ, and with them the path Hypothesis takes, so a PUT is proved
+    # only when one was sent.
+    followed.prove(api, require_put=target.kind is TargetKind.IN_PROCESS)

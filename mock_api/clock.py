@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -104,6 +105,55 @@ def iso_ms(epoch_ms: int) -> str:
     """``2023-04-01T12:34:56.789Z``: the timestamp format of the real API."""
     moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+
+
+def iso_ns(epoch_ns: int) -> str:
+    """``2025-05-19T06:09:15.948268264Z``: nine fractional digits, as WaveSpeed's history writes.
+
+    Deliberately not ``%f``-parseable (six digits at most): a client that reads
+    timestamps with ``strptime("%Y-%m-%dT%H:%M:%S.%fZ")`` fails on the fake where
+    it fails on the real service.
+    """
+    seconds, fraction = divmod(epoch_ns, 1_000_000_000)
+    moment = datetime.fromtimestamp(seconds, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{fraction:09d}Z"
+
+
+#: An ISO 8601 moment with a zone, as ``openapi.yaml``'s ``Timestamp`` pattern has it.
+_ISO = re.compile(
+    r"(?P<y>\d{4})-(?P<mo>0[1-9]|1[0-2])-(?P<d>0[1-9]|[12]\d|3[01])"
+    r"T(?P<h>[01]\d|2[0-3]):(?P<mi>[0-5]\d):(?P<s>[0-5]\d)(?:\.(?P<fraction>\d{1,9}))?"
+    r"(?:Z|(?P<sign>[+-])(?P<oh>[01]\d|2[0-3]):(?P<om>[0-5]\d))"
+)
+
+
+def parse_iso_ns(text: str) -> int:
+    """Nanoseconds since the epoch of an ISO 8601 moment; ``ValueError`` if it is not one.
+
+    Takes what clients send (``Date.toISOString()``'s three digits, the real
+    service's nine, none) and needs a zone: a moment without one is ambiguous.
+    Total over its pattern, so a request the spec accepts is never refused
+    here: a day past the end of its month (``2026-02-30``) runs on into the next.
+    """
+    match = _ISO.fullmatch(text)
+    if match is None:
+        raise ValueError("must be an ISO 8601 date-time with a zone, e.g. 2026-01-01T00:00:00.000Z")
+    days = _days_from_civil(int(match["y"]), int(match["mo"]), 1) + int(match["d"]) - 1
+    seconds = ((days * 24 + int(match["h"])) * 60 + int(match["mi"])) * 60 + int(match["s"])
+    if match["sign"]:
+        offset = (int(match["oh"]) * 60 + int(match["om"])) * 60
+        seconds -= offset if match["sign"] == "+" else -offset
+    return seconds * 1_000_000_000 + int((match["fraction"] or "0").ljust(9, "0"))
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    year -= month <= 2
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month - 3 if month > 2 else month + 9) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146_097 + day_of_era - 719_468
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from mock_api import billing, quotas
-from mock_api.clock import Clock, SystemClock
+from mock_api.clock import Clock, ManualClock, OffsetClock, SystemClock
+from mock_api.datauri import is_data_uri, read_data_uri
 from mock_api.errors import (
     InsufficientBalance,
     InvalidInput,
@@ -34,9 +35,10 @@ from mock_api.errors import (
 )
 from mock_api.faults import FaultBook
 from mock_api.fetch import fetch_remote
+from mock_api.history import HistoryPage, HistoryQuery, oldest_shown_ms, select
 from mock_api.journal import Journal
 from mock_api.json_input import check_storable
-from mock_api.lifecycle import Outcome, Status, status_at
+from mock_api.lifecycle import NEVER_MS, Outcome, Status, status_at
 from mock_api.media import (
     MediaInfo,
     probe_audio,
@@ -47,6 +49,7 @@ from mock_api.media import (
     sniff_kind,
     write_mp4,
 )
+from mock_api.models import INFINITETALK_FAST_V2V_MULTI, ModelSpec
 from mock_api.planning import Directive, choose_outcome, job_key, plan_job
 from mock_api.quotas import Limits
 from mock_api.scenarios import ScenarioBook
@@ -67,12 +70,7 @@ from mock_api.urls import FILES_PREFIX, OUTPUTS_PREFIX, SAMPLES_PREFIX, Urls
 from mock_api.views import prediction
 from mock_api.webhooks import SECRET_PREFIX, Delivery, WebhookDispatcher, payload_bytes
 
-MEDIA_INPUTS: tuple[tuple[str, MediaKind], ...] = (
-    ("video", "video"),
-    ("left_audio", "audio"),
-    ("right_audio", "audio"),
-    ("mask_image", "image"),
-)
+MEDIA_INPUTS: tuple[tuple[str, MediaKind], ...] = INFINITETALK_FAST_V2V_MULTI.media_inputs
 _PROBES = {"video": probe_video, "audio": probe_audio, "image": probe_image}
 
 
@@ -137,16 +135,9 @@ class MockService:
 
     # accounts
 
-    def authenticate(self, authorization: str | None) -> str:
-        """The account behind an ``Authorization`` header, opened on first use."""
-        if not authorization:
-            raise Unauthorized(
-                "missing Authorization header: send 'Authorization: Bearer <API key>'"
-            )
-        scheme, _, key = authorization.partition(" ")
-        key = key.strip()
-        if scheme.lower() != "bearer" or not key:
-            raise Unauthorized("malformed Authorization header: expected 'Bearer <API key>'")
+    def open_account(self, key: str) -> str:
+        """The account behind an API key, opened on first use; Unauthorized for a key
+        the settings do not allow. (The HTTP edge reads the key from its header.)"""
         allowed = self.settings.api_keys
         if allowed is not None and key not in allowed:
             raise Unauthorized("invalid API key")
@@ -164,6 +155,53 @@ class MockService:
         if job is None or job.account != account:
             raise NotFound(f"prediction {job_id} not found")
         return job
+
+    def jobs(self, account: str | None = None) -> list[Job]:
+        """Stored jobs in submission order: every account's, or one account's."""
+        return self.store.jobs(account)
+
+    def any_job(self, job_id: str) -> Job | None:
+        """A job whoever owns it (the control API and test handles see every account)."""
+        return self.store.job(job_id)
+
+    def ledger(self, account: str) -> list[LedgerEntry]:
+        """An account's ledger: charges, refunds and balance settings, in order."""
+        return self.store.ledger(account)
+
+    def stored_file(self, file_id: str) -> StoredFile | None:
+        """An uploaded file by id (a capability URL: whoever has the URL may read it)."""
+        return self.store.file(file_id)
+
+    @property
+    def shares_state(self) -> bool:
+        """Other processes may change the state (SQLite): reads need a per-request scope."""
+        return self.store.shared
+
+    def close(self) -> None:
+        """Release the store (checkpoint and close a database); the service is done."""
+        self.store.close()
+
+    def run_until_idle(self) -> list[str]:
+        """Move time to when every job that will finish has finished; return their ids.
+
+        Jobs held on purpose (a ``stuck-created`` or ``stuck-processing`` scenario)
+        never finish, so they are left where they are and do not move the clock.
+        Only a clock that can be steered (manual or offset) moves; on the system
+        clock this raises ValueError.
+        """
+        clock = self.clock
+        if not isinstance(clock, ManualClock | OffsetClock):
+            raise ValueError("the system clock cannot be steered")
+        now = clock.now_ms()
+        due = [
+            job
+            for job in self.store.jobs()
+            if not status_at(job.plan, now).terminal and job.plan.finished_ms < NEVER_MS
+        ]
+        finish = max((job.plan.finished_ms for job in due), default=now)
+        if finish > now:
+            clock.set(finish)
+        return [job.id for job in due]
 
     def queue_directive(self, directive: Directive, count: int = 1) -> None:
         """Apply ``directive`` to the next ``count`` submissions without a header."""
@@ -212,7 +250,7 @@ class MockService:
         failure: TaskError | None = None
         try:
             for name, kind in MEDIA_INPUTS:
-                if name in inputs:
+                if inputs.get(name):  # "" is an unused optional input (README: empty inputs)
                     media[name] = await self._read_media(name, inputs[name], kind, urls)
             quote = self._price(media, order)
         except TaskError as exc:
@@ -301,6 +339,56 @@ class MockService:
             self._charge(job, quote, now)
         self.store.add_job(job)
         return job
+
+    def history(self, account: str, query: HistoryQuery) -> HistoryPage:
+        """One page of the account's predictions of the last 7 days (:mod:`mock_api.history`)."""
+        now = self.clock.now_ms()
+        return select(self.store.jobs_created_since(account, oldest_shown_ms(now)), query, now)
+
+    def delete_predictions(self, account: str, job_ids: list[str]) -> int:
+        """Delete the account's predictions among ``job_ids``; how many there were.
+
+        Others' ids and unknown ids count as nothing and change nothing, so the
+        answer reveals no one else's jobs. A deleted job answers 404 from then on
+        and leaves the history; its charge (and planned refund) stay in the ledger.
+        """
+        return len(self.store.delete_jobs(account, job_ids))
+
+    async def quote(self, model: ModelSpec, inputs: Mapping[str, Any], urls: Urls) -> billing.Quote:
+        """What submitting ``inputs`` would be charged: the same probing and rule as the charge.
+
+        Inputs may be partial, as WaveSpeed's pricing endpoint takes them: a
+        priced audio left out counts as 0 s, so no inputs at all quote the
+        minimum (the catalogue's ``base_price``). What cannot be priced is a 400
+        naming ``inputs.<field>``: media that cannot be read (where a submission
+        would make a failed job instead), an ``order`` that is not one, a video
+        over the length limit.
+        """
+        order = inputs.get("order", billing.Order.MEANWHILE.value)
+        if not isinstance(order, str) or order not in {o.value for o in billing.Order}:
+            raise ValidationFailed(
+                field="inputs.order",
+                reason="must be one of " + ", ".join(o.value for o in billing.Order),
+            )
+        media: dict[str, _Media] = {}
+        for name, kind in model.media_inputs:
+            value = inputs.get(name)
+            if value is None or value == "":
+                continue
+            if not isinstance(value, str):
+                raise ValidationFailed(
+                    field=f"inputs.{name}", reason="must be an http(s) URL or a base64 data: URI"
+                )
+            try:
+                media[name] = await self._read_media(name, value, kind, urls)
+            except MediaError as exc:
+                raise ValidationFailed(
+                    field=f"inputs.{name}", reason=f"cannot be read: {exc.reason}"
+                ) from None
+        try:
+            return self._price(media, billing.Order(order))
+        except InvalidInput as exc:
+            raise ValidationFailed(field=f"inputs.{exc.field}", reason=exc.reason) from None
 
     # quotas
 
@@ -391,7 +479,9 @@ class MockService:
     async def _read_media(self, name: str, url: str, kind: MediaKind, urls: Urls) -> _Media:
         """Fetch and probe one input; a :class:`MediaError` names the input."""
         try:
-            if urls.is_own(url):
+            if is_data_uri(url):  # inline media: the same size limit as an upload of its kind
+                data = read_data_uri(url, max_bytes=self.settings.upload_limits[kind])
+            elif urls.is_own(url):
                 data = self._local_media(url)
             else:
                 limit = self.settings.upload_limits[kind]
@@ -403,15 +493,15 @@ class MockService:
 
     def _price(self, media: Mapping[str, _Media], order: billing.Order) -> billing.Quote:
         """The job's quote; raises :class:`InvalidInput` for what cannot be billed."""
-        video = media["video"].info.duration or Decimal(0)
+        video = _seconds(media, "video")
         if video > self.settings.max_video_seconds:
             raise InvalidInput(
                 field="video",
                 reason=f"the video lasts {video} s; the longest accepted is "
                 f"{self.settings.max_video_seconds} s",
             )
-        left = media["left_audio"].info.duration or Decimal(0)
-        right = media["right_audio"].info.duration or Decimal(0)
+        left = _seconds(media, "left_audio")
+        right = _seconds(media, "right_audio")
         quote = billing.quote(left, right, order, self.settings.billing)
         if quote.rejected:
             raise InvalidInput(field="left_audio, right_audio", reason=quote.rule)
@@ -544,6 +634,12 @@ class MockService:
         )
         self.store.add_file(stored)
         return stored
+
+
+def _seconds(media: Mapping[str, _Media], name: str) -> Decimal:
+    """How long an input lasts; 0 s when it was not given (a partial price quote)."""
+    found = media.get(name)
+    return (found.info.duration if found else None) or Decimal(0)
 
 
 def _kind_from_content_type(content_type: str | None) -> MediaKind:

@@ -14,16 +14,29 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 import yaml
 
-from mock_api.errors import ValidationFailed
+from mock_api.errors import ValidationFailed, Violation
 
-SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
-# libyaml's safe loader when PyYAML has it: the same document in 19 ms rather
-# than 155 ms, paid by every process that starts the fake (benchmarks/run.py).
+
+def _spec_path() -> Path:
+    """Where ``openapi.yaml`` is: in the package, where a wheel carries it (``setup.py``
+    copies the top-level file in at build time), else at the top of a checkout.
+
+    The repository holds one copy only, at its top (``mock_api/openapi.yaml`` is
+    ignored by git), so an installed package and a checkout read the same file.
+    """
+    package = Path(__file__).resolve().parent
+    packaged = package / "openapi.yaml"
+    return packaged if packaged.is_file() else package.parent / "openapi.yaml"
+
+
+SPEC_PATH = _spec_path()
+# libyaml's safe loader when PyYAML has it: several times faster on this
+# document, a cost every process that starts the fake pays (benchmarks/run.py).
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
@@ -44,16 +57,6 @@ class Operation:
     method: str  # lower case
     path: str  # the template, as in the spec
     definition: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Violation:
-    field: str
-    reason: str
-    location: str = "body"
-
-    def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "reason": self.reason, "location": self.location}
 
 
 class RequestInvalid(ValidationFailed):
@@ -107,6 +110,40 @@ class Spec:
         root = {**schema, "components": self.document["components"]}
         return jsonschema.Draft202012Validator(root)
 
+    @functools.cache  # noqa: B019 - as above
+    def _response_validator(
+        self, operation_id: str, status: int
+    ) -> jsonschema.Draft202012Validator:
+        responses = self.operation(operation_id).definition["responses"]
+        response = responses.get(str(status)) or responses.get(f"{str(status)[0]}XX")
+        if response is None:
+            raise KeyError(f"{operation_id} documents no {status} answer")
+        while "$ref" in response:  # "#/components/responses/Name"
+            *_, kind, name = response["$ref"].split("/")
+            response = self.document["components"][kind][name]
+        return self._compile(response["content"]["application/json"]["schema"])
+
+    def response_violations(self, operation_id: str, status: int, body: object) -> list[Violation]:
+        """How a JSON answer breaks what the operation documents for ``status`` (none: it fits).
+
+        An undocumented status is itself a violation. Used by the contract suite
+        to hold every answer it reads to the spec, whichever server sent it.
+        """
+        try:
+            validator = self._response_validator(operation_id, status)
+        except KeyError as exc:
+            return [Violation("status", str(exc.args[0]), location="response")]
+        found = (v for error in validator.iter_errors(body) for v in _violations(error))
+        return [Violation(v.field, v.reason, "response") for v in dict.fromkeys(found)]
+
+    def inlined_schema(self, name: str) -> dict[str, Any]:
+        """``components/schemas/<name>`` standing alone: references inlined, ``x-`` notes dropped.
+
+        For clients that take a model's request schema from the catalogue and
+        cannot follow references into a document they do not have.
+        """
+        return cast(dict[str, Any], _inline(self.document["components"]["schemas"][name], self))
+
     def validate_body(
         self, operation_id: str, body: object, content_type: str = "application/json"
     ) -> None:
@@ -147,6 +184,19 @@ class Spec:
         return values
 
 
+def _inline(node: Any, spec: Spec) -> Any:
+    if isinstance(node, Mapping):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            target = spec.document["components"]["schemas"][ref.rsplit("/", 1)[1]]
+            siblings = {k: v for k, v in node.items() if k != "$ref"}
+            return _inline({**target, **siblings}, spec)
+        return {k: _inline(v, spec) for k, v in node.items() if not str(k).startswith("x-")}
+    if isinstance(node, list):
+        return [_inline(item, spec) for item in node]
+    return node
+
+
 def _coerce(raw: str, kind: str) -> Any:
     if kind == "integer":
         try:
@@ -185,7 +235,7 @@ def _violations(error: jsonschema.ValidationError) -> list[Violation]:
             Violation(prefix + str(k), "is not allowed") for k in error.instance if k not in known
         ]
     field = path or "body"
-    if keyword == "pattern" and "x-reason" in schema:
+    if keyword in ("pattern", "anyOf") and "x-reason" in schema:
         return [Violation(field, str(schema["x-reason"]))]
     if keyword == "minLength" and value == 1:
         return [Violation(field, "must not be empty")]

@@ -176,6 +176,19 @@ class Store(Protocol):
         """When the account's jobs that finish after ``after_ms`` finish (the concurrency quota)."""
         ...
 
+    def jobs_created_since(self, account: str, since_ms: int) -> list[Job]:
+        """The account's jobs created at or after ``since_ms``, oldest first (the history)."""
+        ...
+
+    def delete_jobs(self, account: str, job_ids: list[str]) -> list[str]:
+        """Forget those of ``job_ids`` that are the account's jobs; returns the ids forgotten.
+
+        Atomic. Ids of other accounts' jobs and unknown ids are left alone and not
+        returned. A deleted job leaves the quotas' counts too (its times go with
+        it); its ledger entries stay, as the money moved.
+        """
+        ...
+
     # files and tickets
     def add_file(self, stored: StoredFile) -> None: ...
     def file(self, file_id: str) -> StoredFile | None: ...
@@ -220,6 +233,13 @@ def _after(
         return found[bisect.bisect_right(found, after_ms) :]
 
 
+def _remove_sorted(times: list[int], value: int) -> None:
+    """Remove one ``value`` from the sorted list ``times``."""
+    index = bisect.bisect_left(times, value)
+    if index < len(times) and times[index] == value:
+        del times[index]
+
+
 def copy_delivery(delivery: Delivery, **changes: Any) -> Delivery:
     """A copy that shares nothing mutable with the original."""
     return replace(delivery, attempts=list(delivery.attempts), **changes)
@@ -232,8 +252,8 @@ class _RunningBalance:
     take effect later (a planned refund) wait in ``pending``, a heap by moment.
     Reading at or after ``as_of`` moves what fell due into ``settled``, so each
     entry is added once; reading an earlier moment sums the ledger, as before.
-    Summing every time made each submission O(ledger): 8x slower with 100,000
-    jobs on the account (benchmarks/run.py).
+    Summing every time made each submission O(ledger) (benchmarks/run.py
+    measures a submission on an account with 100,000 jobs).
     """
 
     __slots__ = ("as_of", "pending", "settled")
@@ -444,6 +464,31 @@ class MemoryStore:
 
     def finishing_after(self, account: str, after_ms: int) -> list[int]:
         return _after(self._finishing_by_account, account, after_ms, self.lock)
+
+    def jobs_created_since(self, account: str, since_ms: int) -> list[Job]:
+        with self.lock:
+            found = self._jobs_by_account.get(account, ())
+            return sorted(
+                (job for job in found if job.plan.created_ms >= since_ms),
+                key=lambda job: job.plan.created_ms,
+            )
+
+    def delete_jobs(self, account: str, job_ids: list[str]) -> list[str]:
+        with self.lock:
+            doomed = {
+                job_id
+                for job_id in job_ids
+                if (job := self._jobs.get(job_id)) is not None and job.account == account
+            }
+            if not doomed:
+                return []
+            kept = [job for job in self._jobs_by_account[account] if job.id not in doomed]
+            self._jobs_by_account[account] = kept
+            for job_id in doomed:
+                job = self._jobs.pop(job_id)
+                _remove_sorted(self._created_by_account[account], job.plan.created_ms)
+                _remove_sorted(self._finishing_by_account[account], job.plan.finished_ms)
+            return [job_id for job_id in dict.fromkeys(job_ids) if job_id in doomed]
 
     # files and tickets
 

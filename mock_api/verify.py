@@ -4,9 +4,25 @@ Why this exists: someone checking a deployment (the fake on a CI host, a
 staging proxy, the real API with a budget) wants one command and an answer a
 person can act on, not pytest's output. This runs the ``contracts`` package
 with ``pytest.main`` and the target options, keeps pytest's own output out of
-sight, and prints instead one line per check as it finishes, then a report:
-every failure with the request and response that broke it, and what the run
-spent. The exit status is pytest's: 0 only when every check passed.
+sight, and prints instead a first line (how many checks, against what), one
+line per check as it finishes, then a report: every failure with the request
+and response that broke it, and what the run spent. The exit status is
+pytest's: 0 only when every check passed, 1 when one failed; 2 when the run
+stopped early because the target stopped answering; 4 when it was refused
+(target unreachable, over budget, key refused); 5 when ``-k`` matched no check.
+
+What a report never shows: the API key (it goes only to the target's own
+origin, see :class:`~mock_api.contract.target.OriginAuth`), binary bodies
+(summarised as type, size, sha256 and first bytes), Hypothesis's own
+bookkeeping (``Falsifying example: run(case=...)``), or a traceback in
+place of the results: a target that stops answering mid-run ends the run
+with every result so far and the request that went unanswered.
+
+The run loads only the pytest plugins the suite needs (schemathesis's and
+Hypothesis's), not every one installed: other plugins (random order,
+parallelism, timeouts) would change what the suite does, and pytest would
+rewrite the assertions of every module of each auto-loaded plugin's package
+on every run, about 3 s here.
 
 The contract suite needs the test extras (schemathesis, hypothesis); they
 are imported only when ``verify`` runs.
@@ -17,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import re
 import sys
 import time
 from collections.abc import Generator
@@ -27,11 +44,24 @@ from typing import TYPE_CHECKING, TextIO
 import pytest
 
 if TYPE_CHECKING:
-    from contracts.session import ContractSession
+    from mock_api.contract.session import ContractSession
 
 __all__ = ["CheckResult", "VerifyReporter", "pytest_args", "run"]
 
+#: The suite's pytest files: ``contracts/`` in a checkout, installed under this name.
+SUITE = "mock_api.contract.suite"
+
 _MARK = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}
+
+#: The only plugins a run loads (see the module docstring).
+PLUGINS = ("schemathesis.pytest.plugin", "_hypothesis_pytestplugin")
+
+#: Lines Hypothesis adds to a failure about itself, not about the target.
+_HYPOTHESIS_NOISE = re.compile(
+    r"^\s*(Falsifying|Failing) (explicit )?example:|^\s*You can (reproduce|add)|"
+    r"@reproduce_failure|^\s*Highest target score|^\s*Trying example:|"
+    r"^\s*Hypothesis found \d+ distinct failures|^\s*Explanation:|^\s*Unreliable test timings"
+)
 
 
 @dataclass
@@ -59,28 +89,85 @@ def _title(item: pytest.Item) -> str:
 
 
 def _message(error: BaseException) -> str:
-    text = str(error) or type(error).__name__
-    notes = getattr(error, "__notes__", None) or []
-    return "\n".join([text, *[str(note) for note in notes]]).strip()
+    """What a failed check says: its own words, without Hypothesis's; a request that got no
+    answer as the URL and the reason; each of several failures in turn."""
+    from mock_api.contract.target import describe_transport_error
+
+    if isinstance(error, BaseExceptionGroup):
+        parts = [_message(inner) for inner in error.exceptions]
+        unique = list(dict.fromkeys(part for part in parts if part))
+        if len(unique) == 1:
+            return unique[0]
+        return "\n".join(f"({n}) {part}" for n, part in enumerate(unique, 1))
+    if _is_unanswered(error):
+        return describe_transport_error(error)
+    lines = [str(error) or type(error).__name__]
+    lines += [str(note) for note in getattr(error, "__notes__", None) or []]
+    text = "\n".join(lines)
+    kept = [line for line in text.splitlines() if not _HYPOTHESIS_NOISE.search(line)]
+    return "\n".join(kept).strip()
+
+
+def _is_unanswered(error: BaseException) -> bool:
+    import httpx
+
+    if isinstance(error, httpx.TransportError):
+        return True
+    requests = sys.modules.get("requests")
+    return requests is not None and isinstance(error, requests.exceptions.ConnectionError)
 
 
 class VerifyReporter:
     """A pytest plugin: one line per finished check, then :meth:`render`."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, *, base_url: str = "", select: str | None = None) -> None:
         self.out = out
+        self.base_url = base_url
+        self.select = select
         self.results: list[CheckResult] = []
         self.config: pytest.Config | None = None
+        self.planned = 0
+        self.collected = 0
+        self.stopped: str | None = None
+        self.crash: str | None = None
+        self.headed = False
         self._titles: dict[str, str] = {}
         self._messages: dict[str, str] = {}
         self._started = time.monotonic()
 
+    @pytest.hookimpl(trylast=True)
     def pytest_configure(self, config: pytest.Config) -> None:
         self.config = config
+        state = self.session
+        if state is not None:  # a refusal names verify's own flag, not the pytest option
+            state.budget_flag = "--budget"
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        self.collected = len(items)
 
     @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        self._titles = {item.nodeid + item.name: _title(item) for item in items}
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """The first line: how many checks, against what (the session has just opened it)."""
+        self._titles = {item.nodeid + item.name: _title(item) for item in session.items}
+        self.planned = len(session.items)
+        state = self.session
+        if state is not None and state.target is not None:
+            self._head(f"{self.planned} checks against {state.description}")
+
+    def _head(self, text: str) -> None:
+        if not self.headed:
+            self.headed = True
+            self.out.write(f"wavespeed-mock verify: {text}\n")
+            self.out.flush()
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if session.shouldstop:
+            self.stopped = str(session.shouldstop)
+
+    def pytest_internalerror(self, excrepr: object) -> None:
+        lines = str(excrepr).strip().splitlines()
+        self.crash = lines[-1] if lines else "internal error"
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -100,6 +187,8 @@ class VerifyReporter:
             return
         title = self._titles.get(key, report.nodeid)
         message = self._messages.get(key, "")
+        if report.when == "setup" and report.failed and not message and report.longrepr:
+            message = report.longreprtext.strip().splitlines()[-1]
         if report.skipped and isinstance(report.longrepr, tuple):
             message = str(report.longrepr[2]).removeprefix("Skipped: ")
         elif report.failed and not message:
@@ -114,41 +203,57 @@ class VerifyReporter:
 
     @property
     def session(self) -> ContractSession | None:
-        from contracts.session import SESSION
+        from mock_api.contract.session import SESSION
 
         return self.config.stash.get(SESSION, None) if self.config is not None else None
 
     def render(self, exit_code: int) -> str:
-        lines: list[str] = []
+        state = self.session
+        refused = state is not None and state.refusal
+        if not self.headed:
+            if refused:
+                self._head(f"NOT RUN against {self.base_url}")
+            elif exit_code == pytest.ExitCode.NO_TESTS_COLLECTED and self.select:
+                self._head(f"no checks match -k {self.select!r} ({self.collected} checks exist)")
+            else:
+                self._head(self.base_url)
+        lines = [state.refusal] if state is not None and state.refusal else self._tally()
+        for result in self.results:
+            if result.outcome == "failed":
+                lines += ["", *self._failure(result)]
+        if state is not None and state.balance_before is not None:
+            lines += ["", *state.summary()]
+        verdict = "all checks passed" if exit_code == 0 else f"FAILED (exit status {exit_code})"
+        lines += ["", f"verify: {verdict}"]
+        return "\n".join(lines) + "\n"
+
+    def _tally(self) -> list[str]:
         counts = dict.fromkeys(_MARK, 0)
         for result in self.results:
             counts[result.outcome] = counts.get(result.outcome, 0) + 1
-        state = self.session
-        lines.append("")
-        if state is not None and state.refusal:
-            lines.append("NOT RUN")
-            lines.append(state.refusal)
         elapsed = time.monotonic() - self._started
-        lines.append(
-            f"{len(self.results)} checks in {elapsed:.1f} s: {counts['passed']} passed, "
-            f"{counts['failed']} failed, {counts['skipped']} skipped"
-        )
-        for result in self.results:
-            if result.outcome != "failed":
-                continue
-            lines.append("")
-            lines.append(f"FAILED {result.title}")
-            lines.extend(f"  {line}" for line in result.message.splitlines())
-            for name, text in result.sections:
-                lines.append(f"  {name.removeprefix('wavespeed: ')}:")
-                lines.extend(f"    {line}" for line in text.splitlines())
-        if state is not None and state.balance_before is not None:
-            lines.append("")
-            lines.extend(state.summary())
-        verdict = "all checks passed" if exit_code == 0 else f"FAILED (exit status {exit_code})"
-        lines.append("")
-        lines.append(f"verify: {verdict}")
-        return "\n".join(lines) + "\n"
+        ran = len(self.results)
+        lines = [
+            "",
+            f"{ran} checks in {elapsed:.1f} s: {counts['passed']} passed, "
+            f"{counts['failed']} failed, {counts['skipped']} skipped",
+        ]
+        if self.stopped:
+            lines.append(f"STOPPED after {ran} of {self.planned} checks: {self.stopped}")
+        elif self.planned > ran:
+            lines.append(f"{self.planned - ran} of {self.planned} checks did not run")
+        if self.crash:
+            lines.append(f"the run broke off: {self.crash}")
+        return lines
+
+    @staticmethod
+    def _failure(result: CheckResult) -> list[str]:
+        lines = [f"FAILED {result.title}"]
+        lines += [f"  {line}" for line in result.message.splitlines()]
+        for name, text in result.sections:
+            lines.append(f"  {name.removeprefix('wavespeed: ')}:")
+            lines += [f"    {line}" for line in text.splitlines()]
+        return lines
 
 
 def pytest_args(
@@ -158,12 +263,16 @@ def pytest_args(
     *,
     select: str | None = None,
     poll_interval: float | None = None,
+    timeout: float | None = None,
     video_url: str | None = None,
+    second_api_key: str | None = None,
+    webhook_url: str | None = None,
+    webhook_port: int = 0,
 ) -> list[str]:
     """The pytest command line that runs the contract suite against ``base_url``."""
-    spec = importlib.util.find_spec("contracts")
+    spec = importlib.util.find_spec(SUITE)
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("the contracts package is not installed", name="contracts")
+        raise ModuleNotFoundError(f"the contract suite ({SUITE}) is not installed", name=SUITE)
     args = [
         str(Path(next(iter(spec.submodule_search_locations))).resolve()),
         "--wavespeed-base-url",
@@ -174,6 +283,8 @@ def pytest_args(
         budget,
         "-p",
         "no:cacheprovider",
+        "--disable-plugin-autoload",
+        *(arg for plugin in PLUGINS for arg in ("-p", plugin)),
         "-q",
         # The CLI has imported the fake (and so anyio, a pytest plugin) before
         # pytest starts: harmless, but it would warn, and a project's
@@ -185,8 +296,16 @@ def pytest_args(
         args += ["-k", select]
     if poll_interval is not None:
         args += ["--wavespeed-poll-interval", str(poll_interval)]
+    if timeout is not None:
+        args += ["--wavespeed-timeout", str(timeout)]
     if video_url:
         args += ["--wavespeed-video", video_url]
+    if second_api_key:
+        args += ["--wavespeed-second-api-key", second_api_key]
+    if webhook_url:
+        args += ["--wavespeed-webhook-url", webhook_url]
+    if webhook_port:
+        args += ["--wavespeed-webhook-port", str(webhook_port)]
     return args
 
 
@@ -197,7 +316,11 @@ def run(
     *,
     select: str | None = None,
     poll_interval: float | None = None,
+    timeout: float | None = None,
     video_url: str | None = None,
+    second_api_key: str | None = None,
+    webhook_url: str | None = None,
+    webhook_port: int = 0,
     out: TextIO | None = None,
 ) -> int:
     """Run the suite, print progress and the report to ``out``; return the exit status."""
@@ -208,17 +331,28 @@ def run(
         budget,
         select=select,
         poll_interval=poll_interval,
+        timeout=timeout,
         video_url=video_url,
+        second_api_key=second_api_key,
+        webhook_url=webhook_url,
+        webhook_port=webhook_port,
     )
-    out.write(f"wavespeed-mock verify: {base_url}\n")
-    out.flush()
-    reporter = VerifyReporter(out)
+    reporter = VerifyReporter(out, base_url=base_url, select=select)
     captured = io.StringIO()
-    with contextlib.redirect_stdout(captured):
-        exit_code = int(pytest.main(args, plugins=[reporter]))
+    try:
+        with contextlib.redirect_stdout(captured):
+            exit_code = int(pytest.main(args, plugins=[reporter]))
+    except Exception as exc:  # whatever broke, the results so far are printed
+        reporter.crash = f"{type(exc).__name__}: {exc}"
+        exit_code = int(pytest.ExitCode.INTERNAL_ERROR)
     out.write(reporter.render(exit_code))
     state = reporter.session
-    unexplained = exit_code not in (0, 1) and not (state is not None and state.refusal)
+    explained = (
+        (state is not None and state.refusal)
+        or reporter.stopped
+        or (exit_code == pytest.ExitCode.NO_TESTS_COLLECTED and select)
+    )
+    unexplained = exit_code not in (0, 1) and not explained
     if unexplained:  # a usage or internal error: pytest's own words say what
         out.write("\npytest said:\n" + captured.getvalue()[-4000:])
     out.flush()

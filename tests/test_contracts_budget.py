@@ -1,4 +1,4 @@
-"""contracts.budget: the plan, the refusal, the runtime guard, and budget parsing."""
+"""mock_api.contract.budget: the plan, the refusal, the runtime guard, and budget parsing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from contracts.budget import (
+from mock_api.contract.budget import (
     UNPRICEABLE_JOB_MICROS,
     BudgetExceeded,
     PlannedSpend,

@@ -25,6 +25,7 @@ from mock_api.server import LiveServer
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "by-url-key"
+SECOND_KEY = "by-url-key-2"
 SUBMIT = "/api/v3/wavespeed-ai/infinitetalk-fast/video-to-video-multi"
 #: Jobs finish in about 50 ms of wall time, so a run over HTTP stays short.
 BRISK = Pace("brisk", queue_ms=20, base_ms=20, per_output_second_ms=(1, 1))
@@ -46,7 +47,7 @@ def hide_spec(app: ASGIApp) -> ASGIApp:
 @contextmanager
 def serving(*, paid_looking: bool = False, pace: Pace = BRISK) -> Iterator[tuple[str, MockService]]:
     """A second fake on a free loopback port; yields its URL and its service."""
-    app = create_app(Settings(random_seed=7, pace=pace, api_keys=frozenset({KEY})))
+    app = create_app(Settings(random_seed=7, pace=pace, api_keys=frozenset({KEY, SECOND_KEY})))
     with LiveServer(hide_spec(app) if paid_looking else app) as server:
         yield server.url, app.state.service
 
@@ -79,6 +80,7 @@ def test_the_whole_suite_passes_against_the_fake_by_url() -> None:
         result = run(
             "contracts",
             *("--wavespeed-api-key", KEY, "--wavespeed-poll-interval", "0.02"),
+            *("--wavespeed-second-api-key", SECOND_KEY),
             env=clean_env(WAVESPEED_BASE_URL=url),
         )
         sent = submissions(service)

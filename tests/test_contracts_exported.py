@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contracts
+import mock_api.contract as contracts
 
 EXPECTED = [
     "BillingCase",
@@ -53,7 +53,7 @@ def test_importing_the_library_does_not_import_schemathesis() -> None:
     import subprocess
     import sys
 
-    code = "import contracts, sys; print('schemathesis' in sys.modules)"
+    code = "import mock_api.contract, sys; print('schemathesis' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

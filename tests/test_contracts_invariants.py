@@ -1,4 +1,4 @@
-"""contracts.invariants on hand-written sequences of reads, and the poller's timeout."""
+"""mock_api.contract.invariants on hand-written sequences of reads, and the poller's timeout."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from contracts.invariants import (
+from mock_api.contract.invariants import (
     Invariant,
     InvariantViolation,
     LifecycleTimeout,
@@ -98,11 +98,13 @@ def test_a_violation_between_two_reads_shows_both() -> None:
     assert '"status": "processing"' in text.split("later read")[1]
 
 
+def _answer(data: dict[str, Any]) -> httpx.Response:
+    return httpx.Response(200, json={"code": 200, "message": "success", "data": data})
+
+
 def test_the_poller_gives_up_after_its_timeout_in_waited_seconds() -> None:
     waits: list[float] = []
-    transport = httpx.MockTransport(
-        lambda request: httpx.Response(200, json={"data": read("created")})
-    )
+    transport = httpx.MockTransport(lambda request: _answer(read("created")))
     with httpx.Client(base_url="https://api.example", transport=transport) as client:
         poller = Poller(client, waits.append, interval=5, timeout=20)
         with pytest.raises(LifecycleTimeout, match="still 'created' after 20 s"):
@@ -110,9 +112,37 @@ def test_the_poller_gives_up_after_its_timeout_in_waited_seconds() -> None:
     assert waits == [5, 5, 5, 5]
 
 
+def test_the_poller_asks_the_bound_for_each_job_once() -> None:
+    """A target's ``job_timeout`` is asked per job id, after the first read."""
+    asked: list[str] = []
+
+    def bound(job_id: str) -> float:
+        asked.append(job_id)
+        return 10.0
+
+    waits: list[float] = []
+    transport = httpx.MockTransport(lambda request: _answer(read("created")))
+    with httpx.Client(base_url="https://api.example", transport=transport) as client:
+        poller = Poller(client, waits.append, interval=5, timeout=bound)
+        with pytest.raises(LifecycleTimeout, match=r"after 10 s \(the bound for this job: 10 s"):
+            poller.follow(JOB)
+    assert asked == [JOB]
+    assert waits == [5, 5]
+
+
 def test_the_poller_reads_a_finished_job_again_to_see_it_settle() -> None:
     reads = iter([read("processing"), read("completed"), read("completed"), read("completed")])
-    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"data": next(reads)}))
+    current: dict[str, Any] = {}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        # Each poll reads /result, then /{id}: both see the job as it is at that poll.
+        if request.url.path.endswith("/result"):
+            current.update(next(reads))
+        return _answer(dict(current))
+
+    transport = httpx.MockTransport(answer)
     with httpx.Client(base_url="https://api.example", transport=transport) as client:
         history = Poller(client, lambda seconds: None, settle_polls=2).follow(JOB)
-    assert [r["status"] for r in history] == ["processing", "completed", "completed", "completed"]
+    # Four polls, each reading both paths: the finished job is read three times more.
+    statuses = ["processing", "completed", "completed", "completed"]
+    assert [r["status"] for r in history] == [status for status in statuses for _ in (1, 2)]

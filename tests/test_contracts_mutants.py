@@ -17,20 +17,20 @@ import httpx
 import pytest
 from schemathesis.core.failures import FailureGroup
 
-from contracts import properties
-from contracts.charges import BillingCase, ChargeMismatch, check_charge
-from contracts.invariants import (
+from mock_api import billing, views
+from mock_api.contract import properties
+from mock_api.contract.charges import BillingCase, ChargeMismatch, check_charge
+from mock_api.contract.invariants import (
     Invariant,
     InvariantViolation,
     Poller,
     check_outputs_download,
     check_urls_get,
 )
-from contracts.jobs import JobInputs, submit, upload_silence, upload_video
-from contracts.rule import FAKE_PADDING_MS, Order
-from contracts.schema import bind_operation, load_schema
-from contracts.target import SyncASGITransport, Target, in_process
-from mock_api import billing, views
+from mock_api.contract.jobs import JobInputs, submit, upload_silence, upload_video
+from mock_api.contract.rule import FAKE_PADDING_MS, Order
+from mock_api.contract.schema import bind_operation, load_schema
+from mock_api.contract.target import SyncASGITransport, Target, in_process
 from mock_api.routes import predictions as prediction_routes
 from mock_api.service import MockService
 

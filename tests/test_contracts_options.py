@@ -1,10 +1,10 @@
-"""contracts.options: how a run picks its target, options over environment."""
+"""mock_api.contract.options: how a run picks its target, options over environment."""
 
 from __future__ import annotations
 
 import pytest
 
-from contracts.options import OptionError, TargetOptions, resolve
+from mock_api.contract.options import OptionError, TargetOptions, resolve
 
 ENV = {"WAVESPEED_BASE_URL": "http://env:1", "WAVESPEED_API_KEY": "env-key"}
 

@@ -1,14 +1,13 @@
-"""contracts.session: choosing the target once per run, and refusing an unusable one."""
+"""mock_api.contract.session: choosing the target once per run, and refusing an unusable one."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from contracts.budget import BudgetExceeded, priced
-from contracts.options import TargetOptions
-from contracts.session import ContractSession, TargetUnusable
-from contracts.target import TargetKind
+from mock_api.contract.budget import BudgetExceeded, priced
+from mock_api.contract.options import TargetOptions
+from mock_api.contract.session import ContractSession, TargetUnreachable, TargetUnusable
+from mock_api.contract.target import TargetKind
 from tests.live import free_port
 from tests.test_contracts_by_url import KEY, serving
 
@@ -51,8 +50,14 @@ def test_a_refused_key_makes_the_target_unusable() -> None:
             state.open(PLAN)
 
 
-def test_an_unreachable_target_fails_before_any_check() -> None:
+@pytest.mark.parametrize("budget_micros", [0, 10**9], ids=["over budget", "within budget"])
+def test_an_unreachable_target_is_reported_as_such_before_any_budget_talk(
+    budget_micros: int,
+) -> None:
+    """Not treated as paid (and refused for its budget): nothing answered at all."""
     url = f"http://127.0.0.1:{free_port()}"
-    state = ContractSession(TargetOptions(base_url=url, api_key=KEY, budget_micros=10**9))
-    with pytest.raises(httpx.ConnectError):
+    state = ContractSession(TargetOptions(base_url=url, api_key=KEY, budget_micros=budget_micros))
+    with pytest.raises(TargetUnreachable) as caught:
         state.open(PLAN)
+    assert str(caught.value) == f"cannot reach {url}: connection refused"
+    assert state.target is None

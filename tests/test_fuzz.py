@@ -33,9 +33,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from contracts.schema import is_submission, load_schema, prepare_submission
-from contracts.target import IN_PROCESS_URL, SyncASGITransport, in_process
 from mock_api import ManualClock, MockService, Settings, create_app
+from mock_api.contract.schema import is_submission, load_schema, prepare_submission
+from mock_api.contract.target import IN_PROCESS_URL, SyncASGITransport, in_process
 from mock_api.planning import PACES
 from mock_api.spec import HTTP_METHODS, SPEC_PATH, default_spec
 
@@ -77,7 +77,7 @@ def _send(client: httpx.Client, case: Case[Any], headers: dict[str, str]) -> htt
     if is_submission(case.method, case.operation.path) and (
         prepare_submission(case, by_url=False) is not None
     ):
-        return None  # a combination the spec refuses in prose; see contracts/schema.py
+        return None  # a combination the spec refuses in prose; see mock_api/contract/schema.py
     kwargs = case.as_transport_kwargs(base_url=IN_PROCESS_URL, headers=headers)
     kwargs.pop("cookies", None)  # none in this API; httpx deprecates them
     raw = kwargs.get("data")

@@ -40,7 +40,7 @@ from mock_api.store import (
     UploadTicket,
     read_scope,
 )
-from mock_api.store_sqlite import SchemaMismatch, SqliteStore, quote_from_dict, quote_to_dict
+from mock_api.store_sqlite import SchemaMismatch, SqliteStore
 from mock_api.webhooks import Attempt, Delivery, DeliveryState
 
 T0 = 1_767_225_600_000
@@ -195,6 +195,55 @@ def test_quotas_read_the_times_after_a_moment_in_order(store: Store) -> None:
     assert store.created_after("acct_3", 0) == []
 
 
+def test_the_history_reads_an_accounts_jobs_since_a_moment_oldest_first(store: Store) -> None:
+    # Stored out of order (a clock set back), with a tie, on two accounts.
+    for n, created in enumerate([50, 10, 30, 10]):
+        store.add_job(make_job(f"{n:032x}", created_ms=T0 + created))
+    store.add_job(make_job("f" * 32, "acct_2", created_ms=T0 + 40))
+    found = store.jobs_created_since("acct_1", T0 + 10)  # at or after
+    assert [(j.id[-1], j.plan.created_ms - T0) for j in found] == [
+        ("1", 10),
+        ("3", 10),  # equal moments: in the order stored
+        ("2", 30),
+        ("0", 50),
+    ]
+    assert found[0] == make_job("1".zfill(32), created_ms=T0 + 10)  # whole records
+    assert [j.id for j in store.jobs_created_since("acct_1", T0 + 31)] == ["0" * 32]
+    assert store.jobs_created_since("acct_2", T0 + 41) == []
+    assert store.jobs_created_since("acct_3", 0) == []
+
+
+def test_deleting_jobs_takes_only_the_accounts_own(store: Store) -> None:
+    mine = [make_job(f"{n:032x}", created_ms=T0 + n, finished_ms=T0 + 100 + n) for n in range(3)]
+    theirs = make_job("f" * 32, "acct_2", created_ms=T0 + 1, finished_ms=T0 + 101)
+    for job in (*mine, theirs):
+        store.add_job(job)
+    asked = [mine[2].id, theirs.id, "e" * 32, mine[0].id, mine[2].id]
+    assert store.delete_jobs("acct_1", asked) == [mine[2].id, mine[0].id]  # each once, in order
+    assert store.job(mine[0].id) is None
+    assert store.job(mine[2].id) is None
+    assert store.job(theirs.id) == theirs
+    assert store.jobs("acct_1") == [mine[1]]
+    assert store.jobs() == [mine[1], theirs]
+    assert store.jobs_created_since("acct_1", 0) == [mine[1]]
+    # The quotas no longer count them.
+    assert store.created_after("acct_1", 0) == [T0 + 1]
+    assert store.finishing_after("acct_1", 0) == [T0 + 101]
+    assert store.created_after("acct_2", 0) == [T0 + 1]
+    assert store.delete_jobs("acct_2", [mine[1].id]) == []
+    assert store.delete_jobs("acct_1", []) == []
+    assert store.job(mine[1].id) == mine[1]
+
+
+def test_deleting_many_jobs_at_once(store: Store) -> None:
+    jobs = [make_job(f"{n:032x}") for n in range(1_203)]
+    for job in jobs:
+        store.add_job(job)
+    doomed = [job.id for job in jobs[::2]]
+    assert store.delete_jobs("acct_1", doomed) == doomed
+    assert store.jobs("acct_1") == jobs[1::2]
+
+
 ROUND_TRIP_JOBS = {
     "completed": make_job(prompt="two people talking", mask_image=None),
     "nsfw": make_job(outcome=Outcome(Status.COMPLETED, nsfw=True)),
@@ -244,7 +293,7 @@ def test_quotes_round_trip_through_json_exactly(
     left: Decimal, right: Decimal, order: Order
 ) -> None:
     original = quote(left, right, order)
-    again = quote_from_dict(quote_to_dict(original))
+    again = Quote.from_dict(original.as_dict())
     assert repr(again) == repr(original)
     assert isinstance(again, Quote)
 
@@ -591,6 +640,11 @@ CACHED_READS: dict[str, tuple[Use, Use, str]] = {
     "job": (
         lambda s: s.job(make_job().id),
         lambda s: s.reset() if s.jobs() else s.add_job(make_job()),  # jobs never change
+        "DELETE FROM jobs",
+    ),
+    "deleted job": (
+        lambda s: s.job(make_job().id),
+        lambda s: s.delete_jobs("acct_1", [make_job().id]) if s.jobs() else s.add_job(make_job()),
         "DELETE FROM jobs",
     ),
     "clock": (

@@ -45,7 +45,7 @@ def verify(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_verify_passes_a_paid_looking_fake_within_budget_and_says_what_it_spent() -> None:
     with serving(paid_looking=True) as (url, service):
-        result = verify(url, "--budget", "2.5", "--poll-interval", "0.02")
+        result = verify(url, "--budget", "3.5", "--poll-interval", "0.02")
         outcomes = [e.headers.get("x-mock-outcome") for e in service.journal.entries()]
         samples = service.journal.entries(path="/media/samples/")
     out = result.stdout
@@ -55,7 +55,7 @@ def test_verify_passes_a_paid_looking_fake_within_budget_and_says_what_it_spent(
     assert "  SKIP  schema · conforms to openapi.yaml: GET /media/samples/silence.wav" in out
     assert "the /media/ routes are the fake's stand-ins" in out
     assert f"target: a server by URL ({url})" in out
-    assert "budget: $2.50; planned at most $" in out
+    assert "budget: $3.50; planned at most $" in out
     assert "spent: $" in out
     assert "(balance $100.00 -> $" in out
     assert out.rstrip().endswith("verify: all checks passed")

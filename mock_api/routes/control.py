@@ -142,15 +142,10 @@ async def steer_clock(service: Service, body: Body) -> JSONResponse:
         except ValueError as exc:
             raise ValidationFailed(field="now_ms", reason=str(exc)) from None
     elif action == "run_until_idle":
-        finish = max(
-            (j.plan.finished_ms for j in service.store.jobs() if j.plan.finished_ms < NEVER_MS),
-            default=clock.now_ms(),
-        )
-        if finish > clock.now_ms():
-            try:
-                clock.set(finish)
-            except ValueError as exc:
-                raise ValidationFailed(field="action", reason=str(exc)) from None
+        try:
+            service.run_until_idle()
+        except ValueError as exc:  # past the clock's range
+            raise ValidationFailed(field="action", reason=str(exc)) from None
     elif isinstance(clock, ManualClock):
         raise ValidationFailed(
             field="action",
@@ -180,17 +175,7 @@ def _job(service: MockService, job: Job) -> dict[str, Any]:
             "code": plan.outcome.code,
             "error": plan.outcome.error,
         },
-        "quote": None
-        if quote is None
-        else {
-            "order": quote.order.value,
-            "left_seconds": str(quote.left_seconds),
-            "right_seconds": str(quote.right_seconds),
-            "billed_seconds": quote.billed_seconds,
-            "cost_usd": str(quote.cost_usd),
-            "output_seconds": str(quote.output_seconds),
-            "rule": quote.rule,
-        },
+        "quote": None if quote is None else quote.as_dict(),
         "seed": job.seed,
         "input": dict(job.input),
     }
@@ -199,7 +184,7 @@ def _job(service: MockService, job: Job) -> dict[str, Any]:
 @router.get("/jobs")
 async def list_jobs(request: Request, service: Service) -> JSONResponse:
     key = request.query_params.get("api_key")
-    jobs = service.store.jobs(account_id(key) if key else None)
+    jobs = service.jobs(account_id(key) if key else None)
     status = request.query_params.get("status")
     views = [_job(service, j) for j in jobs]
     return _ok({"jobs": [v for v in views if status is None or v["status"] == status]})
@@ -207,7 +192,7 @@ async def list_jobs(request: Request, service: Service) -> JSONResponse:
 
 @router.get("/jobs/{id}")
 async def get_job(id: str, service: Service) -> JSONResponse:
-    job = service.store.job(id)
+    job = service.any_job(id)
     if job is None:
         raise NotFound(f"prediction {id} not found")
     return _ok(_job(service, job))
@@ -283,7 +268,7 @@ def _account_query(request: Request) -> str:
 @router.get("/ledger")
 async def ledger(request: Request, service: Service) -> JSONResponse:
     account = _account_query(request)
-    entries = service.store.ledger(account)
+    entries = service.ledger(account)
     return _ok(
         {
             "account": account,
@@ -317,7 +302,7 @@ async def set_balance(service: Service, body: Body) -> JSONResponse:
             field="balance", reason=f"must be from 0 to {format_usd(MAX_BALANCE_MICROS)}"
         )
     try:
-        account = service.authenticate(f"Bearer {body['api_key']}")
+        account = service.open_account(body["api_key"])
     except Unauthorized as exc:  # the caller is fine; the key it names is not
         raise ValidationFailed(field="api_key", reason=f"names no account: {exc.message}") from None
     service.set_balance(account, micros)

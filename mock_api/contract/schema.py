@@ -23,8 +23,8 @@ import schemathesis
 from schemathesis import Case
 from schemathesis.schemas import APIOperation, BaseSchema
 
-from contracts.jobs import SUBMIT_PATH
-from contracts.target import Target
+from mock_api.contract.jobs import SUBMIT_PATH
+from mock_api.contract.target import Target
 from mock_api.spec import SPEC_PATH
 
 __all__ = [

@@ -13,8 +13,14 @@ option                          environment             meaning
 ``--wavespeed-api-key KEY``     ``WAVESPEED_API_KEY``   its key (required with a URL)
 ``--wavespeed-budget USD``      ``WAVESPEED_BUDGET``    most a paid run may spend (0)
 ``--wavespeed-poll-interval S``                         between polls (fake 0.1, else 5)
-``--wavespeed-timeout S``                               per job (fake 120, else 1800)
+``--wavespeed-timeout S``                               per job (default: derived per
+                                                        job, see ``Target.job_timeout``)
 ``--wavespeed-video URL``       ``WAVESPEED_VIDEO``     a real video of two people
+``--wavespeed-second-api-key``  ``WAVESPEED_SECOND_     another account's key, for the
+                                API_KEY``               isolation checks
+``--wavespeed-webhook-url URL``                         a public URL forwarded to the
+                                                        suite's webhook receiver
+``--wavespeed-webhook-port N``                          the receiver's local port (0: any)
 ==============================  ======================  ==================================
 """
 
@@ -25,7 +31,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from contracts.budget import parse_budget
+from mock_api.contract.budget import parse_budget
 
 __all__ = ["OPTIONS", "OptionError", "TargetOptions", "add_options", "resolve"]
 
@@ -61,12 +67,37 @@ OPTIONS = (
         "Most a run against a paid endpoint may spend (default 0: a paid run is opt-in).",
     ),
     Option("--wavespeed-poll-interval", None, "S", "Seconds between polls of a job."),
-    Option("--wavespeed-timeout", None, "S", "Seconds a job may take before the check fails."),
+    Option(
+        "--wavespeed-timeout",
+        None,
+        "S",
+        "Seconds any one job may take before its check fails (default: what the fake says "
+        "it plans for the job, or 120 s plus 30 s per second of output elsewhere).",
+    ),
     Option(
         "--wavespeed-video",
         "WAVESPEED_VIDEO",
         "URL",
         "A real video of two people to submit (the synthetic one may fail on the real model).",
+    ),
+    Option(
+        "--wavespeed-second-api-key",
+        "WAVESPEED_SECOND_API_KEY",
+        "KEY",
+        "A second account's key: its jobs and balance must stay apart from the first's.",
+    ),
+    Option(
+        "--wavespeed-webhook-url",
+        None,
+        "URL",
+        "A public URL that forwards to the suite's webhook receiver (for a target that "
+        "cannot reach this machine).",
+    ),
+    Option(
+        "--wavespeed-webhook-port",
+        None,
+        "PORT",
+        "The local port the suite's webhook receiver listens on (default: any free port).",
     ),
 )
 
@@ -79,6 +110,9 @@ class TargetOptions:
     poll_interval: float | None = None
     timeout: float | None = None
     video_url: str | None = None
+    second_api_key: str | None = None
+    webhook_url: str | None = None
+    webhook_port: int = 0
 
     @property
     def in_process(self) -> bool:
@@ -128,6 +162,12 @@ def resolve(cli: Mapping[str, str | None], env: Mapping[str, str]) -> TargetOpti
         budget = parse_budget(values["wavespeed_budget"] or "0")
     except ValueError as exc:
         raise OptionError(f"--wavespeed-budget: {exc}") from None
+    webhook_url = values["wavespeed_webhook_url"]
+    if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
+        raise OptionError(f"--wavespeed-webhook-url {webhook_url!r} is not an http(s) URL")
+    port_text = values["wavespeed_webhook_port"] or "0"
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise OptionError(f"--wavespeed-webhook-port {port_text!r} is not a port (0-65535)")
     return TargetOptions(
         base_url=base_url.rstrip("/") if base_url else None,
         # The in-process fake has its own key; a key in the environment is for URLs.
@@ -136,4 +176,7 @@ def resolve(cli: Mapping[str, str | None], env: Mapping[str, str]) -> TargetOpti
         poll_interval=_seconds("--wavespeed-poll-interval", values["wavespeed_poll_interval"]),
         timeout=_seconds("--wavespeed-timeout", values["wavespeed_timeout"]),
         video_url=values["wavespeed_video"],
+        second_api_key=values["wavespeed_second_api_key"] if base_url else None,
+        webhook_url=webhook_url,
+        webhook_port=int(port_text),
     )

@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 
-from contracts.invariants import Snapshot
-from contracts.rule import Order
+from mock_api.contract.invariants import Snapshot
+from mock_api.contract.rule import Order
 from mock_api.media import silence_wav, write_mp4
 
 __all__ = [

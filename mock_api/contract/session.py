@@ -12,22 +12,30 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import httpx
 import pytest
 
-from contracts.budget import (
+from mock_api.contract.budget import (
     BudgetExceeded,
     PlannedSpend,
     Spender,
     check_budget,
     describe_plan,
     plan_total,
+    split_optional,
 )
-from contracts.jobs import balance_micros
-from contracts.options import TargetOptions
-from contracts.rule import usd
-from contracts.target import Target, connect, in_process
+from mock_api.contract.jobs import balance_micros
+from mock_api.contract.options import TargetOptions
+from mock_api.contract.rule import RATE_MICROS_PER_SECOND, usd
+from mock_api.contract.target import (
+    Target,
+    TargetUnreachable,
+    connect,
+    describe_transport_error,
+    in_process,
+)
 
-__all__ = ["SESSION", "SPENDS", "ContractSession", "TargetUnusable"]
+__all__ = ["SESSION", "SPENDS", "ContractSession", "TargetUnreachable", "TargetUnusable"]
 
 #: The marker a check uses to declare what its submissions may cost on a paid endpoint.
 SPENDS = "spends"
@@ -44,19 +52,29 @@ class ContractSession:
     spender: Spender | None = None
     planned_micros: int = 0
     plan: list[PlannedSpend] = field(default_factory=list)
+    #: Optional plans the budget had no room for: their checks skip.
+    unfunded: list[PlannedSpend] = field(default_factory=list)
     balance_before: int | None = None
     balance_after: int | None = None
     description: str = ""
     #: Why the run refused to start (over budget, target unreachable), if it did.
     refusal: str | None = None
+    #: Why the balance could not be read at the end (the target stopped answering), if so.
+    close_error: str | None = None
+    #: The flag a refusal tells the user to raise: the pytest option, or ``verify``'s own.
+    budget_flag: str = "--wavespeed-budget"
 
     def open(self, plan: Iterable[PlannedSpend]) -> Target:
         """Pick the target; on a paid one, refuse a plan over budget before anything is sent.
 
-        Raises :class:`~contracts.budget.BudgetExceeded` with the plan, line by line,
-        or :class:`TargetUnusable` when the target will not show the key's balance.
+        Raises :class:`TargetUnreachable` first when the target does not answer
+        at all, :class:`~mock_api.contract.budget.BudgetExceeded` with the plan,
+        line by line, or :class:`TargetUnusable` when the target will not show
+        the key's balance.
         """
         options = self.options
+        self.plan = list(plan)
+        self.planned_micros = plan_total(self.plan)
         if options.base_url is None:
             target = in_process()
         else:
@@ -67,14 +85,23 @@ class ContractSession:
                 poll_interval=options.poll_interval,
                 timeout=options.timeout,
                 video_url=options.video_url,
+                second_api_key=options.second_api_key,
             )
-        self.plan = list(plan)
+        if not target.free:
+            self.plan, self.unfunded = split_optional(self.plan, options.budget_micros)
         self.planned_micros = plan_total(self.plan)
+        # A paid job's billed seconds bound its output's; the longest planned one
+        # bounds every wait (see Target.job_timeout).
+        longest = max((item.each_micros for item in self.plan), default=0)
+        target.max_output_seconds = max(target.max_output_seconds, longest / RATE_MICROS_PER_SECOND)
         try:
             if not target.free:
-                check_budget(self.plan, options.budget_micros)
+                check_budget(self.plan, options.budget_micros, flag=self.budget_flag)
             with target.client() as client:
                 self.balance_before = balance_micros(client)
+        except httpx.TransportError as exc:
+            target.close()
+            raise TargetUnreachable(describe_transport_error(exc)) from None
         except BudgetExceeded as exc:
             target.close()
             raise BudgetExceeded(
@@ -98,14 +125,34 @@ class ContractSession:
         return target
 
     def close(self) -> None:
+        """Read the balance once more and let the target go.
+
+        Never raises for the target's sake: a target that stopped answering
+        mid-run must not cost the report of every check that ran before; the
+        reason is kept in :attr:`close_error` and shown in :meth:`summary`.
+        """
         target, self.target = self.target, None
         if target is None:
             return
         try:
             with target.client() as client:
                 self.balance_after = balance_micros(client)
+        except httpx.TransportError as exc:
+            self.close_error = describe_transport_error(exc)
+        except AssertionError as exc:  # it answered, but not with a balance
+            self.close_error = str(exc).strip()
         finally:
             target.close()
+
+    def unfunded_reason(self, plan: PlannedSpend) -> str | None:
+        """Why a check with an optional ``plan`` skips on this run, if it does."""
+        if plan.label not in {item.label for item in self.unfunded}:
+            return None
+        return (
+            f"{plan.label} could cost {usd(plan.total_micros)} ({plan.why}); the budget of "
+            f"{usd(self.options.budget_micros)} has no room for it after the other checks: "
+            "raise the budget or select this check alone with -k"
+        )
 
     @property
     def spent_micros(self) -> int | None:
@@ -129,6 +176,8 @@ class ContractSession:
             spent = self.spent_micros
             spent_text = "unknown" if spent is None else usd(spent)
             lines.append(f"spent: {spent_text} (balance {usd(self.balance_before)} -> {after})")
+        if self.close_error is not None:
+            lines.append(f"  the balance could not be read at the end: {self.close_error}")
         return lines
 
 

@@ -32,6 +32,8 @@ from typing import Any, NoReturn
 
 import httpx
 
+from mock_api.spec import default_spec
+
 __all__ = [
     "STATUSES",
     "TERMINAL",
@@ -46,6 +48,7 @@ __all__ = [
     "check_snapshot",
     "check_transition",
     "check_urls_get",
+    "read_job",
 ]
 
 Snapshot = Mapping[str, Any]
@@ -79,6 +82,12 @@ class Invariant(enum.StrEnum):
     ID_STABLE = "the id never changes"
     URLS_GET_SAME_JOB = "urls.get answers the same job"
     OUTPUTS_DOWNLOAD = "output URLs download"
+    OUTPUT_PLAYS = "the output video decodes and lasts as long as the speech (to the frame)"
+    CONFORMS = "every answer of a poll conforms to openapi.yaml"
+    PATHS_AGREE = (
+        "GET /api/v3/predictions/{id} and /api/v3/predictions/{id}/result answer the same "
+        "job at the same moment"
+    )
 
 
 def _show(snapshot: Snapshot | None) -> str:
@@ -191,7 +200,12 @@ def check_history(snapshots: Sequence[Snapshot]) -> None:
 
 
 def check_urls_get(client: httpx.Client, snapshot: Snapshot) -> Snapshot:
-    """Read the job through its own ``urls.get``: it must be the same job."""
+    """Read the job through its own ``urls.get``: it must be the same job.
+
+    ``client`` is the target's authenticated client; its key goes only to the
+    target's own origin (:class:`~mock_api.contract.target.OriginAuth`), so a
+    ``urls.get`` on another host is fetched without it (and may rightly be refused).
+    """
     url = (snapshot.get("urls") or {}).get("get")
     if not isinstance(url, str) or not url:
         _fail(Invariant.URLS_GET_SAME_JOB, f"urls.get is {url!r}", snapshot)
@@ -225,31 +239,81 @@ def check_outputs_download(client: httpx.Client, snapshot: Snapshot, *, mp4: boo
             )
 
 
+_PATHS = (
+    ("getPredictionResult", "/api/v3/predictions/{id}/result"),
+    ("getPrediction", "/api/v3/predictions/{id}"),
+)
+
+
+def _read_path(client: httpx.Client, operation_id: str, path: str) -> Snapshot:
+    """One answer about a job, held to the spec whatever its status; its ``data``."""
+    response = client.get(path)
+    request = f"GET {path}"
+    if response.status_code != 200:
+        raise AssertionError(f"{request} answered {response.status_code}: {response.text[:500]}")
+    try:
+        body = response.json()
+    except ValueError:
+        raise InvariantViolation(
+            Invariant.CONFORMS,
+            f"{request} answered 200 with a body that is not JSON: {response.text[:200]!r}",
+            later=None,
+        ) from None
+    violations = default_spec().response_violations(operation_id, 200, body)
+    data = body.get("data") if isinstance(body, dict) else None
+    snapshot: Snapshot = data if isinstance(data, dict) else {}
+    if violations:
+        listed = "; ".join(f"{v.field} {v.reason}" for v in violations[:6])
+        _fail(Invariant.CONFORMS, f"{request} answered 200 outside the spec: {listed}", snapshot)
+    return snapshot
+
+
+def read_job(client: httpx.Client, job_id: str) -> list[Snapshot]:
+    """Read a job on both documented paths, each answer held to ``openapi.yaml``.
+
+    The two must agree at the same moment. A job may move on between two reads,
+    so ``/result`` is read on either side of ``/{id}``: the middle read must
+    equal one of them. Returns every read, in order, for the lifecycle checks.
+    """
+    result_op, result_path = _PATHS[0]
+    plain_op, plain_path = _PATHS[1]
+    first = _read_path(client, result_op, result_path.format(id=job_id))
+    plain = _read_path(client, plain_op, plain_path.format(id=job_id))
+    if plain == first:
+        return [first, plain]
+    last = _read_path(client, result_op, result_path.format(id=job_id))
+    if plain != last:
+        changed = sorted(k for k in {*first, *plain} if first.get(k) != plain.get(k))
+        _fail(
+            Invariant.PATHS_AGREE,
+            f"the two paths disagree on {', '.join(changed)} (read /result, /{{id}}, /result)",
+            plain,
+            first,
+        )
+    return [first, plain, last]
+
+
 @dataclass
 class Poller:
     """Reads one job until it finishes, checking every read on the way.
 
     ``wait(seconds)`` moves time between reads: ``ManualClock.advance``
     in-process, ``time.sleep`` over HTTP. ``timeout`` is in waited seconds,
-    so it means the same thing on both. After the job finishes it is read
-    ``settle_polls`` more times, to prove it no longer changes.
+    so it means the same thing on both: a number, or a function of the job's
+    id (a target's :meth:`~mock_api.contract.target.Target.job_timeout`, which
+    asks what the target's own answers imply for that job). After the job
+    finishes it is read ``settle_polls`` more times, to prove it no longer changes.
     """
 
     client: httpx.Client
     wait: Callable[[float], object]
     interval: float = 1.0
-    timeout: float = 600.0
+    timeout: float | Callable[[str], float] = 600.0
     settle_polls: int = 2
 
-    def read(self, job_id: str) -> Snapshot:
-        response = self.client.get(f"/api/v3/predictions/{job_id}/result")
-        if response.status_code != 200:
-            raise AssertionError(
-                f"GET /api/v3/predictions/{job_id}/result answered {response.status_code}: "
-                f"{response.text[:500]}"
-            )
-        data: Snapshot = response.json()["data"]
-        return data
+    def read(self, job_id: str) -> list[Snapshot]:
+        """One poll: both result paths, each answer held to the spec (:func:`read_job`)."""
+        return read_job(self.client, job_id)
 
     def follow(self, job_id: str, first: Snapshot | None = None) -> list[Snapshot]:
         """All reads of the job, from ``first`` (the submission's answer) to a settled end."""
@@ -258,17 +322,21 @@ class Poller:
             self._add(history, first)
         waited = 0.0
         settled = 0
+        limit: float | None = None
         while True:
-            snapshot = self.read(job_id)
-            self._add(history, snapshot)
+            for snapshot in self.read(job_id):
+                self._add(history, snapshot)
             if snapshot.get("status") in TERMINAL:
                 settled += 1
                 if settled > self.settle_polls:
                     return history
-            if waited >= self.timeout:
+            if limit is None:  # asked once, after the first read: the job exists by then
+                limit = self.timeout(job_id) if callable(self.timeout) else self.timeout
+            if waited >= limit:
                 raise LifecycleTimeout(
                     f"job {job_id} still {snapshot.get('status')!r} after {waited:g} s "
-                    f"({len(history)} reads); last read: {_show(snapshot)}"
+                    f"(the bound for this job: {limit:g} s; {len(history)} reads); "
+                    f"last read: {_show(snapshot)}"
                 )
             self.wait(self.interval)
             waited += self.interval

@@ -1,11 +1,15 @@
 """The billing rule as properties, on the fake's pure ``quote`` and on the rule itself.
 
-The properties are those of the *documented* rule (``contracts/properties.py``),
+The properties are those of the *documented* rule (``mock_api/contract/properties.py``),
 so they would hold for any correct implementation; here they are held by
 hypothesis against :func:`mock_api.billing.quote` (the fake's core, which
 forgives 50 ms of encoder padding per track, as its README says) and against
-``contracts.rule`` (so the independent restatement is itself checked). The
-same rule judges real charges in ``test_billing_e2e.py``.
+``mock_api.contract.rule`` (so the independent restatement is itself checked). The
+same rule judges real charges in ``contracts/test_billing_e2e.py``.
+
+These check this project's own code, not a target, so they live here rather
+than in ``contracts/``: ``verify`` and a by-URL run count only checks of the
+target.
 """
 
 from __future__ import annotations
@@ -16,10 +20,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts import properties
-from contracts.properties import Pricer
-from contracts.rule import FAKE_PADDING_MS, ORDERS, Order, cost_micros, readings_agree
 from mock_api import billing
+from mock_api.contract import properties
+from mock_api.contract.properties import Pricer
+from mock_api.contract.rule import FAKE_PADDING_MS, ORDERS, Order, cost_micros, readings_agree
 
 
 def fake_price(left_ms: int, right_ms: int, order: Order) -> int:

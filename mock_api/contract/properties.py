@@ -3,7 +3,7 @@
 Why this exists: "monotonic in each duration", "meanwhile never costs more
 than taking turns" and the rest are properties of the *documented* rule, so
 they hold for any correct implementation of it: the fake's pure
-:func:`mock_api.billing.quote`, the rule in :mod:`contracts.rule`, or a
+:func:`mock_api.billing.quote`, the rule in :mod:`mock_api.contract.rule`, or a
 function that asks a real service. Each check takes a :data:`Pricer` (two
 lengths in milliseconds and an order, to micro-dollars) and raises
 :class:`RuleViolation` naming the property and the inputs that broke it.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from contracts.rule import (
+from mock_api.contract.rule import (
     MAXIMUM_SECONDS,
     MINIMUM_SECONDS,
     RATE_MICROS_PER_SECOND,

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from contracts.rule import MINIMUM_SECONDS, RATE_MICROS_PER_SECOND, Order, cost_micros, usd
+from mock_api.contract.rule import MINIMUM_SECONDS, RATE_MICROS_PER_SECOND, Order, cost_micros, usd
 
 __all__ = [
     "UNPRICEABLE_JOB_MICROS",
@@ -31,6 +31,7 @@ __all__ = [
     "parse_budget",
     "plan_total",
     "priced",
+    "split_optional",
 ]
 
 #: The worst case for a job whose media cannot be read: the service cannot
@@ -56,6 +57,9 @@ class PlannedSpend:
     jobs: int
     each_micros: int
     why: str
+    #: Run only when the budget has room for it after every required plan; a check
+    #: whose plan is left out skips, naming the budget it would need.
+    optional: bool = False
 
     def __post_init__(self) -> None:
         if self.jobs < 0 or self.each_micros < 0:
@@ -98,8 +102,36 @@ def describe_plan(plan: Iterable[PlannedSpend]) -> list[str]:
     ]
 
 
-def check_budget(plan: Iterable[PlannedSpend], budget_micros: int) -> int:
-    """Refuse a run whose worst case is over budget; return the worst case."""
+def split_optional(
+    plan: Iterable[PlannedSpend], budget_micros: int
+) -> tuple[list[PlannedSpend], list[PlannedSpend]]:
+    """The plans to hold to the budget, and the optional ones it has no room for.
+
+    Required plans always count (:func:`check_budget` refuses the run if they
+    do not fit); optional ones are funded cheapest first while room is left.
+    """
+    items = list(plan)
+    required = [item for item in items if not item.optional]
+    room = budget_micros - plan_total(required)
+    funded, unfunded = [], []
+    optional = {item.label: item for item in items if item.optional}
+    for item in sorted(optional.values(), key=lambda item: (item.total_micros, item.label)):
+        if item.total_micros <= room:
+            funded.append(item)
+            room -= item.total_micros
+        else:
+            unfunded.append(item)
+    return required + funded, unfunded
+
+
+def check_budget(
+    plan: Iterable[PlannedSpend], budget_micros: int, *, flag: str = "--wavespeed-budget"
+) -> int:
+    """Refuse a run whose worst case is over budget; return the worst case.
+
+    ``flag`` is the option the refusal tells the user to raise: the pytest
+    option by default, ``--budget`` under ``wavespeed-mock verify``.
+    """
     items = list(plan)
     total = plan_total(items)
     if total > budget_micros:
@@ -107,7 +139,7 @@ def check_budget(plan: Iterable[PlannedSpend], budget_micros: int) -> int:
         raise BudgetExceeded(
             f"refusing to start: this run could spend up to {usd(total)} on a paid endpoint, "
             f"over the budget of {usd(budget_micros)}.\n{lines}\n"
-            f"Pass --wavespeed-budget {usd(total)[1:]} (or set WAVESPEED_BUDGET) to allow it, "
+            f"Pass {flag} {usd(total)[1:]} (or set WAVESPEED_BUDGET) to allow it, "
             "or select fewer checks with -k."
         )
     return total
