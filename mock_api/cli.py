@@ -511,7 +511,7 @@ def price(
     "--poll-interval",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
-    help="Seconds between polls (default: 0.1 on the fake, 5 elsewhere).",
+    help="Seconds between polls (default: 0.05 on the fake, 5 elsewhere).",
 )
 @click.option(
     "--timeout",

@@ -38,7 +38,8 @@ class ModelSpec:
     input_schema: str
     #: The inputs that name media to read, and the kind of media each must be.
     media_inputs: tuple[tuple[str, MediaKind], ...]
-    #: The inputs whose media durations set the price (the rest only have to be readable).
+    #: The audio inputs whose durations set the price (the rest only have to be readable);
+    #: two are combined by ``order``, as :func:`mock_api.billing.spoken_duration` does.
     priced_inputs: tuple[str, ...]
 
     @property
@@ -53,8 +54,12 @@ class ModelSpec:
         server parse the variable names out of it. It leaves out the padding
         tolerance, which has no JSONata counterpart.
         """
-        left, right = ("get_duration_v3(left_audio)", "get_duration_v3(right_audio)")
-        spoken = f'(order = "meanwhile" ? $max([{left}, {right}]) : {left} + {right})'
+        tracks = [f"get_duration_v3({name})" for name in self.priced_inputs]
+        spoken = (
+            tracks[0]
+            if len(tracks) == 1
+            else f'(order = "meanwhile" ? $max([{", ".join(tracks)}]) : {" + ".join(tracks)})'
+        )
         low, high = policy.minimum_seconds, policy.maximum_seconds
         return (
             f'{{"total_price": $max([{low}, $min([$ceil({spoken}), {high}])]) '

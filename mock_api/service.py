@@ -1,9 +1,17 @@
 """The fake's behaviour, between the HTTP edge and the pure cores.
 
-:class:`MockService` turns requests into records: it authenticates keys,
+:class:`MockService` turns requests into records: it opens accounts for keys,
 reads the submitted media, prices the job with :mod:`mock_api.billing`, plans
 its life with :mod:`mock_api.planning`, charges the account and stores the
 job. Routes only translate HTTP to these calls and back.
+
+It is the one way to the state: nothing else holds its store
+(``tests/test_architecture.py``). It is composed of small services, one
+concern each, which callers use by their named operations: the rule books
+(``scenarios``, ``faults``: add, remove, list), the webhook dispatcher
+(``webhooks``: deliveries, pump), the request journal (``journal``), the clock
+(``clock``) and the contract (``spec``: validation). Each keeps what it needs
+in the store protocol of its own concern (:mod:`mock_api.store`).
 """
 
 from __future__ import annotations

@@ -66,6 +66,9 @@ class ServerProcess:
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
+                # Callers start servers outside their try blocks: a server that is
+                # slow to answer must not outlive the test that gave up on it.
+                self.stop(signal.SIGKILL)
                 raise RuntimeError(f"server on {self.url} did not start within {timeout} s")
             time.sleep(0.05)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -223,3 +224,16 @@ def test_the_spec_prices_exactly_the_models_served() -> None:
     for model in MODELS:
         assert model.input_schema in schemas
         assert f"/api/v3/{model.id}" in default_spec().document["paths"]
+
+
+def test_the_formula_names_the_inputs_that_set_the_price() -> None:
+    """The form WaveSpeed's CLI quotes for ``wavespeed-ai/infinitetalk`` (one audio)."""
+    single = replace(MODELS[0], priced_inputs=("audio",))
+    assert single.formula(BillingPolicy()) == (
+        '{"total_price": $max([5, $min([$ceil(get_duration_v3(audio)), 600])]) / 5 * base_price}'
+    )
+    assert MODELS[0].formula(BillingPolicy()) == (
+        '{"total_price": $max([5, $min([$ceil((order = "meanwhile" ? '
+        "$max([get_duration_v3(left_audio), get_duration_v3(right_audio)]) : "
+        "get_duration_v3(left_audio) + get_duration_v3(right_audio))), 600])]) / 5 * base_price}"
+    )

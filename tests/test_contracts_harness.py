@@ -284,3 +284,25 @@ def test_the_session_bounds_paid_waits_by_its_plan_and_the_option_overrides_all(
         target = state.open(plan)
         state.close()
     assert target.job_timeout("any") == 42.0
+
+
+def test_a_refused_upload_shows_its_bytes_summarised() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            headers = {"Content-Type": "audio/wav"}
+            ticket = {"method": "PUT", "url": "https://cdn.example/t/1", "headers": headers}
+            data = {"ticket_id": "1", "upload": ticket, "download_url": "https://cdn.example/f"}
+            return httpx.Response(200, json={"code": 200, "message": "success", "data": data})
+        return httpx.Response(400, json={"code": 400, "message": "size differs"})
+
+    transport = httpx.MockTransport(answer)
+    with (
+        httpx.Client(base_url="https://api.example", transport=transport) as api,
+        httpx.Client(transport=transport) as cdn,
+        pytest.raises(AssertionError) as caught,
+    ):
+        upload_silence(api, cdn, 1000, "left")
+    text = str(caught.value)
+    assert "upload of left-1000ms.wav refused" in text
+    assert re.search(r"\(audio/wav, \d+ bytes, sha256 [0-9a-f]{64}, starts b'RIFF", text), text
+    assert "\x00" not in text

@@ -21,6 +21,7 @@ import httpx
 
 from mock_api.contract.invariants import Snapshot
 from mock_api.contract.rule import Order
+from mock_api.contract.target import describe_body
 from mock_api.media import silence_wav, write_mp4
 
 __all__ = [
@@ -37,12 +38,11 @@ SUBMIT_PATH = "/api/v3/wavespeed-ai/infinitetalk-fast/video-to-video-multi"
 
 
 def _describe(response: httpx.Response) -> str:
+    """The request and its answer for a failure message; binary bodies only summarised."""
     request = response.request
-    body = request.content.decode(errors="replace")[:500] if request.content else ""
-    return (
-        f"{request.method} {request.url} {body}\n"
-        f"  answered {response.status_code}: {response.text[:800]}"
-    )
+    body = describe_body(request.content, request.headers.get("content-type"), limit=500)
+    answer = describe_body(response.content, response.headers.get("content-type"), limit=800)
+    return f"{request.method} {request.url} {body}\n  answered {response.status_code}: {answer}"
 
 
 def upload(
