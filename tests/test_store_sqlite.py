@@ -262,23 +262,3 @@ def test_a_file_of_another_schema_version_is_refused(tmp_path: Path) -> None:
 def test_memory_is_for_memory_store(path: str) -> None:
     with pytest.raises(ValueError, match="MemoryStore"):
         SqliteStore(path)
-
-
-def test_a_reset_in_a_transaction_that_raises_is_taken_back(store: Store) -> None:
-    store.open_account("acct_1", T0, 50)
-    store.add_job(make_job("j0"))
-
-    def reset_then_fail() -> None:
-        with store.transaction():
-            store.reset()
-            store.open_account("acct_2", T0, 1)
-            raise ZeroDivisionError
-
-    with pytest.raises(ZeroDivisionError):
-        reset_then_fail()
-    assert [j.id for j in store.jobs()] == ["j0"]
-    assert store.balance("acct_1", T0) == 50
-    assert store.ledger("acct_2") == []
-    with store.transaction():  # the store's transactions still work
-        store.record(LedgerEntry("acct_1", T0, EntryKind.CHARGE, -7))
-    assert store.balance("acct_1", T0) == 43
