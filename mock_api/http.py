@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_api import events
@@ -74,9 +75,10 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code in (404, 405):
             request.state.violations = [Violation("path", message, "path")]
         _log_refusal(request, exc.status_code, message)
-        return JSONResponse(
-            error_body(exc.status_code, message), exc.status_code, headers=exc.headers
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return JSONResponse(error_body(exc.status_code, message), exc.status_code, headers=headers)
 
     async def on_crash(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unexpected error on %s %s", request.method, request.url.path)
@@ -85,6 +87,23 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestError, on_request_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_crash)
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path (RFC 9110's ``Allow``).
+
+    Starlette's 405 names the methods of the first route whose path matched only:
+    ``OPTIONS /_mock/scenarios`` said ``Allow: GET``, hiding POST and DELETE.
+    """
+    allowed: set[str] = set()
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.add(method)
+    return sorted(allowed)
 
 
 class CrashMiddleware:
@@ -259,8 +278,25 @@ Account = Annotated[str, Depends(_account_dependency)]
 BaseUrls = Annotated[Urls, Depends(_urls_dependency)]
 
 
+#: The largest JSON body read (bytes): a job's input or a rule is a few hundred.
+MAX_JSON_BODY = 1024 * 1024
+
+
 async def json_body(request: Request) -> Any:
-    raw = await request.body()
+    """The request's JSON body, read up to :data:`MAX_JSON_BODY` bytes and checked
+    (:func:`mock_api.json_input.parse_request_json`)."""
+    too_big = ValidationFailed(
+        field="body", reason=f"is over {MAX_JSON_BODY} bytes, the most a JSON body may be"
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_JSON_BODY:
+        raise too_big  # refused before a byte of it is read
+    received = bytearray()
+    async for chunk in request.stream():
+        received += chunk
+        if len(received) > MAX_JSON_BODY:
+            raise too_big
+    raw = request._body = bytes(received)  # as request.body() keeps it, for later reads
     if not raw.strip():
         raise ValidationFailed(field="body", reason="is required: send a JSON object")
     return parse_request_json(raw)

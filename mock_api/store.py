@@ -293,6 +293,14 @@ class _RunningBalance:
 
 
 Undo = Callable[[], None]
+#: The attributes MemoryStore.reset() replaces: what a reset in a transaction puts back.
+_RECORDS = frozenset(
+    {
+        "_ledger", "_balances", "_jobs", "_jobs_by_account", "_created_by_account",
+        "_finishing_by_account", "_files", "_tickets", "_secrets", "_limits", "_rules",
+        "_deliveries",
+    }
+)  # fmt: skip
 
 
 class _MemoryTransaction:
@@ -367,8 +375,8 @@ class MemoryStore:
         """Forget everything: accounts, ledgers, jobs, files, tickets, quotas, rules, deliveries."""
         with self.lock:
             if self._undo is not None:  # a reset in a transaction: undoing it restores it all
-                saved = dict(self.__dict__)
-                self._undo.append(lambda: self.__dict__.update(saved))
+                saved = {k: v for k, v in vars(self).items() if k in _RECORDS}
+                self._undo.append(lambda: vars(self).update(saved))
             self._ledger: dict[str, list[LedgerEntry]] = {}
             self._balances: dict[str, _RunningBalance] = {}
             self._jobs: dict[str, Job] = {}

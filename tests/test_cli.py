@@ -274,3 +274,11 @@ def test_a_missing_contract_is_named_as_such(
     assert "cannot read the API contract" in out
     assert "state database" not in out
     assert not data.exists()
+
+
+def test_serve_refuses_an_initial_balance_no_ledger_can_hold() -> None:
+    # Before: --initial-balance 1e30 started, and every request then failed (a 500) when
+    # the opening entry overflowed SQLite's 64-bit integers.
+    code, output = run("serve", "--initial-balance", "1e30", "--db", ":memory:")
+    assert code == 2
+    assert "the initial balance must be from 0 to 1000000000 USD" in output

@@ -30,19 +30,18 @@ from fastapi.responses import JSONResponse
 
 from mock_api.billing import format_usd, micros_to_usd, usd_to_micros
 from mock_api.clock import ManualClock, OffsetClock, iso_ms
-from mock_api.errors import ControlDenied, NotFound, ValidationFailed
+from mock_api.errors import ControlDenied, NotFound, Unauthorized, ValidationFailed
 from mock_api.faults import fault_from_dict
 from mock_api.http import Service, json_body
 from mock_api.lifecycle import NEVER_MS, status_at
 from mock_api.quotas import Level, Limits
 from mock_api.scenarios import rule_from_dict
 from mock_api.service import MockService
+from mock_api.settings import MAX_BALANCE_MICROS
 from mock_api.store import Job, account_id
 from mock_api.views import envelope, usd_number
 
 TOKEN_HEADER = "X-Mock-Token"  # noqa: S105 - a header name
-#: The largest balance the control API sets: a billion dollars (openapi.yaml says so too).
-MAX_BALANCE_MICROS = 1_000_000_000 * 1_000_000
 PREFIX = "/_mock"
 
 
@@ -302,7 +301,10 @@ async def set_balance(service: Service, body: Body) -> JSONResponse:
         raise ValidationFailed(
             field="balance", reason=f"must be from 0 to {format_usd(MAX_BALANCE_MICROS)}"
         )
-    account = service.open_account(body["api_key"])
+    try:
+        account = service.open_account(body["api_key"])
+    except Unauthorized as exc:  # the caller is fine; the key it names is not
+        raise ValidationFailed(field="api_key", reason=f"names no account: {exc.message}") from None
     service.set_balance(account, micros)
     return _ok({"account": account, "balance": usd_number(service.balance(account))})
 

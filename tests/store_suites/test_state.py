@@ -155,3 +155,23 @@ def test_a_service_on_either_store_draws_the_same_seeded_ids(store: Store) -> No
     assert MockService(Settings(random_seed=5), ManualClock(), store)._new_id() == ids[0]
     # A second service on the same store (a restart, another worker) draws its own.
     assert MockService(Settings(random_seed=5), ManualClock(), store)._new_id() != ids[0]
+
+
+def test_a_reset_in_a_transaction_that_raises_is_taken_back(store: Store) -> None:
+    store.open_account("acct_1", T0, 50)
+    store.add_job(make_job("j0"))
+
+    def reset_then_fail() -> None:
+        with store.transaction():
+            store.reset()
+            store.open_account("acct_2", T0, 1)
+            raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        reset_then_fail()
+    assert [j.id for j in store.jobs()] == ["j0"]
+    assert store.balance("acct_1", T0) == 50
+    assert store.ledger("acct_2") == []
+    with store.transaction():  # the store's transactions still work
+        store.record(LedgerEntry("acct_1", T0, EntryKind.CHARGE, -7))
+    assert store.balance("acct_1", T0) == 43
