@@ -37,6 +37,7 @@ import pytest
 from hypothesis import HealthCheck
 from schemathesis import Case
 from schemathesis.checks import CheckFunction
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.core.transport import Response
 from schemathesis.generation.stateful.state_machine import StepInput, StepOutput
 from schemathesis.schemas import BaseSchema
@@ -126,18 +127,22 @@ def _admit(case: Case[Any], target: Target, spender: Spender, plan: PlannedSpend
     return spender.try_reserve(plan.label, plan.each_micros, cap=None if target.free else plan.jobs)
 
 
-def _auth(target: Target, case: Case[Any] | None = None) -> dict[str, str]:
-    """The key, unless ``case`` breaks the Authorization header on purpose.
+def _auth(target: Target, case: Case[Any]) -> dict[str, str]:
+    """The target's key for ``case``, unless the case breaks the Authorization header on purpose.
 
-    The coverage phase sends negative cases with that header missing or
-    malformed; adding the key back would make them valid requests, which the
-    target rightly accepts, and schemathesis would then report "schema-violating
-    request accepted". (Which cases get generated can vary with allocation
+    A negative case whose headers broke the schema by leaving ``Authorization``
+    out, or by making it malformed, must go as generated: adding the key would
+    make it valid, and a target that accepts it would be blamed for accepting
+    "invalid" data. (Which such cases get generated varies with allocation
     order, so this showed up in some processes and not others.)
     """
-    data = getattr(getattr(getattr(case, "meta", None), "phase", None), "data", None)
+    meta = case.meta
+    headers: dict[str, Any] = dict(case.headers or {})
+    component = meta.components.get(ParameterLocation.HEADER) if meta is not None else None
+    data = getattr(getattr(meta, "phase", None), "data", None)
     named = f"{getattr(data, 'parameter', '')} {getattr(data, 'description', '')}".lower()
-    if "authorization" in named:  # sent with its own Authorization, broken or missing
+    negative = component is not None and component.mode.is_negative
+    if "authorization" in named or (negative and "Authorization" not in headers):
         return {}
     return {"Authorization": f"Bearer {target.api_key}"}
 
@@ -257,7 +262,7 @@ def _machine(
         """The spec's links, with the target's key and the paid-endpoint guard."""
 
         def get_call_kwargs(self, case: Case[Any]) -> dict[str, Any]:
-            return {"headers": _auth(target), **sending}
+            return {"headers": _auth(target, case), **sending}
 
         def step(self, input: StepInput) -> StepOutput | None:
             # A submission left out is not sent: the step yields no response

@@ -17,9 +17,77 @@ error body by hand.
 
 Task codes are the ones WaveSpeed puts inside ``data.code`` of a failed
 prediction; HTTP statuses are the ones its API answers with.
+
+:func:`error_body` is the one place the error envelope is built: the HTTP edge
+answers every ``RequestError`` and every routing error with it, and fault rules
+inject it. Besides ``code``/``message``/``error`` it carries ``error_code``, a
+stable string per kind of failure, because WaveSpeed's own CLI and MCP server
+read ``message`` and ``error_code`` from non-2xx answers (they print
+``message [error_code]``). WaveSpeed publishes no list of its values; the fake's
+are the lower-case names of :data:`ERROR_CODES`, one per HTTP status.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One way a request (or a response) breaks the spec: the field, why, and where.
+
+    The one shape of a violation: the validator produces it, a 400 lists it, the
+    request journal keeps it.
+    """
+
+    field: str
+    reason: str
+    location: str = "body"  # body, query, header, path, or response
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "reason": self.reason, "location": self.location}
+
+    def __str__(self) -> str:
+        return f"{self.location} {self.field!r}: {self.reason}"
+
+
+#: The ``error_code`` of each HTTP status the fake answers with.
+ERROR_CODES: dict[int, str] = {
+    400: "invalid_request",
+    401: "unauthorized",
+    402: "insufficient_balance",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    429: "rate_limited",
+    500: "internal_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "gateway_timeout",
+}
+
+
+def error_code_for(status: int) -> str:
+    """The ``error_code`` of ``status``; statuses without a name get ``http_<status>``."""
+    return ERROR_CODES.get(status, f"http_{status}")
+
+
+def error_body(
+    status: int, message: str, details: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """The error envelope: what every non-2xx answer of the API carries."""
+    body: dict[str, Any] = {
+        "code": status,
+        "message": message,
+        "error": message,
+        "error_code": error_code_for(status),
+        "data": None,
+    }
+    if details:
+        body["details"] = details
+    return body
 
 
 class MockAPIError(Exception):

@@ -45,7 +45,15 @@ import httpx
 
 from mock_api.errors import MediaError
 
-__all__ = ["DISABLED_REASON", "RemoteFetchPolicy", "Resolver", "fetch_remote", "system_resolver"]
+__all__ = [
+    "DISABLED_REASON",
+    "RemoteFetchPolicy",
+    "Resolver",
+    "VettedTarget",
+    "fetch_remote",
+    "system_resolver",
+    "vet_target",
+]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -118,6 +126,35 @@ async def fetch_remote(
     except TimeoutError:
         raise MediaError(f"timed out after {policy.timeout_seconds:g}s fetching {url}") from None
     raise MediaError(f"too many redirects (more than {policy.max_redirects}) fetching {url}")
+
+
+@dataclass(frozen=True)
+class VettedTarget:
+    """Where to send a request once its URL passed the guard: connect to ``url`` (its
+    host the vetted address), saying ``headers`` (the name, as ``Host``) and with
+    ``extensions`` (the name for TLS, as SNI), so DNS cannot rebind it in between."""
+
+    url: httpx.URL
+    headers: dict[str, str]
+    extensions: dict[str, object]
+
+
+async def vet_target(
+    raw: str, *, allow_private: bool, resolver: Resolver | None = None
+) -> VettedTarget:
+    """Check ``raw`` by :func:`fetch_remote`'s rules (http(s), no credentials, and unless
+    ``allow_private`` only public addresses); :class:`MediaError` says why not.
+
+    Webhook deliveries use it: whoever submits a job chooses where its webhook goes.
+    """
+    url = _parse(raw)
+    addresses = await _vetted_addresses(url, resolver or system_resolver, allow_private)
+    extensions: dict[str, object] = {}
+    if url.scheme == "https":
+        extensions["sni_hostname"] = url.raw_host.decode("ascii")
+    return VettedTarget(
+        url.copy_with(host=addresses[0]), {"Host": url.netloc.decode("ascii")}, extensions
+    )
 
 
 def _parse(raw: str) -> httpx.URL:

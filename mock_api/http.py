@@ -7,17 +7,20 @@ routes stay a few lines each.
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mock_api.errors import RequestError, Unauthorized, ValidationFailed
-from mock_api.journal import SpecViolation
+from mock_api import events
+from mock_api.errors import RequestError, Unauthorized, ValidationFailed, Violation, error_body
+from mock_api.json_input import parse_request_json
+from mock_api.lifecycle import COMPLETED, Outcome
+from mock_api.planning import DEFAULT_FAILURE_CODE, MAX_TASK_CODE, NSFW, failure
 from mock_api.service import MockService
 from mock_api.store import READ_SCOPE
 from mock_api.urls import Urls
@@ -25,24 +28,15 @@ from mock_api.urls import Urls
 logger = logging.getLogger("mock_api")
 
 
-def error_body(
-    status: int, message: str, details: list[dict[str, str]] | None = None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"code": status, "message": message, "error": message, "data": None}
-    if details:
-        body["details"] = details
-    return body
-
-
-def _violations(exc: RequestError) -> list[SpecViolation]:
+def _violations(exc: RequestError) -> list[Violation]:
     """How a refused request broke the contract, for the journal."""
     found = getattr(exc, "violations", None)
     if found is not None:
-        return [SpecViolation(v.field, v.reason, v.location) for v in found]
+        return [Violation(v.field, v.reason, v.location) for v in found]
     if isinstance(exc, ValidationFailed):
-        return [SpecViolation(exc.field or "", exc.reason or exc.message, exc.location)]
+        return [Violation(exc.field or "", exc.reason or exc.message, exc.location)]
     if isinstance(exc, Unauthorized):
-        return [SpecViolation("Authorization", exc.message, "header")]
+        return [Violation("Authorization", exc.message, "header")]
     return []
 
 
@@ -58,10 +52,17 @@ def error_response(exc: RequestError) -> JSONResponse:
     )
 
 
+def _log_refusal(request: Request, status: int, message: str) -> None:
+    account = events.account_of(request.state, request.scope["headers"])
+    violations = getattr(request.state, "violations", ())
+    events.refused(request.method, request.url.path, status, message, account, violations)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_request_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestError)
         request.state.violations = _violations(exc)
+        _log_refusal(request, exc.status_code, exc.message)
         return error_response(exc)
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -71,7 +72,8 @@ def install_error_handlers(app: FastAPI) -> None:
             405: f"method {request.method} is not allowed on {request.url.path}",
         }.get(exc.status_code, str(exc.detail))
         if exc.status_code in (404, 405):
-            request.state.violations = [SpecViolation("path", message, "path")]
+            request.state.violations = [Violation("path", message, "path")]
+        _log_refusal(request, exc.status_code, message)
         return JSONResponse(
             error_body(exc.status_code, message), exc.status_code, headers=exc.headers
         )
@@ -83,6 +85,48 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestError, on_request_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_crash)
+
+
+class CrashMiddleware:
+    """Answers the fake's own bugs with a 500 and keeps the connection open.
+
+    Starlette's outermost layer answers an unhandled exception, then raises it
+    again for the server to log, and uvicorn closes the connection on seeing it:
+    a client whose request hit a bug lost its keep-alive connection too. Caught
+    here, inside the journal (which records the 500), the exception ends with
+    its answer. One raised after the answer began cannot be answered: it goes
+    on, and the server cuts the connection, as it must for half an answer.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except asyncio.CancelledError:
+            # The server is stopping and ended this request (SIGTERM, after the grace
+            # period): say so, rather than the server's bare 500, then stop.
+            if not started:
+                message = "the mock is shutting down; this request was ended: retry elsewhere"
+                await JSONResponse(error_body(503, message), 503)(scope, receive, send)
+            raise
+        except Exception as exc:
+            if started:
+                raise
+            logger.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            response = JSONResponse(error_body(500, f"internal error in the mock: {exc!r}"), 500)
+            await response(scope, receive, send)
 
 
 class ReadScopeMiddleware:
@@ -111,12 +155,58 @@ def get_service(request: Request) -> MockService:
     return service
 
 
+def api_key(authorization: str | None) -> str:
+    """The API key in an ``Authorization: Bearer <key>`` header; Unauthorized otherwise."""
+    if not authorization:
+        raise Unauthorized("missing Authorization header: send 'Authorization: Bearer <API key>'")
+    scheme, _, key = authorization.partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise Unauthorized("malformed Authorization header: expected 'Bearer <API key>'")
+    return key
+
+
 def get_account(request: Request, service: MockService | None = None) -> str:
     """The caller's account (``service``: the request's, if the caller has it already)."""
     service = service or get_service(request)
-    account = service.authenticate(request.headers.get("authorization"))
+    account = service.open_account(api_key(request.headers.get("authorization")))
     request.state.account = account
     return account
+
+
+#: The request header that tells the fake how the submitted job ends.
+OUTCOME_HEADER = "X-Mock-Outcome"
+
+
+def outcome_from_header(value: str) -> Outcome:
+    """Read ``X-Mock-Outcome``: ``complete``, ``nsfw``, or ``fail[:CODE[:MESSAGE]]``.
+
+    Raises ValidationFailed naming the header, as any other bad input.
+    """
+    kind, _, rest = value.strip().partition(":")
+    kind = kind.lower()
+    if kind in ("complete", "completed") and not rest:
+        return COMPLETED
+    if kind == "nsfw" and not rest:
+        return NSFW
+    if kind == "fail":
+        code_text, _, message = rest.partition(":")
+        if code_text and not code_text.isdigit():
+            code_text = "0"  # reported below as out of range, with the text given
+        try:
+            return failure(int(code_text) if code_text else DEFAULT_FAILURE_CODE, message)
+        except ValueError:
+            raise ValidationFailed(
+                field=OUTCOME_HEADER,
+                reason=f"task code {rest.partition(':')[0]!r} is not a number from 1 to "
+                f"{MAX_TASK_CODE}",
+                location="header",
+            ) from None
+    raise ValidationFailed(
+        field=OUTCOME_HEADER,
+        reason=f"{value!r} is not complete, nsfw, or fail[:CODE[:MESSAGE]]",
+        location="header",
+    )
 
 
 def get_urls(request: Request, service: MockService | None = None) -> Urls:
@@ -151,7 +241,7 @@ def _base_url(request: Request) -> str:
 
 # The dependencies are coroutines although they never await: FastAPI runs a plain
 # ``def`` dependency in the thread pool, and three thread hops per request cost
-# more than the whole route does (1.7x the GET throughput on 2 cores).
+# more than the whole route does (``benchmarks/run.py`` measures it).
 async def _service_dependency(request: Request) -> MockService:
     return get_service(request)
 
@@ -173,7 +263,4 @@ async def json_body(request: Request) -> Any:
     raw = await request.body()
     if not raw.strip():
         raise ValidationFailed(field="body", reason="is required: send a JSON object")
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ValidationFailed(field="body", reason=f"is not valid JSON ({exc})") from None
+    return parse_request_json(raw)

@@ -6,17 +6,20 @@ from, the status it got, how long it took, and each way it broke the spec
 "no request was invalid"); the pytest plugin can fail a test whose client
 sent anything the spec forbids.
 
-Bodies are kept only when they are JSON and small, so the journal of a test
-that uploads a 100 MB video stays small. They are kept as sent and parsed when
-first read: parsing every answer as it left took a tenth of each GET, and the
-parsed objects tripled the journal's memory and the garbage collector's pauses
-on a long-running server (benchmarks/run.py).
+Bodies are kept only when they are JSON and at most :data:`MAX_KEPT_BODY`
+bytes each, so the journal of a test that uploads a 100 MB video stays small;
+and the journal as a whole holds at most ``max_bytes`` (``serve
+--journal-max-mb``) as well as at most ``limit`` entries, dropping the oldest
+first: 30,000 refused 60 KB submissions once grew a server from 77 MB to 1.8 GB.
+Bodies are kept as sent and parsed when first read: parsing every answer as
+it left took a tenth of each GET, and the parsed objects tripled the journal's
+memory and the garbage collector's pauses on a long-running server
+(benchmarks/run.py).
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import threading
 import time
 from collections import deque
@@ -27,21 +30,18 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_api.clock import Clock
+from mock_api.errors import Violation
 from mock_api.faults import bearer_key
+from mock_api.json_input import parse_kept_json
 from mock_api.store import account_id
 
 #: The largest body (request or response) the journal keeps, in bytes.
 MAX_KEPT_BODY = 64 * 1024
-
-
-@dataclass(frozen=True)
-class SpecViolation:
-    field: str
-    reason: str
-    location: str = "body"
-
-    def __str__(self) -> str:
-        return f"{self.location} {self.field!r}: {self.reason}"
+#: What the journal may hold by default, in bytes (``serve --journal-max-mb``).
+DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+#: What one entry costs beyond its strings and bodies: the tuple, the ints and
+#: floats, the deque's slot (measured with tracemalloc, rounded up).
+_ENTRY_OVERHEAD = 400
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class JournalEntry:
     account: str | None
     status: int
     duration_ms: float  # wall-clock time spent answering
-    violations: tuple[SpecViolation, ...] = ()
+    violations: tuple[Violation, ...] = ()
     # The fault rule that fired on the request, if one did. A ``drop`` keeps the
     # status it began to send: the client saw the connection cut, not that status.
     fault: str | None = None
@@ -89,28 +89,41 @@ class JournalEntry:
 #: which the garbage collector stops tracking: a journal of JournalEntry objects made
 #: every full collection walk it, a 20-40 ms pause once it held 50,000 entries.
 _Record = tuple[
-    int, str, str, bytes, str | None, int, float, tuple[SpecViolation, ...], str | None,
+    int, str, str, bytes, str | None, int, float, tuple[Violation, ...], str | None,
     tuple[bytes, ...], bytes | None, bytes | None,
 ]  # fmt: skip
 
 
 class Journal:
-    """The last ``limit`` requests, oldest first out.
+    """The last ``limit`` requests holding at most ``max_bytes``, oldest first out.
 
     A request only appends a tuple; :class:`JournalEntry` objects are made when
     the journal is read, which tests and the control API do far less often than
     clients send requests (building them as requests left took a fifth of a GET).
     """
 
-    def __init__(self, limit: int = 100_000) -> None:
-        # A deque with a maximum length drops the oldest entry itself, in O(1).
-        self._items: deque[tuple[int, _Record]] = deque(maxlen=limit)
+    def __init__(self, limit: int = 100_000, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        if limit < 1 or max_bytes < 1:
+            raise ValueError("a journal holds at least one entry and one byte")
+        self._items: deque[tuple[int, _Record, int]] = deque()  # (seq, record, size)
+        self._limit = limit
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._lock = threading.Lock()
         self._seq = 0
 
     @property
     def limit(self) -> int:
-        return self._items.maxlen or 0
+        return self._limit
+
+    @property
+    def max_bytes(self) -> int:
+        return self._max_bytes
+
+    @property
+    def size(self) -> int:
+        """What the entries held now take, by the journal's own count (bytes)."""
+        return self._bytes
 
     def record(self, **fields: Any) -> JournalEntry:
         """Add an entry made of ``fields`` (:class:`JournalEntry`'s, but ``seq``)."""
@@ -125,18 +138,24 @@ class Journal:
             like.status, like.duration_ms, like.violations, like.fault, headers,
             like.request_body, like.response_body,
         )  # fmt: skip
-        return _entry((self._add(record), record))
+        return _entry((self._add(record), record, 0))
 
     def _add(self, record: _Record) -> int:
         """Append a record as the middleware makes it; returns its ``seq``."""
+        size = _size(record)
         with self._lock:
             self._seq += 1
-            self._items.append((self._seq, record))
+            items = self._items
+            items.append((self._seq, record, size))
+            self._bytes += size
+            while len(items) > self._limit or (self._bytes > self._max_bytes and len(items) > 1):
+                self._bytes -= items.popleft()[2]
             return self._seq
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._bytes = 0
 
     def entries(
         self,
@@ -164,9 +183,24 @@ class Journal:
         return self.entries(invalid=True)
 
 
-def _entry(item: tuple[int, _Record]) -> JournalEntry:
+def _size(record: _Record) -> int:
+    """Roughly the bytes ``record`` holds: its strings and bodies, plus a fixed overhead."""
+    path, query, violations, headers = record[2], record[3], record[7], record[9]
+    request_body, response_body = record[10], record[11]
+    return (
+        _ENTRY_OVERHEAD
+        + len(path)
+        + len(query)
+        + sum(len(part) for part in headers)
+        + sum(100 + len(v.field) + len(v.reason) for v in violations)
+        + (len(request_body) if request_body else 0)
+        + (len(response_body) if response_body else 0)
+    )
+
+
+def _entry(item: tuple[int, _Record, int]) -> JournalEntry:
     seq, (at_ms, method, path, query, account, status, duration_ms, violations, fault, headers,
-          request_body, response_body) = item  # fmt: skip
+          request_body, response_body), _ = item  # fmt: skip
     return JournalEntry(
         seq=seq,
         at_ms=at_ms,
@@ -301,9 +335,4 @@ def _kept(body: bytearray | list[bytes], is_json: bool) -> bytes | None:
 
 
 def _parse(body: bytes | None) -> Any:
-    if body is None:
-        return None
-    try:
-        return json.loads(body)
-    except ValueError:
-        return None
+    return None if body is None else parse_kept_json(body)

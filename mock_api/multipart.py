@@ -21,6 +21,10 @@ from mock_api.errors import PayloadTooLarge, ValidationFailed
 SNIFF_BYTES = 262  # what the type sniffers look at
 
 
+#: The longest multipart boundary (RFC 2046 section 5.1.1).
+MAX_BOUNDARY = 70
+
+
 @dataclass
 class FilePart:
     filename: str = "upload"
@@ -50,6 +54,13 @@ async def read_file_part(
     if kind != b"multipart/form-data" or not boundary:
         raise ValidationFailed(
             field=name, reason=f"is required: send multipart/form-data with a part named {name!r}"
+        )
+    if len(boundary) > MAX_BOUNDARY:
+        raise ValidationFailed(
+            field="Content-Type",
+            reason=f"has a multipart boundary of {len(boundary)} characters; RFC 2046 "
+            f"allows 1 to {MAX_BOUNDARY}",
+            location="header",
         )
     found: FilePart | None = None
     limit: tuple[str, int] | None = None

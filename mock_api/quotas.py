@@ -21,6 +21,10 @@ from dataclasses import dataclass
 WINDOW_MS = 60_000
 
 
+#: The highest quota that can be set (openapi.yaml says the same): past it, say unlimited.
+MAX_LIMIT = 100_000
+
+
 @dataclass(frozen=True)
 class Limits:
     videos_per_minute: int | None  # None: unlimited
@@ -29,8 +33,8 @@ class Limits:
     def __post_init__(self) -> None:
         for name in ("videos_per_minute", "max_concurrent"):
             value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be >= 1 or unlimited")
+            if value is not None and not 1 <= value <= MAX_LIMIT:
+                raise ValueError(f"{name} must be from 1 to {MAX_LIMIT}, or null (unlimited)")
 
 
 class Level(enum.StrEnum):

@@ -19,6 +19,13 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any, Generic, Protocol, TypeVar, cast
 
+import yaml
+
+# libyaml's loader when PyYAML has it, as mock_api.spec uses.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: The largest rules file read (bytes): thousands of rules fit.
+MAX_RULES_FILE_BYTES = 1_000_000
+
 
 class Rule(Protocol):
     @property
@@ -61,11 +68,44 @@ def with_counts(rule: R, matched: int, applied: int) -> R:
     return updated
 
 
+#: The most matches a rule can be limited to (openapi.yaml says the same); omit
+#: ``times`` for a rule that never runs out.
+MAX_TIMES = 1_000_000
+
+
+def load_rules_yaml(text: str) -> Any:
+    """A rules file's YAML, refusing anchors and aliases (``&a``, ``*a``).
+
+    An alias is a reference, so a 1 KB file of nested ones (a "billion laughs")
+    loads as a small graph that every later walk (the schema check, JSON for the
+    store) expands to gigabytes. A rules file has no use for them; refusing them
+    from the event stream, before anything is built, costs one parse.
+    """
+    if len(text) > MAX_RULES_FILE_BYTES:
+        raise ValueError(f"the file is over {MAX_RULES_FILE_BYTES} bytes; rules files are small")
+    try:
+        for event in yaml.parse(text, Loader=_SAFE_LOADER):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                where = f"line {event.start_mark.line + 1}: " if event.start_mark else ""
+                raise ValueError(
+                    f"{where}YAML anchors and aliases (&name, *name) are not allowed in a "
+                    "rules file: write each rule out"
+                )
+        return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        raise ValueError(f"not valid YAML: {exc}") from None
+
+
+def check_range(name: str, value: float | None, low: float, high: float) -> None:
+    """ValueError naming ``name`` unless it is absent or a finite number in [low, high]."""
+    if value is not None and not (low <= value <= high):  # NaN fails too
+        raise ValueError(f"{name} must be from {low} to {high}")
+
+
 def check_counts(times: int | None, share: float) -> None:
     if not 0.0 <= share <= 1.0:
         raise ValueError("share must be between 0 and 1")
-    if times is not None and times < 0:
-        raise ValueError("times must be >= 0")
+    check_range("times", times, 0, MAX_TIMES)
 
 
 E = TypeVar("E", bound=enum.Enum)
@@ -97,12 +137,38 @@ def draw(seed: int, rule_id: str, n: int) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-class RuleBook(Generic[R]):
-    def __init__(self, kind: str, store: RuleStore | None = None) -> None:
-        if store is None:
-            from mock_api.store import MemoryStore
+#: How each kind of rule is read back from its stored JSON form. Each kind
+#: registers its own decoder (its book does, on creation), so storage keeps
+#: rules as plain JSON and never imports the modules that define them.
+_DECODERS: dict[str, Callable[[dict[str, Any]], Rule]] = {}
 
-            store = MemoryStore()
+
+def register_rule_kind(kind: str, decode: Callable[[dict[str, Any]], Rule]) -> None:
+    """Say how rules of ``kind`` are rebuilt from :func:`rule_definition`'s form."""
+    known = _DECODERS.setdefault(kind, decode)
+    if known is not decode:
+        raise ValueError(f"rule kind {kind!r} is registered already")
+
+
+def decode_rule(kind: str, definition: dict[str, Any]) -> Rule:
+    """A stored rule rebuilt by its kind's decoder; ValueError for a kind nobody registered."""
+    try:
+        decode = _DECODERS[kind]
+    except KeyError:
+        raise ValueError(f"no rule kind {kind!r} is registered") from None
+    return decode(definition)
+
+
+def rule_definition(rule: Rule) -> dict[str, Any]:
+    """A rule as the control API takes it: its JSON form without the counters."""
+    return {k: v for k, v in rule.as_dict().items() if k not in ("matched", "applied")}
+
+
+class RuleBook(Generic[R]):
+    """The rules of one kind, kept in a :class:`RuleStore`; ``decode`` rebuilds a stored one."""
+
+    def __init__(self, kind: str, store: RuleStore, decode: Callable[[dict[str, Any]], R]) -> None:
+        register_rule_kind(kind, decode)
         self.kind = kind
         self._store = store
 

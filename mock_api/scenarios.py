@@ -19,12 +19,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from mock_api.lifecycle import NEVER_MS, Outcome, Status
 from mock_api.planning import DEFAULT_FAILURE_CODE, TASK_MESSAGES, Directive
-from mock_api.rulebook import RuleBook, RuleStore, check_counts, rule_head
+from mock_api.rulebook import (
+    RuleBook,
+    RuleStore,
+    check_counts,
+    check_range,
+    load_rules_yaml,
+    rule_head,
+)
 from mock_api.store import account_id
+
+#: Task codes a rule may set (the ``X-Mock-Outcome`` header takes the same).
+MAX_TASK_CODE = 99_999
+#: The longest a rule may keep a job in ``created`` or ``processing``: a year. Stuck
+#: jobs (``stuck-created``, ``stuck-processing``) never move at all.
+MAX_RULE_SECONDS = 31_536_000
 
 
 class Then(enum.StrEnum):
@@ -78,9 +89,8 @@ class ScenarioRule:
     def __post_init__(self) -> None:
         check_counts(self.times, self.share)
         for name in ("queue_seconds", "processing_seconds"):
-            value = getattr(self, name)
-            if value is not None and value < 0:
-                raise ValueError(f"{name} must be >= 0")
+            check_range(name, getattr(self, name), 0, MAX_RULE_SECONDS)
+        check_range("code", self.code, 1, MAX_TASK_CODE)
         if (
             self.code is not None or self.message is not None
         ) and self.then not in _TERMINAL_DEFAULTS:
@@ -166,7 +176,7 @@ def rule_from_dict(data: Mapping[str, Any]) -> ScenarioRule:
 
 
 def rules_from_yaml(text: str) -> list[ScenarioRule]:
-    document = yaml.safe_load(text) or {}
+    document = load_rules_yaml(text) or {}
     items = document.get("scenarios", []) if isinstance(document, Mapping) else document
     if not isinstance(items, list):
         raise ValueError("expected a list of rules, or a mapping with a 'scenarios' list")
@@ -180,8 +190,8 @@ def rules_from_yaml(text: str) -> list[ScenarioRule]:
 
 
 class ScenarioBook(RuleBook[ScenarioRule]):
-    def __init__(self, store: RuleStore | None = None) -> None:
-        super().__init__("scenario", store)
+    def __init__(self, store: RuleStore) -> None:
+        super().__init__("scenario", store, rule_from_dict)
 
     def directive_for(self, account: str, body: Mapping[str, Any]) -> Directive | None:
         rule = self.fire(lambda r: r.match(account, body))

@@ -17,6 +17,8 @@ from types import TracebackType
 import uvicorn
 from starlette.types import ASGIApp
 
+from mock_api.serving import SHUTDOWN_GRACE_SECONDS
+
 
 class LiveServer:
     def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -26,7 +28,13 @@ class LiveServer:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.port: int = self._socket.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._run, name=f"wavespeed-mock:{self.port}", daemon=True

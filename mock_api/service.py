@@ -1,9 +1,17 @@
 """The fake's behaviour, between the HTTP edge and the pure cores.
 
-:class:`MockService` turns requests into records: it authenticates keys,
+:class:`MockService` turns requests into records: it opens accounts for keys,
 reads the submitted media, prices the job with :mod:`mock_api.billing`, plans
 its life with :mod:`mock_api.planning`, charges the account and stores the
 job. Routes only translate HTTP to these calls and back.
+
+It is the one way to the state: nothing else holds its store
+(``tests/test_architecture.py``). It is composed of small services, one
+concern each, which callers use by their named operations: the rule books
+(``scenarios``, ``faults``: add, remove, list), the webhook dispatcher
+(``webhooks``: deliveries, pump), the request journal (``journal``), the clock
+(``clock``) and the contract (``spec``: validation). Each keeps what it needs
+in the store protocol of its own concern (:mod:`mock_api.store`).
 """
 
 from __future__ import annotations
@@ -20,7 +28,8 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from mock_api import billing, quotas
-from mock_api.clock import Clock, SystemClock
+from mock_api.clock import Clock, ManualClock, OffsetClock, SystemClock
+from mock_api.datauri import is_data_uri, read_data_uri
 from mock_api.errors import (
     InsufficientBalance,
     InvalidInput,
@@ -34,8 +43,10 @@ from mock_api.errors import (
 )
 from mock_api.faults import FaultBook
 from mock_api.fetch import fetch_remote
+from mock_api.history import HistoryPage, HistoryQuery, oldest_shown_ms, select
 from mock_api.journal import Journal
-from mock_api.lifecycle import Outcome, Status, status_at
+from mock_api.json_input import check_storable
+from mock_api.lifecycle import NEVER_MS, Outcome, Status, status_at
 from mock_api.media import (
     MediaInfo,
     probe_audio,
@@ -46,6 +57,7 @@ from mock_api.media import (
     sniff_kind,
     write_mp4,
 )
+from mock_api.models import INFINITETALK_FAST_V2V_MULTI, ModelSpec
 from mock_api.planning import Directive, choose_outcome, job_key, plan_job
 from mock_api.quotas import Limits
 from mock_api.scenarios import ScenarioBook
@@ -66,12 +78,7 @@ from mock_api.urls import FILES_PREFIX, OUTPUTS_PREFIX, SAMPLES_PREFIX, Urls
 from mock_api.views import prediction
 from mock_api.webhooks import SECRET_PREFIX, Delivery, WebhookDispatcher, payload_bytes
 
-MEDIA_INPUTS: tuple[tuple[str, MediaKind], ...] = (
-    ("video", "video"),
-    ("left_audio", "audio"),
-    ("right_audio", "audio"),
-    ("mask_image", "image"),
-)
+MEDIA_INPUTS: tuple[tuple[str, MediaKind], ...] = INFINITETALK_FAST_V2V_MULTI.media_inputs
 _PROBES = {"video": probe_video, "audio": probe_audio, "image": probe_image}
 
 
@@ -93,11 +100,16 @@ class MockService:
         self.clock = clock or SystemClock()
         self.store: Store = store if store is not None else MemoryStore()
         self.spec = spec or default_spec()
-        self.journal = Journal()  # per process, even when several share one store
+        # Per process, even when several share one store.
+        self.journal = Journal(max_bytes=self.settings.journal_max_bytes)
         self.scenarios = ScenarioBook(self.store)
         self.faults = FaultBook(self.store)
         self.webhooks = WebhookDispatcher(
-            self.clock, self._webhook_payload, self.webhook_secret, store=self.store
+            self.clock,
+            self._webhook_payload,
+            self.webhook_secret,
+            store=self.store,
+            allow_private=self.settings.webhook_allow_private,
         )
         seed = self.settings.random_seed
         # Seeded ids replay on a fresh store; a service opening a store that
@@ -131,16 +143,9 @@ class MockService:
 
     # accounts
 
-    def authenticate(self, authorization: str | None) -> str:
-        """The account behind an ``Authorization`` header, opened on first use."""
-        if not authorization:
-            raise Unauthorized(
-                "missing Authorization header: send 'Authorization: Bearer <API key>'"
-            )
-        scheme, _, key = authorization.partition(" ")
-        key = key.strip()
-        if scheme.lower() != "bearer" or not key:
-            raise Unauthorized("malformed Authorization header: expected 'Bearer <API key>'")
+    def open_account(self, key: str) -> str:
+        """The account behind an API key, opened on first use; Unauthorized for a key
+        the settings do not allow. (The HTTP edge reads the key from its header.)"""
         allowed = self.settings.api_keys
         if allowed is not None and key not in allowed:
             raise Unauthorized("invalid API key")
@@ -158,6 +163,53 @@ class MockService:
         if job is None or job.account != account:
             raise NotFound(f"prediction {job_id} not found")
         return job
+
+    def jobs(self, account: str | None = None) -> list[Job]:
+        """Stored jobs in submission order: every account's, or one account's."""
+        return self.store.jobs(account)
+
+    def any_job(self, job_id: str) -> Job | None:
+        """A job whoever owns it (the control API and test handles see every account)."""
+        return self.store.job(job_id)
+
+    def ledger(self, account: str) -> list[LedgerEntry]:
+        """An account's ledger: charges, refunds and balance settings, in order."""
+        return self.store.ledger(account)
+
+    def stored_file(self, file_id: str) -> StoredFile | None:
+        """An uploaded file by id (a capability URL: whoever has the URL may read it)."""
+        return self.store.file(file_id)
+
+    @property
+    def shares_state(self) -> bool:
+        """Other processes may change the state (SQLite): reads need a per-request scope."""
+        return self.store.shared
+
+    def close(self) -> None:
+        """Release the store (checkpoint and close a database); the service is done."""
+        self.store.close()
+
+    def run_until_idle(self) -> list[str]:
+        """Move time to when every job that will finish has finished; return their ids.
+
+        Jobs held on purpose (a ``stuck-created`` or ``stuck-processing`` scenario)
+        never finish, so they are left where they are and do not move the clock.
+        Only a clock that can be steered (manual or offset) moves; on the system
+        clock this raises ValueError.
+        """
+        clock = self.clock
+        if not isinstance(clock, ManualClock | OffsetClock):
+            raise ValueError("the system clock cannot be steered")
+        now = clock.now_ms()
+        due = [
+            job
+            for job in self.store.jobs()
+            if not status_at(job.plan, now).terminal and job.plan.finished_ms < NEVER_MS
+        ]
+        finish = max((job.plan.finished_ms for job in due), default=now)
+        if finish > now:
+            clock.set(finish)
+        return [job.id for job in due]
 
     def queue_directive(self, directive: Directive, count: int = 1) -> None:
         """Apply ``directive`` to the next ``count`` submissions without a header."""
@@ -186,7 +238,7 @@ class MockService:
         order, by ``directive`` (the request's header), the queue a test
         filled, the scenario rules, then the seeded rates.
         """
-        self._check_rate(account)
+        self._check_rate(account, self.clock.now_ms())  # before fetching any media
         inputs = {"order": "meanwhile", "seed": -1, **body}
         inputs.pop("enable_sync_mode", None)
         inputs.pop("webhook_url", None)
@@ -195,13 +247,18 @@ class MockService:
             with self._rng_lock:
                 seed = self._rng.randint(0, 2**31 - 1)
         order = billing.Order(inputs["order"])
+        stored_input = {**inputs, "seed": seed}
+        # Everything the transaction writes is checked and converted before it opens.
+        check_storable(stored_input)
+        if webhook is not None:
+            check_storable(webhook, "webhook")
 
         media: dict[str, _Media] = {}
         quote: billing.Quote | None = None
         failure: TaskError | None = None
         try:
             for name, kind in MEDIA_INPUTS:
-                if name in inputs:
+                if inputs.get(name):  # "" is an unused optional input (README: empty inputs)
                     media[name] = await self._read_media(name, inputs[name], kind, urls)
             quote = self._price(media, order)
         except TaskError as exc:
@@ -210,58 +267,136 @@ class MockService:
         canonical = {k: (media[k].digest if k in media else v) for k, v in inputs.items()}
         canonical["seed"] = seed
         key = job_key(seed, json.dumps(canonical, sort_keys=True, default=str))
-        output_seconds = quote.output_seconds if quote else Decimal(0)
 
-        with self.store.transaction():
-            now = self.clock.now_ms()
-            if quote is not None:
-                self._check_funds(account, quote.cost_micros, now)
-            # Only a job that is accepted uses up a queued outcome or a counted rule.
-            directive = (
-                directive
-                or self._next_directive()
-                or self.scenarios.directive_for(account, inputs)
-                or Directive()
-            )
-            if failure is not None:
-                outcome = Outcome(Status.FAILED, code=failure.code, error=failure.message)
-            else:
-                outcome = choose_outcome(directive.outcome, self.settings.outcomes, key)
-            plan = plan_job(
-                created_ms=now,
-                output_seconds=output_seconds,
-                pace=self.settings.pace,
-                key=key,
-                outcome=outcome,
-                directive=directive,
-                not_before_ms=self._free_slot_ms(account, now, directive),
-            )
-            job = Job(
-                id=self._new_id(),
-                account=account,
-                model=MODEL_ID,
-                input={**inputs, "seed": seed},
-                seed=seed,
-                plan=plan,
-                quote=quote,
-                output_ms=int(output_seconds * 1000),
-                variant=int(key[:8], 16),
-            )
-            if quote is not None:
-                self._charge(job, quote, now)
-            self.store.add_job(job)
-        if webhook is not None:
-            self.webhooks.register(
-                Delivery(
-                    id=f"msg_{self._new_id()}",
-                    job_id=job.id,
-                    account=account,
-                    url=webhook,
-                    base_url=urls.base,
-                    next_attempt_ms=job.plan.finished_ms,
+        queued: Directive | None = None
+        try:
+            with self.store.transaction():
+                now = self.clock.now_ms()
+                # The quotas are decided in the transaction that inserts the job, so
+                # workers sharing a database cannot each take the last free place.
+                self._check_rate(account, now)
+                if quote is not None:
+                    self._check_funds(account, quote.cost_micros, now)
+                # Only a job that is accepted uses up a queued outcome or a counted rule
+                # (a rule's count is a write the transaction takes back if it fails).
+                if directive is None:
+                    queued = self._next_directive()
+                directive = (
+                    directive
+                    or queued
+                    or self.scenarios.directive_for(account, inputs)
+                    or Directive()
                 )
-            )
+                job = self._insert(account, stored_input, seed, key, quote, failure, directive, now)
+                if webhook is not None:
+                    self.webhooks.register(
+                        Delivery(
+                            id=f"msg_{self._new_id()}",
+                            job_id=job.id,
+                            account=account,
+                            url=webhook,
+                            base_url=urls.base,
+                            next_attempt_ms=job.plan.finished_ms,
+                        )
+                    )
+        except BaseException:
+            if queued is not None:  # not used up after all: the next submission gets it
+                with self._rng_lock:
+                    self._directives.appendleft(queued)
+            raise
         return job
+
+    def _insert(
+        self,
+        account: str,
+        stored_input: Mapping[str, Any],
+        seed: int,
+        key: str,
+        quote: billing.Quote | None,
+        failure: TaskError | None,
+        directive: Directive,
+        now: int,
+    ) -> Job:
+        """Plan, charge and store the job (in :meth:`submit`'s transaction)."""
+        output_seconds = quote.output_seconds if quote else Decimal(0)
+        if failure is not None:
+            outcome = Outcome(Status.FAILED, code=failure.code, error=failure.message)
+        else:
+            outcome = choose_outcome(directive.outcome, self.settings.outcomes, key)
+        plan = plan_job(
+            created_ms=now,
+            output_seconds=output_seconds,
+            pace=self.settings.pace,
+            key=key,
+            outcome=outcome,
+            directive=directive,
+            not_before_ms=self._free_slot_ms(account, now, directive),
+        )
+        job = Job(
+            id=self._new_id(),
+            account=account,
+            model=MODEL_ID,
+            input=stored_input,
+            seed=seed,
+            plan=plan,
+            quote=quote,
+            output_ms=int(output_seconds * 1000),
+            variant=int(key[:8], 16),
+        )
+        if quote is not None:
+            self._charge(job, quote, now)
+        self.store.add_job(job)
+        return job
+
+    def history(self, account: str, query: HistoryQuery) -> HistoryPage:
+        """One page of the account's predictions of the last 7 days (:mod:`mock_api.history`)."""
+        now = self.clock.now_ms()
+        return select(self.store.jobs_created_since(account, oldest_shown_ms(now)), query, now)
+
+    def delete_predictions(self, account: str, job_ids: list[str]) -> int:
+        """Delete the account's predictions among ``job_ids``; how many there were.
+
+        Others' ids and unknown ids count as nothing and change nothing, so the
+        answer reveals no one else's jobs. A deleted job answers 404 from then on
+        and leaves the history; its charge (and planned refund) stay in the ledger.
+        """
+        return len(self.store.delete_jobs(account, job_ids))
+
+    async def quote(self, model: ModelSpec, inputs: Mapping[str, Any], urls: Urls) -> billing.Quote:
+        """What submitting ``inputs`` would be charged: the same probing and rule as the charge.
+
+        Inputs may be partial, as WaveSpeed's pricing endpoint takes them: a
+        priced audio left out counts as 0 s, so no inputs at all quote the
+        minimum (the catalogue's ``base_price``). What cannot be priced is a 400
+        naming ``inputs.<field>``: media that cannot be read (where a submission
+        would make a failed job instead), an ``order`` that is not one, a video
+        over the length limit.
+        """
+        order = inputs.get("order", billing.Order.MEANWHILE.value)
+        if not isinstance(order, str) or order not in {o.value for o in billing.Order}:
+            raise ValidationFailed(
+                field="inputs.order",
+                reason="must be one of " + ", ".join(o.value for o in billing.Order),
+            )
+        media: dict[str, _Media] = {}
+        for name, kind in model.media_inputs:
+            value = inputs.get(name)
+            if value is None or value == "":
+                continue
+            if not isinstance(value, str):
+                raise ValidationFailed(
+                    field=f"inputs.{name}", reason="must be an http(s) URL or a base64 data: URI"
+                )
+            try:
+                media[name] = await self._read_media(name, value, kind, urls)
+            except MediaError as exc:
+                raise ValidationFailed(
+                    field=f"inputs.{name}", reason=f"cannot be read: {exc.reason}"
+                ) from None
+        try:
+            return self._price(media, billing.Order(order))
+        except InvalidInput as exc:
+            raise ValidationFailed(field=f"inputs.{exc.field}", reason=exc.reason) from None
 
     # quotas
 
@@ -287,11 +422,10 @@ class MockService:
         """Set one account's quotas, or (``None``) every account's default."""
         self.store.set_limits(account, limits)
 
-    def _check_rate(self, account: str) -> None:
+    def _check_rate(self, account: str, now: int) -> None:
         limits = self.limits(account)
         if limits.videos_per_minute is None:
             return  # unlimited: no need to read the account's jobs
-        now = self.clock.now_ms()
         submitted = self.store.created_after(account, now - quotas.WINDOW_MS)
         wait_ms = quotas.retry_after_ms(submitted, now, limits)
         if wait_ms:
@@ -353,7 +487,9 @@ class MockService:
     async def _read_media(self, name: str, url: str, kind: MediaKind, urls: Urls) -> _Media:
         """Fetch and probe one input; a :class:`MediaError` names the input."""
         try:
-            if urls.is_own(url):
+            if is_data_uri(url):  # inline media: the same size limit as an upload of its kind
+                data = read_data_uri(url, max_bytes=self.settings.upload_limits[kind])
+            elif urls.is_own(url):
                 data = self._local_media(url)
             else:
                 limit = self.settings.upload_limits[kind]
@@ -365,15 +501,15 @@ class MockService:
 
     def _price(self, media: Mapping[str, _Media], order: billing.Order) -> billing.Quote:
         """The job's quote; raises :class:`InvalidInput` for what cannot be billed."""
-        video = media["video"].info.duration or Decimal(0)
+        video = _seconds(media, "video")
         if video > self.settings.max_video_seconds:
             raise InvalidInput(
                 field="video",
                 reason=f"the video lasts {video} s; the longest accepted is "
                 f"{self.settings.max_video_seconds} s",
             )
-        left = media["left_audio"].info.duration or Decimal(0)
-        right = media["right_audio"].info.duration or Decimal(0)
+        left = _seconds(media, "left_audio")
+        right = _seconds(media, "right_audio")
         quote = billing.quote(left, right, order, self.settings.billing)
         if quote.rejected:
             raise InvalidInput(field="left_audio, right_audio", reason=quote.rule)
@@ -506,6 +642,12 @@ class MockService:
         )
         self.store.add_file(stored)
         return stored
+
+
+def _seconds(media: Mapping[str, _Media], name: str) -> Decimal:
+    """How long an input lasts; 0 s when it was not given (a partial price quote)."""
+    found = media.get(name)
+    return (found.info.duration if found else None) or Decimal(0)
 
 
 def _kind_from_content_type(content_type: str | None) -> MediaKind:

@@ -33,6 +33,11 @@ ENV_VAR = "WAVESPEED_MOCK_SERVE"
 DEFAULT_DATA_DIR = ".wavespeed-mock"
 DB_FILENAME = "state.db"
 MEMORY = ":memory:"
+#: On SIGTERM, requests still running after this many seconds are ended (cancelled),
+#: not waited for: one sleeping in a latency fault or waiting in sync mode would
+#: otherwise keep the process alive as long as it sleeps. With the lifespan's own
+#: shutdown after it, the server is gone within 5 seconds (README, "Limits").
+SHUTDOWN_GRACE_SECONDS = 3
 
 
 def billing_policy(
@@ -66,6 +71,9 @@ class ServeOptions:
     sync_timeout: float = 60.0
     level: str | None = None
     control_token: str | None = None
+    journal_max_mb: int = 32
+    #: None: allowed when serving on loopback only (local receivers are the common case).
+    webhook_allow_private: bool | None = None
     #: The SQLite file (absolute once resolved), or :data:`MEMORY`.
     db: str = MEMORY
 
@@ -86,6 +94,12 @@ class ServeOptions:
             limits=Level(self.level).limits if self.level else UNLIMITED,
             control_enabled=self.control_token is not None or is_loopback(self.host),
             control_token=self.control_token,
+            journal_max_bytes=self.journal_max_mb * 1024 * 1024,
+            webhook_allow_private=(
+                is_loopback(self.host)
+                if self.webhook_allow_private is None
+                else self.webhook_allow_private
+            ),
         )
 
     def with_db(self, db: str | Path | None, data_dir: str | Path) -> ServeOptions:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from mock_api.billing import BillingPolicy
 from mock_api.fetch import RemoteFetchPolicy
+from mock_api.journal import DEFAULT_MAX_BYTES
 from mock_api.planning import PACES, OutcomeRates, Pace
 from mock_api.quotas import UNLIMITED, Limits
 
@@ -54,6 +55,11 @@ class Settings:
     #: The control API (``/_mock/...``): off, or guarded by this token when set.
     control_enabled: bool = True
     control_token: str | None = None
+    #: Webhooks may go to loopback, private and link-local addresses (local receivers:
+    #: tests, a developer's machine). ``serve`` turns it off beyond loopback.
+    webhook_allow_private: bool = True
+    #: The most the request journal holds (bytes); the oldest entries go first.
+    journal_max_bytes: int = DEFAULT_MAX_BYTES
 
     def __post_init__(self) -> None:
         if self.initial_balance_micros < 0:

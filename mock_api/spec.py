@@ -14,16 +14,29 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 import yaml
 
-from mock_api.errors import ValidationFailed
+from mock_api.errors import ValidationFailed, Violation
 
-SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
-# libyaml's safe loader when PyYAML has it: the same document in 19 ms rather
-# than 155 ms, paid by every process that starts the fake (benchmarks/run.py).
+
+def _spec_path() -> Path:
+    """Where ``openapi.yaml`` is: in the package, where a wheel carries it (``setup.py``
+    copies the top-level file in at build time), else at the top of a checkout.
+
+    The repository holds one copy only, at its top (``mock_api/openapi.yaml`` is
+    ignored by git), so an installed package and a checkout read the same file.
+    """
+    package = Path(__file__).resolve().parent
+    packaged = package / "openapi.yaml"
+    return packaged if packaged.is_file() else package.parent / "openapi.yaml"
+
+
+SPEC_PATH = _spec_path()
+# libyaml's safe loader when PyYAML has it: several times faster on this
+# document, a cost every process that starts the fake pays (benchmarks/run.py).
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
@@ -44,16 +57,6 @@ class Operation:
     method: str  # lower case
     path: str  # the template, as in the spec
     definition: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Violation:
-    field: str
-    reason: str
-    location: str = "body"
-
-    def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "reason": self.reason, "location": self.location}
 
 
 class RequestInvalid(ValidationFailed):
@@ -133,6 +136,14 @@ class Spec:
         found = (v for error in validator.iter_errors(body) for v in _violations(error))
         return [Violation(v.field, v.reason, "response") for v in dict.fromkeys(found)]
 
+    def inlined_schema(self, name: str) -> dict[str, Any]:
+        """``components/schemas/<name>`` standing alone: references inlined, ``x-`` notes dropped.
+
+        For clients that take a model's request schema from the catalogue and
+        cannot follow references into a document they do not have.
+        """
+        return cast(dict[str, Any], _inline(self.document["components"]["schemas"][name], self))
+
     def validate_body(
         self, operation_id: str, body: object, content_type: str = "application/json"
     ) -> None:
@@ -173,6 +184,19 @@ class Spec:
         return values
 
 
+def _inline(node: Any, spec: Spec) -> Any:
+    if isinstance(node, Mapping):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            target = spec.document["components"]["schemas"][ref.rsplit("/", 1)[1]]
+            siblings = {k: v for k, v in node.items() if k != "$ref"}
+            return _inline({**target, **siblings}, spec)
+        return {k: _inline(v, spec) for k, v in node.items() if not str(k).startswith("x-")}
+    if isinstance(node, list):
+        return [_inline(item, spec) for item in node]
+    return node
+
+
 def _coerce(raw: str, kind: str) -> Any:
     if kind == "integer":
         try:
@@ -211,7 +235,7 @@ def _violations(error: jsonschema.ValidationError) -> list[Violation]:
             Violation(prefix + str(k), "is not allowed") for k in error.instance if k not in known
         ]
     field = path or "body"
-    if keyword == "pattern" and "x-reason" in schema:
+    if keyword in ("pattern", "anyOf") and "x-reason" in schema:
         return [Violation(field, str(schema["x-reason"]))]
     if keyword == "minLength" and value == 1:
         return [Violation(field, "must not be empty")]

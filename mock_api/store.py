@@ -34,11 +34,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from mock_api.billing import Quote
-from mock_api.clock import ClockState
+from mock_api.clock import ClockState, ClockStateStore
 from mock_api.lifecycle import Plan
 from mock_api.quotas import Limits
-from mock_api.rulebook import Rule, with_counts
-from mock_api.webhooks import Delivery, DeliveryState
+from mock_api.rulebook import Rule, RuleStore, with_counts
+from mock_api.webhooks import Delivery, DeliveryState, DeliveryStore
 
 MediaKind = Literal["image", "video", "audio", "other"]
 
@@ -129,14 +129,15 @@ class UploadTicket:
     expires_ms: int
 
 
-class Store(Protocol):
-    """What the service needs from its state, wherever that state lives.
+class StateStore(Protocol):
+    """The store as a whole: transactions, its lifetime, and its identity.
 
-    Every method is atomic on its own. :meth:`transaction` makes a block of
-    calls atomic too ("check the balance, then charge"): no other thread or
-    process sharing the store sees or changes the state in between. Blocks
-    must not await; transactions nest. A :class:`MemoryStore` does not roll back
-    when the block raises, so callers check everything before they write.
+    Every method of every concern is atomic on its own. :meth:`transaction`
+    makes a block of calls atomic too ("check the balance, then charge"): no
+    other thread or process sharing the store sees or changes the state in
+    between, and when the block raises, every write it made is undone, on every
+    store. Blocks must not await; transactions nest (the outermost commits or
+    rolls back).
     """
 
     #: Other processes may change this state too. The app then makes each request
@@ -157,14 +158,20 @@ class Store(Protocol):
         """0 for the first service on this store, then 1, 2...: salts seeded ids."""
         ...
 
-    # accounts and money
+
+class AccountStore(Protocol):
+    """Accounts and money: the ledger (balances are its entries in effect, summed)."""
+
     def open_account(self, account: str, now_ms: int, opening_micros: int) -> None: ...
     def balance(self, account: str, now_ms: int) -> int: ...
     def ledger(self, account: str) -> list[LedgerEntry]: ...
     def record(self, *entries: LedgerEntry) -> None: ...
     def webhook_secret(self, account: str, make: Callable[[], str]) -> str: ...
 
-    # jobs
+
+class JobStore(Protocol):
+    """Jobs, by account, in submission order; the times the quotas and the history read."""
+
     def add_job(self, job: Job) -> None: ...
     def job(self, job_id: str) -> Job | None: ...
     def jobs(self, account: str | None = None) -> list[Job]: ...
@@ -176,7 +183,23 @@ class Store(Protocol):
         """When the account's jobs that finish after ``after_ms`` finish (the concurrency quota)."""
         ...
 
-    # files and tickets
+    def jobs_created_since(self, account: str, since_ms: int) -> list[Job]:
+        """The account's jobs created at or after ``since_ms``, oldest first (the history)."""
+        ...
+
+    def delete_jobs(self, account: str, job_ids: list[str]) -> list[str]:
+        """Forget those of ``job_ids`` that are the account's jobs; returns the ids forgotten.
+
+        Atomic. Ids of other accounts' jobs and unknown ids are left alone and not
+        returned. A deleted job leaves the quotas' counts too (its times go with
+        it); its ledger entries stay, as the money moved.
+        """
+        ...
+
+
+class FileStore(Protocol):
+    """Uploaded files, and upload tickets (each taken once, or returned)."""
+
     def add_file(self, stored: StoredFile) -> None: ...
     def file(self, file_id: str) -> StoredFile | None: ...
     def add_ticket(self, ticket: UploadTicket) -> None: ...
@@ -184,32 +207,36 @@ class Store(Protocol):
     def take_ticket(self, ticket_id: str) -> UploadTicket | None: ...
     def return_ticket(self, ticket: UploadTicket) -> None: ...
 
-    # quotas
+
+class LimitStore(Protocol):
+    """Quotas: per account, and the default for every account."""
+
     def limits(self, account: str | None) -> Limits | None:
         """An account's quotas (``None``: every account's default), if set."""
         ...
 
     def set_limits(self, account: str | None, limits: Limits) -> None: ...
 
-    # scenario and fault rules (mock_api.rulebook.RuleStore)
-    def rules(self, kind: str) -> list[Rule]: ...
-    def add_rule(self, kind: str, rule: Rule) -> bool: ...
-    def remove_rule(self, kind: str, rule_id: str) -> bool: ...
-    def clear_rules(self, kind: str) -> None: ...
-    def count_rule(self, kind: str, rule_id: str, matched: int, applied: int) -> None: ...
 
-    # webhook deliveries (mock_api.webhooks.DeliveryStore)
-    def add_delivery(self, delivery: Delivery) -> None: ...
-    def deliveries(
-        self, *, job_id: str | None = None, account: str | None = None
-    ) -> list[Delivery]: ...
-    def claim_due_deliveries(self, now_ms: int) -> list[Delivery]: ...
-    def release_delivery(self, delivery: Delivery) -> None: ...
-    def clear_deliveries(self) -> None: ...
+class Store(
+    StateStore,
+    AccountStore,
+    JobStore,
+    FileStore,
+    LimitStore,
+    RuleStore,
+    DeliveryStore,
+    ClockStateStore,
+    Protocol,
+):
+    """What the service needs from its state, wherever that state lives: every concern.
 
-    # the state of an OffsetClock (mock_api.clock.ClockStateStore)
-    def clock_state(self) -> ClockState: ...
-    def update_clock_state(self, change: Callable[[ClockState], ClockState]) -> ClockState: ...
+    Each concern is a protocol of its own with its own behavioural suite in
+    ``tests/store_suites/`` (rules: :class:`~mock_api.rulebook.RuleStore`;
+    webhook deliveries: :class:`~mock_api.webhooks.DeliveryStore`; an
+    OffsetClock's state: :class:`~mock_api.clock.ClockStateStore`), so a new
+    store is written, and tested, one concern at a time.
+    """
 
 
 def _after(
@@ -218,6 +245,13 @@ def _after(
     with lock:
         found = times.get(account, [])
         return found[bisect.bisect_right(found, after_ms) :]
+
+
+def _remove_sorted(times: list[int], value: int) -> None:
+    """Remove one ``value`` from the sorted list ``times``."""
+    index = bisect.bisect_left(times, value)
+    if index < len(times) and times[index] == value:
+        del times[index]
 
 
 def copy_delivery(delivery: Delivery, **changes: Any) -> Delivery:
@@ -232,8 +266,8 @@ class _RunningBalance:
     take effect later (a planned refund) wait in ``pending``, a heap by moment.
     Reading at or after ``as_of`` moves what fell due into ``settled``, so each
     entry is added once; reading an earlier moment sums the ledger, as before.
-    Summing every time made each submission O(ledger): 8x slower with 100,000
-    jobs on the account (benchmarks/run.py).
+    Summing every time made each submission O(ledger) (benchmarks/run.py
+    measures a submission on an account with 100,000 jobs).
     """
 
     __slots__ = ("as_of", "pending", "settled")
@@ -258,6 +292,44 @@ class _RunningBalance:
         return self.settled
 
 
+Undo = Callable[[], None]
+
+
+class _MemoryTransaction:
+    """The memory store's lock, plus an undo log that a raising block replays.
+
+    Each write made inside the outermost block logs how to take itself back;
+    writes outside any block log nothing. The lock is held throughout, so no
+    other thread saw the writes that are undone.
+    """
+
+    __slots__ = ("store",)
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    def __enter__(self) -> object:
+        store = self.store
+        store.lock.acquire()
+        if store._undo is None:
+            store._undo = []
+            store._depth = 0
+        store._depth += 1
+        return self
+
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
+        store = self.store
+        try:
+            store._depth -= 1
+            if store._depth == 0:
+                undo, store._undo = store._undo or [], None
+                if kind is not None:
+                    for step in reversed(undo):
+                        step()
+        finally:
+            store.lock.release()
+
+
 class MemoryStore:
     shared = False  # this process's memory: no one else writes to it
 
@@ -265,10 +337,28 @@ class MemoryStore:
         self.lock = threading.RLock()
         self._clock = ClockState()
         self._instances = 0
+        self._undo: list[Undo] | None = None  # the open transaction's undo log
+        self._depth = 0
+        self._transaction = _MemoryTransaction(self)
         self.reset()
 
     def transaction(self) -> AbstractContextManager[object]:
-        return self.lock
+        return self._transaction
+
+    def _log(self, step: Undo) -> None:
+        """Remember how to undo a write, if a transaction is open (the lock is held)."""
+        if self._undo is not None:
+            self._undo.append(step)
+
+    def _log_item(self, table: dict[Any, Any], key: Any) -> None:
+        """Log putting ``table[key]`` back as it is now (absent, if it is)."""
+        if self._undo is None:
+            return
+        if key in table:
+            old = table[key]
+            self._undo.append(lambda: table.__setitem__(key, old))
+        else:
+            self._undo.append(lambda: table.pop(key, None))
 
     def close(self) -> None:
         pass
@@ -276,6 +366,9 @@ class MemoryStore:
     def reset(self) -> None:
         """Forget everything: accounts, ledgers, jobs, files, tickets, quotas, rules, deliveries."""
         with self.lock:
+            if self._undo is not None:  # a reset in a transaction: undoing it restores it all
+                saved = dict(self.__dict__)
+                self._undo.append(lambda: self.__dict__.update(saved))
             self._ledger: dict[str, list[LedgerEntry]] = {}
             self._balances: dict[str, _RunningBalance] = {}
             self._jobs: dict[str, Job] = {}
@@ -319,13 +412,28 @@ class MemoryStore:
     def record(self, *entries: LedgerEntry) -> None:
         with self.lock:
             for entry in entries:
+                self._log(functools.partial(self._unrecord, entry.account))
                 self._ledger.setdefault(entry.account, []).append(entry)
                 self._balances.setdefault(entry.account, _RunningBalance()).add(entry)
+
+    def _unrecord(self, account: str) -> None:
+        """Take back an account's newest entry; its running balance is summed again."""
+        entries = self._ledger[account]
+        entries.pop()
+        if not entries:  # the account's first entry: the account goes too
+            del self._ledger[account]
+            self._balances.pop(account, None)
+            return
+        running = _RunningBalance()
+        for entry in entries:
+            running.add(entry)
+        self._balances[account] = running
 
     def webhook_secret(self, account: str, make: Callable[[], str]) -> str:
         """The account's webhook signing secret, made on first use."""
         with self.lock:
             if account not in self._secrets:
+                self._log_item(self._secrets, account)
                 self._secrets[account] = make()
             return self._secrets[account]
 
@@ -335,11 +443,18 @@ class MemoryStore:
         with self.lock:
             if job.id in self._jobs:
                 raise KeyError(f"job {job.id} already exists")
+            self._log(functools.partial(self._remove_job, job))
             self._jobs[job.id] = job
             self._jobs_by_account.setdefault(job.account, []).append(job)
             bisect.insort(self._created_by_account.setdefault(job.account, []), job.plan.created_ms)
             finishing = self._finishing_by_account.setdefault(job.account, [])
             bisect.insort(finishing, job.plan.finished_ms)
+
+    def _remove_job(self, job: Job) -> None:
+        self._jobs.pop(job.id, None)
+        self._jobs_by_account[job.account].remove(job)
+        self._created_by_account[job.account].remove(job.plan.created_ms)
+        self._finishing_by_account[job.account].remove(job.plan.finished_ms)
 
     def job(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
@@ -356,10 +471,36 @@ class MemoryStore:
     def finishing_after(self, account: str, after_ms: int) -> list[int]:
         return _after(self._finishing_by_account, account, after_ms, self.lock)
 
+    def jobs_created_since(self, account: str, since_ms: int) -> list[Job]:
+        with self.lock:
+            found = self._jobs_by_account.get(account, ())
+            return sorted(
+                (job for job in found if job.plan.created_ms >= since_ms),
+                key=lambda job: job.plan.created_ms,
+            )
+
+    def delete_jobs(self, account: str, job_ids: list[str]) -> list[str]:
+        with self.lock:
+            doomed = {
+                job_id
+                for job_id in job_ids
+                if (job := self._jobs.get(job_id)) is not None and job.account == account
+            }
+            if not doomed:
+                return []
+            kept = [job for job in self._jobs_by_account[account] if job.id not in doomed]
+            self._jobs_by_account[account] = kept
+            for job_id in doomed:
+                job = self._jobs.pop(job_id)
+                _remove_sorted(self._created_by_account[account], job.plan.created_ms)
+                _remove_sorted(self._finishing_by_account[account], job.plan.finished_ms)
+            return [job_id for job_id in dict.fromkeys(job_ids) if job_id in doomed]
+
     # files and tickets
 
     def add_file(self, stored: StoredFile) -> None:
         with self.lock:
+            self._log_item(self._files, stored.id)
             self._files[stored.id] = stored
 
     def file(self, file_id: str) -> StoredFile | None:
@@ -367,6 +508,7 @@ class MemoryStore:
 
     def add_ticket(self, ticket: UploadTicket) -> None:
         with self.lock:
+            self._log_item(self._tickets, ticket.id)
             self._tickets[ticket.id] = ticket
 
     def ticket(self, ticket_id: str) -> UploadTicket | None:
@@ -375,6 +517,7 @@ class MemoryStore:
     def take_ticket(self, ticket_id: str) -> UploadTicket | None:
         """Remove and return a ticket: each can be used once."""
         with self.lock:
+            self._log_item(self._tickets, ticket_id)
             return self._tickets.pop(ticket_id, None)
 
     def return_ticket(self, ticket: UploadTicket) -> None:
@@ -388,6 +531,7 @@ class MemoryStore:
 
     def set_limits(self, account: str | None, limits: Limits) -> None:
         with self.lock:
+            self._log_item(self._limits, account)
             self._limits[account] = limits
 
     # rules
@@ -398,6 +542,7 @@ class MemoryStore:
 
     def add_rule(self, kind: str, rule: Rule) -> bool:
         with self.lock:
+            self._log_rules(kind)
             rules = self._rules.setdefault(kind, [])
             if any(r.id == rule.id for r in rules):
                 return False
@@ -406,6 +551,7 @@ class MemoryStore:
 
     def remove_rule(self, kind: str, rule_id: str) -> bool:
         with self.lock:
+            self._log_rules(kind)
             rules = self._rules.get(kind, [])
             kept = [r for r in rules if r.id != rule_id]
             self._rules[kind] = kept
@@ -413,19 +559,34 @@ class MemoryStore:
 
     def clear_rules(self, kind: str) -> None:
         with self.lock:
+            self._log_rules(kind)
             self._rules.pop(kind, None)
 
     def count_rule(self, kind: str, rule_id: str, matched: int, applied: int) -> None:
         with self.lock:
+            self._log_rules(kind)
             rules = self._rules.get(kind, [])
             for index, rule in enumerate(rules):
                 if rule.id == rule_id:
                     rules[index] = with_counts(rule, matched, applied)
 
+    def _log_rules(self, kind: str) -> None:
+        if self._undo is not None:
+            saved = list(self._rules[kind]) if kind in self._rules else None
+
+            def restore() -> None:
+                if saved is None:
+                    self._rules.pop(kind, None)
+                else:
+                    self._rules[kind] = saved
+
+            self._undo.append(restore)
+
     # webhook deliveries
 
     def add_delivery(self, delivery: Delivery) -> None:
         with self.lock:
+            self._log_item(self._deliveries, delivery.id)
             self._deliveries[delivery.id] = copy_delivery(delivery)
 
     def deliveries(
@@ -455,10 +616,14 @@ class MemoryStore:
     def release_delivery(self, delivery: Delivery) -> None:
         with self.lock:
             if delivery.id in self._deliveries:  # not forgotten by a reset meanwhile
+                self._log_item(self._deliveries, delivery.id)
                 self._deliveries[delivery.id] = copy_delivery(delivery, in_flight=False)
 
     def clear_deliveries(self) -> None:
         with self.lock:
+            if self._undo is not None:
+                saved = dict(self._deliveries)
+                self._undo.append(lambda: self._deliveries.update(saved))
             self._deliveries.clear()
 
     # the clock's state
@@ -468,5 +633,7 @@ class MemoryStore:
 
     def update_clock_state(self, change: Callable[[ClockState], ClockState]) -> ClockState:
         with self.lock:
+            old = self._clock
+            self._log(lambda: setattr(self, "_clock", old))
             self._clock = change(self._clock)
             return self._clock

@@ -30,8 +30,8 @@ both), over the standard library's ``sqlite3``:
   any other connection, in this process or another, has committed since it last
   asked, and a counter covers this process's own commits. The check runs
   before each read, or once per :func:`~mock_api.store.read_scope` (the app
-  opens one per request), and replaces the six reads of every GET: SQLite polls
-  went from 0.35x to 0.6x the bare endpoint's throughput (``benchmarks/run.py``).
+  opens one per request), and replaces the six reads of every GET (what that
+  saves is measured by ``benchmarks/run.py``, figures in the README).
   Inside a transaction reads go to the database, which may hold the
   transaction's own writes.
 
@@ -46,18 +46,15 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from decimal import Decimal
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from mock_api.billing import Order, Quote
+from mock_api.billing import Quote
 from mock_api.clock import ClockState
-from mock_api.faults import fault_from_dict
 from mock_api.lifecycle import Outcome, Plan, Status
 from mock_api.quotas import Limits
-from mock_api.rulebook import Rule, with_counts
-from mock_api.scenarios import rule_from_dict
+from mock_api.rulebook import Rule, decode_rule, rule_definition, with_counts
 from mock_api.store import (
     READ_SCOPE,
     EntryKind,
@@ -180,11 +177,6 @@ _DEFAULT_LIMITS = ""
 #: Entries a thread's read cache holds before it starts again (a GET reads ~4).
 CACHE_ENTRIES = 10_000
 T = TypeVar("T")
-
-_RULE_PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "scenario": rule_from_dict,
-    "fault": fault_from_dict,
-}
 
 
 class SchemaMismatch(RuntimeError):
@@ -432,7 +424,7 @@ class SqliteStore:
                 int(outcome.nsfw),
                 outcome.code,
                 outcome.error,
-                None if job.quote is None else json.dumps(quote_to_dict(job.quote)),
+                None if job.quote is None else json.dumps(Quote.as_dict(job.quote)),
                 job.output_ms,
                 job.variant,
             )
@@ -454,7 +446,7 @@ class SqliteStore:
             input=json.loads(r[3]),
             seed=r[4],
             plan=Plan(created_ms=r[5], started_ms=r[6], finished_ms=r[7], outcome=outcome),
-            quote=None if r[12] is None else quote_from_dict(json.loads(r[12])),
+            quote=None if r[12] is None else Quote.from_dict(json.loads(r[12])),
             output_ms=r[13],
             variant=r[14],
         )
@@ -483,6 +475,37 @@ class SqliteStore:
     def finishing_after(self, account: str, after_ms: int) -> list[int]:
         query = "SELECT finished_ms FROM jobs WHERE account = ? AND finished_ms > ? ORDER BY 1"
         return [row[0] for row in self._read(query, account, after_ms)]
+
+    def jobs_created_since(self, account: str, since_ms: int) -> list[Job]:
+        rows = self._read(
+            f"SELECT {self._JOB_COLUMNS} FROM jobs WHERE account = ? AND created_ms >= ? "  # noqa: S608
+            "ORDER BY created_ms, seq",
+            account,
+            since_ms,
+        )
+        return [self._job(r) for r in rows]
+
+    def delete_jobs(self, account: str, job_ids: list[str]) -> list[str]:
+        unique = list(dict.fromkeys(job_ids))
+        deleted: list[str] = []
+        with self.transaction():
+            conn = self._conn()
+            for start in range(0, len(unique), 500):  # under SQLite's bound-parameter limit
+                chunk = unique[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                found = {
+                    row[0]
+                    for row in conn.execute(
+                        f"SELECT id FROM jobs WHERE account = ? AND id IN ({marks})",  # noqa: S608
+                        (account, *chunk),
+                    )
+                }
+                conn.execute(
+                    f"DELETE FROM jobs WHERE account = ? AND id IN ({marks})",  # noqa: S608
+                    (account, *chunk),
+                )
+                deleted.extend(job_id for job_id in chunk if job_id in found)
+        return deleted
 
     # files and tickets
 
@@ -564,7 +587,7 @@ class SqliteStore:
     def _rule(self, kind: str, definition: str, matched: int, applied: int) -> Rule:
         rule = self._decoded.get((kind, definition))
         if rule is None:
-            rule = _RULE_PARSERS[kind](json.loads(definition))
+            rule = decode_rule(kind, json.loads(definition))
             if len(self._decoded) > 1_000:
                 self._decoded.clear()
             self._decoded[(kind, definition)] = rule
@@ -710,40 +733,6 @@ class SqliteStore:
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
-
-
-def quote_to_dict(quote: Quote) -> dict[str, Any]:
-    """A quote as JSON-ready values: Decimals as their exact text."""
-    return {
-        "order": quote.order.value,
-        "left_seconds": str(quote.left_seconds),
-        "right_seconds": str(quote.right_seconds),
-        "spoken_seconds": str(quote.spoken_seconds),
-        "billed_seconds": quote.billed_seconds,
-        "cost_micros": quote.cost_micros,
-        "output_seconds": str(quote.output_seconds),
-        "rejected": quote.rejected,
-        "rule": quote.rule,
-    }
-
-
-def quote_from_dict(data: Mapping[str, Any]) -> Quote:
-    return Quote(
-        order=Order(data["order"]),
-        left_seconds=Decimal(data["left_seconds"]),
-        right_seconds=Decimal(data["right_seconds"]),
-        spoken_seconds=Decimal(data["spoken_seconds"]),
-        billed_seconds=data["billed_seconds"],
-        cost_micros=data["cost_micros"],
-        output_seconds=Decimal(data["output_seconds"]),
-        rejected=data["rejected"],
-        rule=data["rule"],
-    )
-
-
-def rule_definition(rule: Rule) -> dict[str, Any]:
-    """A rule as the control API takes it: its JSON form without the counters."""
-    return {k: v for k, v in rule.as_dict().items() if k not in ("matched", "applied")}
 
 
 def _attempts_json(attempts: list[Attempt]) -> str:

@@ -265,6 +265,9 @@ def pytest_args(
     poll_interval: float | None = None,
     timeout: float | None = None,
     video_url: str | None = None,
+    second_api_key: str | None = None,
+    webhook_url: str | None = None,
+    webhook_port: int = 0,
 ) -> list[str]:
     """The pytest command line that runs the contract suite against ``base_url``."""
     spec = importlib.util.find_spec(SUITE)
@@ -297,6 +300,12 @@ def pytest_args(
         args += ["--wavespeed-timeout", str(timeout)]
     if video_url:
         args += ["--wavespeed-video", video_url]
+    if second_api_key:
+        args += ["--wavespeed-second-api-key", second_api_key]
+    if webhook_url:
+        args += ["--wavespeed-webhook-url", webhook_url]
+    if webhook_port:
+        args += ["--wavespeed-webhook-port", str(webhook_port)]
     return args
 
 
@@ -309,6 +318,9 @@ def run(
     poll_interval: float | None = None,
     timeout: float | None = None,
     video_url: str | None = None,
+    second_api_key: str | None = None,
+    webhook_url: str | None = None,
+    webhook_port: int = 0,
     out: TextIO | None = None,
 ) -> int:
     """Run the suite, print progress and the report to ``out``; return the exit status."""
@@ -321,6 +333,9 @@ def run(
         poll_interval=poll_interval,
         timeout=timeout,
         video_url=video_url,
+        second_api_key=second_api_key,
+        webhook_url=webhook_url,
+        webhook_port=webhook_port,
     )
     reporter = VerifyReporter(out, base_url=base_url, select=select)
     captured = io.StringIO()

@@ -8,12 +8,16 @@ same JSON, byte for byte.
 from __future__ import annotations
 
 import base64
+from decimal import Decimal
 from typing import Any
 
-from mock_api.billing import MICROS_PER_USD
-from mock_api.clock import iso_ms
+from mock_api.billing import MICROS_PER_USD, BillingPolicy, Order, Quote, quote
+from mock_api.clock import iso_ms, iso_ns
+from mock_api.history import HistoryPage, created_ns
 from mock_api.lifecycle import Status, status_at
 from mock_api.media import write_mp4
+from mock_api.models import ModelSpec
+from mock_api.spec import Spec
 from mock_api.store import Job, StoredFile
 from mock_api.urls import Urls
 
@@ -36,10 +40,88 @@ def prediction(job: Job, now_ms: int, urls: Urls) -> dict[str, Any]:
         "created_at": iso_ms(job.plan.created_ms),
         "error": outcome.error if status.refunded else "",
         "timings": {"inference": job.plan.inference_ms} if status.terminal else {},
+        # What WaveSpeed's history sample, MCP server, n8n node and Swift clients read:
+        # milliseconds of processing once finished, 0 before (some clients declare it
+        # non-optional, so it is always there).
+        "executionTime": job.plan.inference_ms if status.terminal else 0,
     }
     if status.refunded:
         body["code"] = outcome.code
     return body
+
+
+def history_page(page: HistoryPage, now_ms: int, urls: Urls) -> dict[str, Any]:
+    """``data`` of ``POST /api/v3/predictions``: the shape WaveSpeed's desktop app and CLI read."""
+    return {
+        "page": page.page,
+        "page_size": page.page_size,
+        "total": page.total,
+        "items": [history_item(job, now_ms, urls) for job in page.jobs],
+    }
+
+
+def history_item(job: Job, now_ms: int, urls: Urls) -> dict[str, Any]:
+    """A prediction as the history lists it: ``created_at`` in nanoseconds, as the docs' sample."""
+    return {**prediction(job, now_ms, urls), "created_at": iso_ns(created_ns(job))}
+
+
+def model_entry(model: ModelSpec, policy: BillingPolicy, spec: Spec) -> dict[str, Any]:
+    """One model of ``GET /api/v3/models``, readable both ways clients read the catalogue.
+
+    The official clients (WaveSpeed's CLI, MCP server and desktop app) read
+    ``model_id, name, type, base_price, description, formula`` and
+    ``api_schema.api_schemas[0].request_schema``; the docs' page names the same
+    things ``model_uuid`` and ``category``. Every entry carries both names.
+    """
+    request_schema = spec.inlined_schema(model.input_schema)
+    request_schema["x-order-properties"] = list(request_schema.get("properties", {}))
+    return {
+        "model_id": model.id,
+        "model_uuid": model.id,
+        "name": model.name,
+        "type": model.type,
+        "category": model.type,
+        "description": model.description,
+        "base_price": usd_number(
+            quote(Decimal(0), Decimal(0), Order.MEANWHILE, policy).cost_micros
+        ),
+        "formula": model.formula(policy),
+        "api_schema": {
+            "api_schemas": [
+                {
+                    "type": "model_run",
+                    "method": "POST",
+                    "api_path": model.api_path,
+                    "request_schema": request_schema,
+                }
+            ]
+        },
+    }
+
+
+def _floor_micros(policy: BillingPolicy) -> int:
+    """The least a job costs: the billing rule applied to no speech at all."""
+    return quote(Decimal(0), Decimal(0), Order.MEANWHILE, policy).cost_micros
+
+
+def price_quote(model: ModelSpec, priced: Quote) -> dict[str, Any]:
+    """``data`` of ``POST /api/v3/model/price``, the shape WaveSpeed's MCP server reads.
+
+    The fake has no discounts: ``discounted_price`` is the price and
+    ``discount_rate`` 0. ``unit_price`` repeats the price for the older CLI that
+    printed it from this endpoint (``/model/pricing`` answers ``unit_price``).
+    """
+    price = usd_number(priced.cost_micros)
+    return {
+        "model_id": model.id,
+        "price": price,
+        "discounted_price": price,
+        "discount_rate": 0,
+        "unit_price": price,
+        "currency": "USD",
+        "billed_seconds": priced.billed_seconds,
+        "rule": priced.rule,
+    }
 
 
 def _output(job: Job, urls: Urls) -> str:

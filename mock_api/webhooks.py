@@ -21,6 +21,13 @@ with a timeout each, so a slow or dead receiver never holds up the API.
 Deliveries live in a store (:class:`DeliveryStore`): a due attempt is claimed
 there atomically, so when several processes serve one database exactly one of
 them sends it, and a restart carries on with each delivery's attempts.
+
+Whoever submits a job chooses where its webhook goes, so a webhook never goes
+to a control API (:func:`control_path_refusal`: any URL whose path is under
+``/_mock/``, refused at submission and again before each attempt; redirects
+are not followed), and with ``allow_private`` off (``serve
+--no-webhook-allow-private``) only to public addresses, vetted by the same
+guard as remote fetching (:func:`mock_api.fetch.vet_target`).
 """
 
 from __future__ import annotations
@@ -31,14 +38,19 @@ import enum
 import hashlib
 import hmac
 import json
+import posixpath
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
 from mock_api.clock import Clock
+from mock_api.errors import MediaError
+from mock_api.fetch import Resolver, vet_target
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix, not a secret
 SIGNATURE_VERSION = "v3"
@@ -48,6 +60,23 @@ MAX_ATTEMPTS = len(BACKOFF_MS) + 1
 TIMEOUT_SECONDS = 5.0
 #: Receivers should refuse timestamps older than this (seconds).
 TOLERANCE_SECONDS = 300
+
+
+def control_path_refusal(url: str) -> str | None:
+    """Why a webhook may not go to ``url`` (its path is a control API's), or ``None``.
+
+    The path is read as a server would route it: percent-decoded, repeated
+    slashes and dot segments resolved, any case. Any host: the mock reached
+    through another name, or another mock, is still a control API.
+    """
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return None  # not a URL at all: its attempts fail and are logged
+    path = posixpath.normpath(re.sub(r"/+", "/", unquote(path)) or "/").lower()
+    if path == "/_mock" or path.startswith("/_mock/"):
+        return "is a control API path (/_mock/): a webhook never goes there"
+    return None
 
 
 def signing_key(secret: str) -> bytes:
@@ -159,17 +188,17 @@ class WebhookDispatcher:
         secret: Callable[[str], str],
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        store: DeliveryStore | None = None,
+        store: DeliveryStore,
+        allow_private: bool = True,
+        resolver: Resolver | None = None,
     ) -> None:
-        if store is None:
-            from mock_api.store import MemoryStore
-
-            store = MemoryStore()
         self.clock = clock
         self._payload = payload  # JSON body for a delivery; None while its job is unfinished
         self._secret = secret  # account -> its secret
         self._transport = transport
         self._store = store
+        self.allow_private = allow_private  # False: public addresses only (the SSRF guard)
+        self._resolver = resolver
 
     def register(self, delivery: Delivery) -> None:
         self._store.add_delivery(delivery)
@@ -227,11 +256,29 @@ class WebhookDispatcher:
         started = time.perf_counter()
         status: int | None = None
         error = ""
+        final = False
         try:
-            response = await client.post(delivery.url, content=body, headers=headers)
+            refusal = control_path_refusal(delivery.url)
+            if refusal is not None:
+                final = True  # no retry can make it right
+                raise MediaError(f"{delivery.url} {refusal}; refused")
+            if self.allow_private:
+                response = await client.post(delivery.url, content=body, headers=headers)
+            else:
+                target = await vet_target(
+                    delivery.url, allow_private=False, resolver=self._resolver
+                )
+                response = await client.post(
+                    target.url,
+                    content=body,
+                    headers={**headers, **target.headers},
+                    extensions=target.extensions,
+                )
             status = response.status_code
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
+        except MediaError as exc:
+            error = exc.message  # says what was refused, and why
         except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         delivery.attempts.append(
@@ -239,7 +286,7 @@ class WebhookDispatcher:
         )
         if not error:
             delivery.state = DeliveryState.DELIVERED
-        elif len(delivery.attempts) >= MAX_ATTEMPTS:
+        elif final or len(delivery.attempts) >= MAX_ATTEMPTS:
             delivery.state = DeliveryState.FAILED
         else:
             delivery.next_attempt_ms = now + BACKOFF_MS[len(delivery.attempts) - 1]

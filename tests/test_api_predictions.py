@@ -247,6 +247,7 @@ async def test_unknown_job_is_404_in_the_envelope(client: httpx.AsyncClient) -> 
         "code": 404,
         "message": "prediction pred_abc123 not found",
         "error": "prediction pred_abc123 not found",
+        "error_code": "not_found",
         "data": None,
     }
 

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from mock_api import ManualClock, MockService, Settings, create_app
+from mock_api.errors import error_code_for
 from mock_api.server import LiveServer
 from tests.helpers import KEY, SUBMIT, MakeClient, auth, control, job_input
 
@@ -49,7 +50,13 @@ async def submit(client: httpx.AsyncClient, key: str = KEY) -> httpx.Response:
 
 def envelope(rule_id: str, status: int) -> dict[str, Any]:
     message = f"injected fault {rule_id!r}: HTTP {status}"
-    return {"code": status, "message": message, "error": message, "data": None}
+    return {
+        "code": status,
+        "message": message,
+        "error": message,
+        "error_code": error_code_for(status),
+        "data": None,
+    }
 
 
 # --- status faults ---------------------------------------------------------------------
@@ -384,14 +391,18 @@ async def test_a_duplicate_fault_id_is_a_400_and_keeps_the_first_rule(
 async def test_an_unknown_fault_field_is_a_400_naming_that_field(
     client: httpx.AsyncClient,
 ) -> None:
-    """BUG: the 400 reads 'field "body" is not allowed', not which field.
-
-    Same cause as the scenario case: ``mock_api/spec.py`` ``_violations`` words
-    ``additionalProperties`` with the object's path, not the extra name.
-    """
+    """The 400 names the unknown field (it once read 'field "body" is not allowed')."""
     response = await client.post(
         "/_mock/faults", json={"id": "f", "kind": "latency", "latency": 100}
     )
 
     assert response.status_code == 400
     assert response.json()["details"][0]["field"] == "latency"
+
+
+def test_every_fault_kind_has_its_own_handler() -> None:
+    """No kind falls through to another's behaviour (an unknown one once dropped the line)."""
+    from mock_api.faults import APPLY, FaultKind
+
+    assert set(APPLY) == set(FaultKind)
+    assert len(set(APPLY.values())) == len(FaultKind)

@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from mock_api import ManualClock, MockService
-from mock_api.journal import MAX_KEPT_BODY, Journal, JournalMiddleware, SpecViolation
+from mock_api import ManualClock, MockService, Settings
+from mock_api.errors import Violation
+from mock_api.journal import MAX_KEPT_BODY, Journal, JournalMiddleware
 from mock_api.store import account_id
 from tests.helpers import AUTH, SUBMIT, job_input
 
@@ -43,8 +44,8 @@ async def test_violations_name_field_and_rule(
     await client.get("/api/v3/not-a-route", headers=AUTH)
     bad_body, no_key, no_route = service.journal.violations()
     assert bad_body.violations == (
-        SpecViolation("order", "must be one of meanwhile, left_right, right_left", "body"),
-        SpecViolation("seed", "must be >= -1", "body"),
+        Violation("order", "must be one of meanwhile, left_right, right_left", "body"),
+        Violation("seed", "must be >= -1", "body"),
     )
     assert no_key.violations[0].field == "Authorization"
     assert no_route.violations[0].location == "path"
@@ -74,6 +75,37 @@ def test_journal_keeps_the_newest_entries_up_to_its_limit() -> None:
     assert [e.path for e in journal.entries()] == ["/2", "/3", "/4"]
     journal.clear()
     assert journal.entries() == []
+
+
+def test_journal_holds_at_most_its_bytes_dropping_the_oldest_first() -> None:
+    journal = Journal(max_bytes=200_000)
+    body = b'{"prompt": "' + b"x" * 60_000 + b'"}'
+    for i in range(100):
+        journal.record(
+            at_ms=i, method="POST", path=f"/{i}", query="", account=None, status=400,
+            duration_ms=0.0, request_body=body,
+        )  # fmt: skip
+        assert journal.size <= journal.max_bytes
+    # Three 60 KB entries fit in 200 KB; the newest are kept, numbered on.
+    assert [(e.seq, e.path) for e in journal.entries()] == [(98, "/97"), (99, "/98"), (100, "/99")]
+    assert journal.entries()[-1].request_json == {"prompt": "x" * 60_000}
+    journal.clear()
+    assert journal.size == 0
+
+
+def test_an_entry_larger_than_the_journal_is_kept_alone() -> None:
+    journal = Journal(max_bytes=1_000)
+    for i in range(2):
+        journal.record(
+            at_ms=i, method="POST", path=f"/{i}", query="", account=None, status=400,
+            duration_ms=0.0, request_body=b"[" + b"1," * 5_000 + b"1]",
+        )  # fmt: skip
+    assert [e.path for e in journal.entries()] == ["/1"]
+
+
+def test_the_service_journal_takes_its_size_from_the_settings() -> None:
+    assert MockService(Settings(journal_max_bytes=1234)).journal.max_bytes == 1234
+    assert MockService().journal.max_bytes == 32 * 1024 * 1024
 
 
 async def test_reset_clears_the_journal(client: httpx.AsyncClient, service: MockService) -> None:

@@ -80,6 +80,9 @@ def test_unlimited() -> None:
     assert start_slot_ms(range(10_000), 5, UNLIMITED) == 5
 
 
-def test_limits_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="must be >= 1"):
+def test_limits_must_be_positive_and_bounded() -> None:
+    with pytest.raises(ValueError, match="must be from 1 to 100000"):
         Limits(videos_per_minute=0, max_concurrent=None)
+    with pytest.raises(ValueError, match="max_concurrent must be from 1 to 100000"):
+        Limits(videos_per_minute=None, max_concurrent=100_001)
+    assert Limits(100_000, 100_000).max_concurrent == 100_000

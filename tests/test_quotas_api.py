@@ -76,7 +76,13 @@ def assert_rate_limited(response: httpx.Response, retry_after: int) -> None:
     assert response.status_code == 429, response.text
     assert response.headers["retry-after"] == str(retry_after)
     message = f"rate limit: 2 video submissions per minute; retry in {retry_after} s"
-    assert response.json() == {"code": 429, "message": message, "error": message, "data": None}
+    assert response.json() == {
+        "code": 429,
+        "message": message,
+        "error": message,
+        "error_code": "rate_limited",
+        "data": None,
+    }
 
 
 # --- the per-minute rate ---------------------------------------------------------------

@@ -580,11 +580,9 @@ async def test_a_bad_rule_is_a_400_naming_the_field(
 async def test_an_unknown_rule_field_is_a_400_naming_that_field(
     client: httpx.AsyncClient, rule: dict[str, Any], field: str
 ) -> None:
-    """BUG: the 400 says 'field "body" is not allowed' (or '"match"'), not which field.
-
-    ``mock_api/spec.py`` ``_violations`` explains ``additionalProperties`` with the
-    path of the object, never the extra property's name.
-    """
+    """The 400 names the unknown field itself, not the object holding it (it once
+    said 'field "body" is not allowed': ``additionalProperties`` worded with the
+    object's path in ``mock_api/spec.py``)."""
     response = await client.post("/_mock/scenarios", json=rule)
 
     assert response.status_code == 400
@@ -603,11 +601,10 @@ async def test_a_duplicate_rule_id_is_a_400_and_keeps_the_first_rule(
 
 
 async def test_a_refused_submission_does_not_use_up_a_rule(client: httpx.AsyncClient) -> None:
-    """BUG: a submission refused with HTTP 402 (no job) still uses up a ``times`` rule.
+    """A submission refused with 402 (no job) leaves a ``times`` rule for the next job.
 
-    ``MockService.submit`` (mock_api/service.py) picks the directive, firing the
-    rule book, before ``_charge`` can refuse the job; the queued directives of
-    the pytest plugin (``fail_next``) are lost the same way.
+    Once, the directive was picked (firing the rule book) before the charge could
+    refuse the job, so a refused submission used the rule up.
     """
     await add_rule(client, {"id": "once", "then": "fail", "times": 1})
     await control(client, "PUT", "/balance", {"api_key": KEY, "balance": "0.01"})
@@ -665,19 +662,18 @@ async def test_load_rules_reads_the_example_file_and_the_rules_act(clock: Manual
 
 def test_load_rules_rejects_a_bad_rule_naming_its_section_and_number() -> None:
     text = "scenarios:\n  - {id: a, then: fail}\n  - {id: b, then: explode}\n"
-    with pytest.raises(ValueError, match=r"^scenarios #2: .*\bthen\b"):
+    with pytest.raises(ValueError, match=r"^line 3: scenarios #2, key 'then': .*\bthen\b"):
         load_rules(MockService(), text)
-    with pytest.raises(ValueError, match=r"^faults #1: .*\bkind\b"):
+    with pytest.raises(ValueError, match=r"^line 1: faults #1, key 'kind': .*\bkind\b"):
         load_rules(MockService(), "faults: [{id: f, kind: boom}]")
 
 
 def test_load_rules_checks_field_types_as_the_control_api_does() -> None:
-    """BUG: a YAML rule skips the schema check the control API applies.
+    """A YAML rule gets the schema check the control API applies.
 
-    ``POST /_mock/scenarios`` refuses ``code: "1200"`` (400, must be an integer),
-    but ``mock_api/rules.py`` ``load_rules`` accepts it, and the job then answers
-    ``data.code: "1200"``, a string, against the contract. Fix: run
-    ``service.spec.validate_body("addScenario"|"addFault", item)`` on each item.
+    ``code: "1200"`` is refused as in ``POST /_mock/scenarios``; it was once
+    accepted from a file, and the job then answered ``data.code: "1200"``, a
+    string, against the contract.
     """
     service = MockService()
     with pytest.raises(ValueError, match="code"):
@@ -738,15 +734,16 @@ def test_serve_refuses_a_bad_rules_file_with_a_usage_error(
 
     assert outcome.exit_code == 2, outcome.output
     [error] = [line for line in outcome.output.splitlines() if line.startswith("Error: ")]
-    assert error.startswith(f"Error: {where}")
+    # The file, the line, then what is wrong where (tests/test_cli.py: keys and lines).
+    assert error.startswith(f"Error: Invalid value for --scenarios: {path}, line ")
+    assert where in error
     assert words in error
 
 
 def test_serve_refuses_a_file_that_is_not_yaml_with_a_usage_error(tmp_path: Path) -> None:
-    """BUG: a YAML syntax error escapes as a traceback (exit 1), not a usage error.
+    """A YAML syntax error is a usage error (exit 2), not a traceback.
 
-    ``yaml.YAMLError`` is not a ``ValueError``: ``mock_api/rules.py`` ``load_rules``
-    should turn it into one (or ``cli.serve`` catch it too).
+    ``yaml.YAMLError`` is not a ``ValueError``; it once escaped ``load_rules``.
     """
     path = tmp_path / "rules.yaml"
     path.write_text("scenarios: [ {id: a, then: fail\n")

@@ -46,8 +46,9 @@ from starlette.types import ASGIApp
 
 from mock_api import PACES, ManualClock, MockService, Settings, create_app
 from mock_api.contract.rule import MINIMUM_SECONDS
+from mock_api.http import OUTCOME_HEADER, outcome_from_header
 from mock_api.lifecycle import NEVER_MS
-from mock_api.planning import OUTCOME_HEADER, Directive, parse_outcome
+from mock_api.planning import Directive
 from mock_api.spec import SPEC_PATH
 
 __all__ = [
@@ -495,7 +496,7 @@ class Target:
     def _planned_seconds(self, job_id: str) -> float | None:
         """How long the fake plans job ``job_id`` to take, if it says and it ever finishes."""
         if self.service is not None:
-            job = self.service.store.job(job_id)
+            job = self.service.any_job(job_id)
             if job is None or job.plan.finished_ms >= NEVER_MS:
                 return None
             return (job.plan.finished_ms - job.plan.created_ms) / 1000
@@ -521,7 +522,7 @@ class Target:
         if not self.can_force_outcomes:
             raise RuntimeError(f"{self.describe()} cannot be told how a job ends")
         if self.service is not None:
-            self.service.queue_directive(Directive(outcome=parse_outcome(outcome)))
+            self.service.queue_directive(Directive(outcome=outcome_from_header(outcome)))
             return {}
         return {OUTCOME_HEADER: outcome}
 

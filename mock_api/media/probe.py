@@ -118,7 +118,34 @@ def _tinytag_duration(data: bytes, label: str) -> float | None:
     return duration
 
 
+def _check_wav_data(data: bytes) -> None:
+    """A WAV's ``data`` chunk must hold what its header says it holds.
+
+    tinytag takes the header's word for the length: a 44-byte file claiming
+    ten hours of samples would be billed at the cap. The real service decodes
+    the samples, which are not there, so the job fails instead.
+    """
+    offset = 12  # after "RIFF", the size and "WAVE"
+    while offset + 8 <= len(data):
+        chunk, size = (
+            data[offset : offset + 4],
+            int.from_bytes(data[offset + 4 : offset + 8], "little"),
+        )
+        body = offset + 8
+        if chunk == b"data":
+            held = len(data) - body
+            if size > held:
+                raise MediaError(
+                    f"the WAV header says its audio data is {size} bytes, but the file holds "
+                    f"only {held}: it is truncated or its header is wrong"
+                )
+            return
+        offset = body + size + (size & 1)  # chunks are padded to an even size
+
+
 def _audio_duration(data: bytes, container: str, label: str) -> float | None:
+    if container == "wav":
+        _check_wav_data(data)
     if container == "mp3":
         first = _mpeg.first_frame(data)
         if first is None:

@@ -11,6 +11,7 @@ from mock_api.views import envelope, usd_number
 router = APIRouter()
 
 
+@router.get("/api/v3/account/balance")  # the docs' other path; one CLI asks here first
 @router.get("/api/v3/balance")
 async def balance(service: Service, account: Account) -> JSONResponse:
     return JSONResponse(

@@ -8,6 +8,14 @@ webhook delivery log; read the request journal.
 It is on by default for a server on loopback. ``serve`` turns it off when it
 listens beyond loopback unless ``--control-token`` is given, and then every
 call must carry ``X-Mock-Token``.
+
+A web page the developer opens can send requests to loopback too, so the
+control API refuses (403) any request a browser marks as coming from another
+origin: an ``Origin`` header other than the mock's own, or ``Sec-Fetch-Site``
+``cross-site`` or ``same-site`` (another port of localhost is the same site).
+Tools and test clients send neither. A body must be ``application/json``
+(403 otherwise): a page can send ``text/plain`` without asking first (no CORS
+preflight), but never ``application/json``.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import hmac
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -32,7 +41,46 @@ from mock_api.store import Job, account_id
 from mock_api.views import envelope, usd_number
 
 TOKEN_HEADER = "X-Mock-Token"  # noqa: S105 - a header name
+#: The largest balance the control API sets: a billion dollars (openapi.yaml says so too).
+MAX_BALANCE_MICROS = 1_000_000_000 * 1_000_000
 PREFIX = "/_mock"
+
+
+def _own_origins(request: Request, public_url: str | None) -> set[str]:
+    """The origins this mock answers as: the one the request reached, and --public-url."""
+    origins = {f"{request.url.scheme}://{request.headers.get('host', '')}".lower()}
+    if public_url:
+        parts = urlsplit(public_url)
+        origins.add(f"{parts.scheme}://{parts.netloc}".lower())
+    return origins
+
+
+def _refuse_browsers_elsewhere(request: Request, public_url: str | None) -> None:
+    site = request.headers.get("sec-fetch-site", "").strip().lower()
+    if site in ("cross-site", "same-site"):
+        raise ControlDenied(
+            f"the control API refuses requests from other web pages (Sec-Fetch-Site: {site})"
+        )
+    origin = request.headers.get("origin")
+    if origin is not None and origin.strip().lower() not in _own_origins(request, public_url):
+        raise ControlDenied(
+            f"the control API refuses requests from other web pages (Origin: {origin})"
+        )
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and _has_body(request):
+        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media_type != "application/json":
+            raise ControlDenied(
+                "the control API takes only application/json bodies, not "
+                f"{media_type or 'a body without Content-Type'} (a web page can send those "
+                "without asking first)"
+            )
+
+
+def _has_body(request: Request) -> bool:
+    length = request.headers.get("content-length")
+    if length is not None:
+        return length.strip() not in ("", "0")
+    return "transfer-encoding" in request.headers
 
 
 def guard(request: Request) -> None:
@@ -46,6 +94,7 @@ def guard(request: Request) -> None:
     given = request.headers.get(TOKEN_HEADER, "")
     if token is not None and not hmac.compare_digest(given.encode(), token.encode()):
         raise ControlDenied(f"missing or wrong {TOKEN_HEADER} header")
+    _refuse_browsers_elsewhere(request, settings.public_url)
 
 
 router = APIRouter(prefix=PREFIX, dependencies=[Depends(guard)])
@@ -82,7 +131,10 @@ async def steer_clock(service: Service, body: Body) -> JSONResponse:
     if not isinstance(clock, ManualClock | OffsetClock):
         raise ValidationFailed(field="action", reason="the system clock cannot be steered")
     if action == "advance":
-        clock.advance(float(body.get("seconds", 0)))
+        try:
+            clock.advance(float(body.get("seconds", 0)))
+        except ValueError as exc:
+            raise ValidationFailed(field="seconds", reason=str(exc)) from None
     elif action == "set":
         try:
             clock.set(int(body["now_ms"]))
@@ -91,12 +143,10 @@ async def steer_clock(service: Service, body: Body) -> JSONResponse:
         except ValueError as exc:
             raise ValidationFailed(field="now_ms", reason=str(exc)) from None
     elif action == "run_until_idle":
-        finish = max(
-            (j.plan.finished_ms for j in service.store.jobs() if j.plan.finished_ms < NEVER_MS),
-            default=clock.now_ms(),
-        )
-        if finish > clock.now_ms():
-            clock.set(finish)
+        try:
+            service.run_until_idle()
+        except ValueError as exc:  # past the clock's range
+            raise ValidationFailed(field="action", reason=str(exc)) from None
     elif isinstance(clock, ManualClock):
         raise ValidationFailed(
             field="action",
@@ -126,17 +176,7 @@ def _job(service: MockService, job: Job) -> dict[str, Any]:
             "code": plan.outcome.code,
             "error": plan.outcome.error,
         },
-        "quote": None
-        if quote is None
-        else {
-            "order": quote.order.value,
-            "left_seconds": str(quote.left_seconds),
-            "right_seconds": str(quote.right_seconds),
-            "billed_seconds": quote.billed_seconds,
-            "cost_usd": str(quote.cost_usd),
-            "output_seconds": str(quote.output_seconds),
-            "rule": quote.rule,
-        },
+        "quote": None if quote is None else quote.as_dict(),
         "seed": job.seed,
         "input": dict(job.input),
     }
@@ -145,7 +185,7 @@ def _job(service: MockService, job: Job) -> dict[str, Any]:
 @router.get("/jobs")
 async def list_jobs(request: Request, service: Service) -> JSONResponse:
     key = request.query_params.get("api_key")
-    jobs = service.store.jobs(account_id(key) if key else None)
+    jobs = service.jobs(account_id(key) if key else None)
     status = request.query_params.get("status")
     views = [_job(service, j) for j in jobs]
     return _ok({"jobs": [v for v in views if status is None or v["status"] == status]})
@@ -153,7 +193,7 @@ async def list_jobs(request: Request, service: Service) -> JSONResponse:
 
 @router.get("/jobs/{id}")
 async def get_job(id: str, service: Service) -> JSONResponse:
-    job = service.store.job(id)
+    job = service.any_job(id)
     if job is None:
         raise NotFound(f"prediction {id} not found")
     return _ok(_job(service, job))
@@ -229,7 +269,7 @@ def _account_query(request: Request) -> str:
 @router.get("/ledger")
 async def ledger(request: Request, service: Service) -> JSONResponse:
     account = _account_query(request)
-    entries = service.store.ledger(account)
+    entries = service.ledger(account)
     return _ok(
         {
             "account": account,
@@ -258,7 +298,11 @@ async def set_balance(service: Service, body: Body) -> JSONResponse:
         micros = usd_to_micros(Decimal(str(body["balance"])))
     except (InvalidOperation, ValueError) as exc:
         raise ValidationFailed(field="balance", reason=f"is not an amount of USD ({exc})") from None
-    account = service.authenticate(f"Bearer {body['api_key']}")
+    if not 0 <= micros <= MAX_BALANCE_MICROS:
+        raise ValidationFailed(
+            field="balance", reason=f"must be from 0 to {format_usd(MAX_BALANCE_MICROS)}"
+        )
+    account = service.open_account(body["api_key"])
     service.set_balance(account, micros)
     return _ok({"account": account, "balance": usd_number(service.balance(account))})
 
@@ -278,7 +322,10 @@ async def set_limits(service: Service, body: Body) -> JSONResponse:
     if "level" in body:
         limits = Level(body["level"]).limits
     else:
-        limits = Limits(body.get("videos_per_minute"), body.get("max_concurrent"))
+        try:
+            limits = Limits(body.get("videos_per_minute"), body.get("max_concurrent"))
+        except ValueError as exc:
+            raise ValidationFailed(field=str(exc).split()[0], reason=str(exc)) from None
     key = body.get("api_key")
     service.set_limits(account_id(key) if key else None, limits)
     return _ok(

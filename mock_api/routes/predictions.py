@@ -8,17 +8,29 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from mock_api.errors import RequestError
-from mock_api.http import Account, BaseUrls, Service, get_account, get_service, get_urls, json_body
+from mock_api.errors import RequestError, ValidationFailed
+from mock_api.http import (
+    OUTCOME_HEADER,
+    Account,
+    BaseUrls,
+    Service,
+    get_account,
+    get_service,
+    get_urls,
+    json_body,
+    outcome_from_header,
+)
 from mock_api.lifecycle import status_at
-from mock_api.planning import OUTCOME_HEADER, Directive, parse_outcome
+from mock_api.planning import Directive
 from mock_api.settings import MODEL_ID
 from mock_api.store import Job, read_scope
 from mock_api.views import envelope, prediction
+from mock_api.webhooks import control_path_refusal
 
 router = APIRouter()
 
@@ -39,13 +51,21 @@ async def submit(
     service.spec.validate_body(operation, body)
     query = service.spec.parse_query(operation, request.query_params)
     webhook = query.get("webhook") or body.get("webhook_url")
+    if webhook and (refusal := control_path_refusal(webhook)) is not None:
+        in_query = bool(query.get("webhook"))
+        raise ValidationFailed(
+            field="webhook" if in_query else "webhook_url",
+            reason=refusal,
+            location="query" if in_query else "body",
+        )
     if webhook and body.get("enable_base64_output") is True:
         raise RequestError(
             BASE64_WITH_WEBHOOK, field="enable_base64_output", reason="not with a webhook"
         )
     header = request.headers.get(OUTCOME_HEADER)
-    directive = Directive(outcome=parse_outcome(header)) if header is not None else None
+    directive = Directive(outcome=outcome_from_header(header)) if header is not None else None
     job = await service.submit(account, body, urls=urls, directive=directive, webhook=webhook)
+    request.app.state.job_log.accepted(job)
     if body.get("enable_sync_mode") is True:
         return JSONResponse(envelope(await _wait_for(job, service, urls)))
     return JSONResponse(envelope(prediction(job, service.clock.now_ms(), urls)))
@@ -102,6 +122,19 @@ class _Endpoint:
         await response(scope, receive, send)
 
 
+class _PredictionId(StringConvertor):
+    """A job id in a poll path: any segment but ``delete``.
+
+    ``/api/v3/predictions/delete`` is the delete operation's path; a GET there is
+    a 405 for it, not a lookup of a job named "delete" (ids are 32 hex digits).
+    """
+
+    regex = "(?!delete$)[^/]+"
+
+
+register_url_convertor("prediction_id", _PredictionId())
+
+
 def _get(path: str) -> Route:
     route = Route(path, _Endpoint(get_result), methods=["GET"])
     route.methods = {"GET"}  # not HEAD as well: the same methods as every other route
@@ -110,10 +143,10 @@ def _get(path: str) -> Route:
 
 #: The paths clients poll, as plain Starlette routes that ``create_app`` matches
 #: before any router. FastAPI's layer over a route (dependency solving, matching
-#: through included routers) cost a quarter of each poll: the fake answered
-#: 3,000 polls a second through it and 4,000 without (``benchmarks/run.py``).
+#: through included routers) was a quarter of each poll's cost (measured with
+#: ``benchmarks/run.py``; the figures are in the README's performance section).
 #: They raise the same errors, which the app's handlers answer the same way.
 POLL_ROUTES = (
     _get("/api/v3/predictions/{id}/result"),
-    _get("/api/v3/predictions/{id}"),
+    _get("/api/v3/predictions/{id:prediction_id}"),
 )
