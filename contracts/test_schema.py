@@ -134,23 +134,22 @@ def _admit(case: Case[Any], target: Target, spender: Spender, plan: PlannedSpend
     return spender.try_reserve(plan.label, plan.each_micros, cap=None if target.free else plan.jobs)
 
 
-def _auth(target: Target, case: Case[Any] | None = None) -> dict[str, str]:
-    """The key, unless ``case`` breaks the Authorization header on purpose.
+def _auth(target: Target, case: Case[Any]) -> dict[str, str]:
+    """The target's key for ``case``, unless the case breaks the Authorization header on purpose.
 
-    The coverage phase sends negative cases with that header missing or
-    malformed, and other negative cases may leave it out; adding the key back
-    would make them valid requests, which the target rightly accepts, and
-    schemathesis would then report "schema-violating request accepted". (Which
-    cases get generated can vary with allocation order, so this showed up in
-    some processes and not others.)
+    A negative case whose headers broke the schema by leaving ``Authorization``
+    out, or by making it malformed, must go as generated: adding the key would
+    make it valid, and a target that accepts it would be blamed for accepting
+    "invalid" data. (Which such cases get generated varies with allocation
+    order, so this showed up in some processes and not others.)
     """
-    data = getattr(getattr(getattr(case, "meta", None), "phase", None), "data", None)
-    named = f"{getattr(data, 'parameter', '')} {getattr(data, 'description', '')}".lower()
-    meta = case.meta if case is not None else None
-    headers: dict[str, Any] = dict((case.headers if case is not None else None) or {})
+    meta = case.meta
+    headers: dict[str, Any] = dict(case.headers or {})
     component = meta.components.get(ParameterLocation.HEADER) if meta is not None else None
-    dropped = component is not None and component.mode.is_negative
-    if "authorization" in named or (dropped and "Authorization" not in headers):
+    data = getattr(getattr(meta, "phase", None), "data", None)
+    named = f"{getattr(data, 'parameter', '')} {getattr(data, 'description', '')}".lower()
+    negative = component is not None and component.mode.is_negative
+    if "authorization" in named or (negative and "Authorization" not in headers):
         return {}
     return {"Authorization": f"Bearer {target.api_key}"}
 
