@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every benchmark (benchmarks/run.py) on this machine, after installing what it
-# compares against when missing: Prism 5.14.2 from benchmarks/package-lock.json
-# (npm ci) and wrk (Debian package; only as root, else the Python load generator
+# compares against when missing: Prism 5.14.2 and Mockoon CLI 9.9.0 from
+# benchmarks/package-lock.json (npm ci) and wrk (Debian package; only as root, else the Python load generator
 # is used). Arguments go to run.py: --json, --duration, --jobs, ...
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -11,12 +11,12 @@ if [ ! -x "$python" ]; then
   echo "no $python: make the venv first (python3 -m venv .venv && .venv/bin/pip install -e .)" >&2
   exit 1
 fi
-if [ ! -x "$here/node_modules/.bin/prism" ]; then
+if [ ! -x "$here/node_modules/.bin/prism" ] || [ ! -x "$here/node_modules/.bin/mockoon-cli" ]; then
   if command -v npm >/dev/null 2>&1; then
-    echo "[bench] installing Prism into benchmarks/node_modules (npm ci)" >&2
+    echo "[bench] installing Prism and Mockoon CLI into benchmarks/node_modules (npm ci)" >&2
     npm ci --prefix "$here" --no-audit --no-fund --loglevel=error >&2
   else
-    echo "[bench] npm not found: Prism is skipped" >&2
+    echo "[bench] npm not found: Prism and Mockoon are skipped" >&2
   fi
 fi
 if ! command -v wrk >/dev/null 2>&1; then

@@ -115,19 +115,27 @@ def _charge(
     cdn: httpx.Client,
     video_url: str,
     spender: Spender,
-    label: str,
+    *,
+    label: str = PAID_PLAN.label,
+    outcome: str = "complete",
+    unproven: list[str] | None = None,
 ) -> Callable[[BillingCase], None]:
+    """One case's check: ``outcome`` forced where the target can be told; the jobs a
+    target chose to fail anyway go to ``unproven`` (their refunds are still checked)."""
+
     def run(case: BillingCase) -> None:
-        check_charge(
+        result = check_charge(
             target,
             client=api,
             cdn=cdn,
             video_url=video_url,
             case=case,
-            outcome="complete" if target.can_force_outcomes else None,
+            outcome=outcome if target.can_force_outcomes else None,
             spender=spender,
             label=label,
         )
+        if unproven is not None and result.status != "completed":
+            unproven.append(f"{case}: {result.final.get('code')} {result.final.get('error')}")
 
     return run
 
@@ -138,20 +146,7 @@ def test_charge_is_the_documented_rule(
 ) -> None:
     """a completed job moves the balance by exactly the documented rule's amount, at acceptance"""
     unproven: list[str] = []
-
-    def run(case: BillingCase) -> None:
-        result = check_charge(
-            target,
-            client=api,
-            cdn=cdn,
-            video_url=video_url,
-            case=case,
-            outcome="complete" if target.can_force_outcomes else None,
-            spender=spender,
-        )
-        if result.status != "completed":  # only a target that chose to fail it gets here
-            unproven.append(f"{case}: {result.final.get('code')} {result.final.get('error')}")
-
+    run = _charge(target, api, cdn, video_url, spender, unproven=unproven)
     if target.free:
         _generated(run, max_examples=4)()
     else:
@@ -170,7 +165,7 @@ def test_charge_inside_the_padding_band(
     target: Target, api: httpx.Client, cdn: httpx.Client, video_url: str, spender: Spender
 ) -> None:
     """tracks a few ms past whole seconds bill up to 50 ms forgiven per track, in every order"""
-    run = _charge(target, api, cdn, video_url, spender, BAND_PLAN.label)
+    run = _charge(target, api, cdn, video_url, spender, label=BAND_PLAN.label)
     if target.free:
         _generated(run, max_examples=4, drawn=band_cases, explicit=BAND_CASES)()
     else:
@@ -258,15 +253,4 @@ def test_failed_job_costs_nothing(
     if not target.can_force_outcomes:
         pytest.skip("only the fake can be told to fail a job (directives, X-Mock-Outcome)")
 
-    def run(case: BillingCase) -> None:
-        check_charge(
-            target,
-            client=api,
-            cdn=cdn,
-            video_url=video_url,
-            case=case,
-            outcome="fail",
-            spender=spender,
-        )
-
-    _generated(run, max_examples=3)()
+    _generated(_charge(target, api, cdn, video_url, spender, outcome="fail"), max_examples=3)()

@@ -25,6 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from mock_api.clock import Clock, OffsetClock
+from mock_api.events import JobLog
 from mock_api.faults import FaultMiddleware
 from mock_api.http import CrashMiddleware, ReadScopeMiddleware, install_error_handlers
 from mock_api.journal import JournalMiddleware
@@ -109,15 +110,17 @@ def create_app(
         # Deliver webhooks in the background while the server runs. In-process
         # tests (no lifespan) pump deliveries themselves, or through /_mock.
         task = asyncio.create_task(service.webhooks.run())
+        ends = asyncio.create_task(job_log.run())
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for running in (task, ends):
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
             # After uvicorn has let the requests in flight finish (SIGTERM):
             # checkpoint the WAL and close the database.
-            service.store.close()
+            service.close()
 
     app = FastAPI(
         title="WaveSpeed InfiniteTalk mock",
@@ -128,12 +131,13 @@ def create_app(
         **_NO_TELEMETRY,
     )
     app.state.service = service
-    # Each added outside the last: one read scope per request; the journal sees faults
-    # and the 500s of crashes too.
+    # The jobs this process accepted, logged again when they end (``serve`` at info).
+    job_log = app.state.job_log = JobLog(service.clock, service.any_job)
+    # Each added outside the last: one read scope per request; the journal sees faults too.
     app.add_middleware(FaultMiddleware, book=service.faults)
     app.add_middleware(CrashMiddleware)
     app.add_middleware(JournalMiddleware, journal=service.journal, clock=service.clock)
-    if service.store.shared:
+    if service.shares_state:
         app.add_middleware(ReadScopeMiddleware)
     install_error_handlers(app)
     app.router.routes.extend(ROUTES)

@@ -31,8 +31,10 @@ turned into text only at the edges, by :func:`format_usd`.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, Decimal
+from typing import Any
 
 MICROS_PER_USD = 1_000_000
 MILLISECOND = Decimal("0.001")
@@ -94,6 +96,41 @@ class Quote:
     @property
     def cost_usd(self) -> Decimal:
         return micros_to_usd(self.cost_micros)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The quote's one JSON form, everywhere it is shown or stored.
+
+        Exact decimals travel as text; money as integer micro-dollars and as USD text.
+        """
+        return {
+            "order": self.order.value,
+            "left_seconds": str(self.left_seconds),
+            "right_seconds": str(self.right_seconds),
+            "spoken_seconds": str(self.spoken_seconds),
+            "billed_seconds": self.billed_seconds,
+            "cost_micros": self.cost_micros,
+            "cost_usd": str(self.cost_usd),
+            "output_seconds": str(self.output_seconds),
+            "rejected": self.rejected,
+            "rule": self.rule,
+            "tracks": self.tracks,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Quote:
+        """Read back :meth:`as_dict`'s form (``cost_usd`` follows from ``cost_micros``)."""
+        return cls(
+            order=Order(data["order"]),
+            left_seconds=Decimal(data["left_seconds"]),
+            right_seconds=Decimal(data["right_seconds"]),
+            spoken_seconds=Decimal(data["spoken_seconds"]),
+            billed_seconds=int(data["billed_seconds"]),
+            cost_micros=int(data["cost_micros"]),
+            output_seconds=Decimal(data["output_seconds"]),
+            rejected=bool(data["rejected"]),
+            rule=str(data["rule"]),
+            tracks=int(data.get("tracks", 2)),  # stored before the family came: two tracks
+        )
 
 
 def spoken_duration(left: Decimal, right: Decimal, order: Order) -> Decimal:

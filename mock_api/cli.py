@@ -7,13 +7,15 @@ server.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import socket
 import sqlite3
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -32,7 +34,37 @@ from mock_api.serving import (
 )
 from mock_api.serving import billing_policy as _policy
 
+if TYPE_CHECKING:
+    from mock_api.faults import FaultRule
+    from mock_api.scenarios import ScenarioRule
+    from mock_api.spec import Spec
+
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Every ``serve`` option can also come from the environment, as container users
+#: expect: ``--port`` from ``WAVESPEED_MOCK_PORT``, ``--api-key`` from
+#: ``WAVESPEED_MOCK_API_KEY`` (keys separated by spaces), and so on.
+ENV_PREFIX = "WAVESPEED_MOCK_"
+
+
+class _Usd(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2 only
+    """An amount of US dollars: a plain decimal number, at most micro-dollar precise."""
+
+    name = "USD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value).strip().removeprefix("$")
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            amount = None
+        if amount is None or not amount.is_finite() or amount < 0:
+            self.fail(f"{value!r} is not an amount in USD: expected a number such as 100 or 2.50")
+        try:
+            billing.usd_to_micros(amount)
+        except ValueError as exc:
+            self.fail(str(exc))
+        return text
 
 
 def _billing_options(func: F) -> F:
@@ -67,7 +99,7 @@ def _billing_options(func: F) -> F:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="wavespeed-mock")
+@click.version_option(package_name="wavespeed-mock", prog_name="wavespeed-mock")
 def main() -> None:
     """A local stand-in for WaveSpeed AI's InfiniteTalk Fast video-to-video multi API."""
 
@@ -86,6 +118,7 @@ def main() -> None:
 )
 @click.option(
     "--initial-balance",
+    type=_Usd(),
     default="100",
     show_default=True,
     help="USD every new account starts with.",
@@ -197,6 +230,15 @@ def main() -> None:
     default="info",
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    help="At info: one line per refused request (with its reason) and per job accepted "
+    "and ended, besides uvicorn's access lines.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: every log line as one JSON object, with the event's fields as keys.",
 )
 def serve(
     host: str,
@@ -223,6 +265,7 @@ def serve(
     webhook_allow_private: bool | None,
     journal_max_mb: int,
     log_level: str,
+    log_format: str,
 ) -> None:
     """Start the mock server (uvicorn).
 
@@ -231,10 +274,12 @@ def serve(
     --workers share it. The request journal is kept per worker.
     """
     import uvicorn
+    import yaml
 
     from mock_api.app import create_app
-    from mock_api.rules import add_rules, read_rules
-    from mock_api.spec import default_spec
+    from mock_api.events import log_config
+    from mock_api.rules import add_rules
+    from mock_api.spec import SPEC_PATH, default_spec
 
     options = ServeOptions(
         host=host,
@@ -257,17 +302,24 @@ def serve(
         journal_max_mb=journal_max_mb,
         webhook_allow_private=webhook_allow_private,
     )
-    try:  # everything is checked before the database is touched
+    # Everything is checked before anything is made (a socket, a directory, a database).
+    try:
+        spec = default_spec()
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise click.ClickException(f"cannot read the API contract {SPEC_PATH}: {exc}") from None
+    try:
         settings = options.settings()
-        rules = read_rules(default_spec(), scenarios_file.read_text()) if scenarios_file else None
     except (ValueError, ArithmeticError) as exc:
         raise click.UsageError(str(exc)) from None
+    rules = _rules_file(spec, scenarios_file, log_format) if scenarios_file else None
     if workers > 1 and db == MEMORY:
         raise click.UsageError(f"--workers {workers} share a database file: not with --db {MEMORY}")
+    listener = _listen(host, port)
     try:
         options = options.with_db(db, data_dir)
         service = options.service()
     except (OSError, RuntimeError, sqlite3.Error) as exc:
+        listener.close()
         raise click.ClickException(f"cannot open the state database: {exc}") from None
     kept = ""
     if rules is not None:
@@ -275,24 +327,39 @@ def serve(
         added = sum(add_rules(service, *rules, keep_existing=True))
         if added < len(rules[0]) + len(rules[1]):
             kept = f" ({len(rules[0]) + len(rules[1]) - added} already stored, kept)"
+    port = listener.getsockname()[1]  # the one the system chose, for --port 0
     where = "memory (lost on exit)" if options.db == MEMORY else options.db
     control = "on" if settings.control_enabled else "off (not loopback; see --control-token)"
-    click.echo(
+    _say(
+        log_format,
+        "started",
         f"wavespeed-mock: state in {where}{kept}; "
         f"pace {settings.pace.name}, control API {control}, "
         f"{workers} worker{'s' if workers > 1 else ''}, docs at http://{host}:{port}/docs",
-        err=True,
+        state=str(where),
+        pace=settings.pace.name,
+        control_api=settings.control_enabled,
+        workers=workers,
+        docs=f"http://{host}:{port}/docs",
     )
+    logs = log_config(log_level, log_format)
     if workers == 1:
-        uvicorn.run(
-            create_app(service=service, freeze_startup_heap=True),
+        app = create_app(service=service, freeze_startup_heap=True)
+        config = uvicorn.Config(
+            app,
             host=host,
             port=port,
             log_level=log_level,
+            log_config=logs,
             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         )
+        server = uvicorn.Server(config)
+        server.run(sockets=[listener])
+        if not server.started:  # the app failed to start; uvicorn has said why
+            raise SystemExit(3)
         return
-    service.store.close()  # each worker opens its own connections
+    listener.close()  # uvicorn's supervisor binds it again, for its workers to share
+    service.close()  # each worker opens its own connections
     os.environ[ENV_VAR] = options.to_json()
     uvicorn.run(
         "mock_api.app:create_app_from_env",
@@ -302,7 +369,64 @@ def serve(
         port=port,
         log_level=log_level,
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        log_config=logs,
     )
+
+
+# Every serve option from the environment too: WAVESPEED_MOCK_ and the long name.
+for _param in serve.params:
+    if isinstance(_param, click.Option) and _param.envvar is None:
+        _param.envvar = ENV_PREFIX + _param.opts[0].removeprefix("--").replace("-", "_").upper()
+        _param.show_envvar = True
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound now: a busy port stops ``serve`` before it makes anything."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"port {port} on {host} is already in use (another server?): stop it, "
+                f"or choose another port with --port or {ENV_PREFIX}PORT"
+            ) from None
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _say(log_format: str, event: str, message: str, level: str = "info", **fields: Any) -> None:
+    """A line of ``serve``'s own before uvicorn starts: text, or JSON like the log's."""
+    if log_format == "json":
+        line = {"level": level, "logger": "wavespeed_mock", "event": event, "message": message}
+        click.echo(json.dumps({**line, **fields}), err=True)
+    else:
+        click.echo(message if level == "info" else f"{level}: {message}", err=True)
+
+
+def _rules_file(
+    spec: Spec, path: Path, log_format: str
+) -> tuple[list[ScenarioRule], list[FaultRule]]:
+    """The rules in ``--scenarios FILE``; its errors name the file, the line and the key."""
+    from mock_api.rules import read_rules
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--scenarios") from None
+    try:
+        rules = read_rules(spec, text)
+    except ValueError as exc:
+        raise click.BadParameter(f"{path}, {exc}", param_hint="--scenarios") from None
+    if not rules[0] and not rules[1]:
+        _say(log_format, "empty_rules", f"{path} holds no rules: nothing loaded from it", "warning")
+    return rules
 
 
 def _duration(value: str, side: str) -> Decimal:
@@ -383,27 +507,13 @@ def price(
     rate = model.policy(policy, resolution).rate_micros_per_second
     shown_resolution = resolution or model.default_resolution()
     if as_json:
-        fields: dict[str, Any] = {"model": model.id}
+        # The quote's one JSON form (tracks 1: a one-speaker model's audio is
+        # left_seconds), with the model and the rate it was priced at.
+        context: dict[str, Any] = {"model": model.id}
         if shown_resolution is not None:
-            fields["resolution"] = shown_resolution
-        if model.two_speakers:
-            fields |= {
-                "order": q.order.value,
-                "left_seconds": str(q.left_seconds),
-                "right_seconds": str(q.right_seconds),
-            }
-        else:
-            fields["audio_seconds"] = str(q.left_seconds)
-        fields |= {
-            "spoken_seconds": str(q.spoken_seconds),
-            "billed_seconds": q.billed_seconds,
-            "rate_usd_per_second": str(billing.micros_to_usd(rate)),
-            "cost_usd": str(q.cost_usd),
-            "output_seconds": str(q.output_seconds),
-            "rejected": q.rejected,
-            "rule": q.rule,
-        }
-        click.echo(json.dumps(fields, indent=2))
+            context["resolution"] = shown_resolution
+        context["rate_usd_per_second"] = str(billing.micros_to_usd(rate))
+        click.echo(json.dumps({**context, **q.as_dict()}, indent=2))
         return
     click.echo(f"model:          {model.id}")
     if shown_resolution is not None:
@@ -482,7 +592,7 @@ def _price_durations(
     "--poll-interval",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
-    help="Seconds between polls (default: 0.1 on the fake, 5 elsewhere).",
+    help="Seconds between polls (default: 0.05 on the fake, 5 elsewhere).",
 )
 @click.option(
     "--timeout",

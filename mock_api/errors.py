@@ -29,7 +29,28 @@ are the lower-case names of :data:`ERROR_CODES`, one per HTTP status.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One way a request (or a response) breaks the spec: the field, why, and where.
+
+    The one shape of a violation: the validator produces it, a 400 lists it, the
+    request journal keeps it.
+    """
+
+    field: str
+    reason: str
+    location: str = "body"  # body, query, header, path, or response
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "reason": self.reason, "location": self.location}
+
+    def __str__(self) -> str:
+        return f"{self.location} {self.field!r}: {self.reason}"
+
 
 #: The ``error_code`` of each HTTP status the fake answers with.
 ERROR_CODES: dict[int, str] = {

@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 import fnmatch
 import json
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,8 +87,8 @@ class FaultRule:
 
 
 class FaultBook(RuleBook[FaultRule]):
-    def __init__(self, store: RuleStore | None = None) -> None:
-        super().__init__("fault", store)
+    def __init__(self, store: RuleStore) -> None:
+        super().__init__("fault", store, fault_from_dict)
 
     def pick(self, method: str, path: str, api_key: str | None) -> FaultRule | None:
         return self.fire(lambda r: r.matches(method, path, api_key))
@@ -109,43 +109,64 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         scope.setdefault("state", {})["fault"] = rule.id  # the journal names it
-        if rule.kind is FaultKind.LATENCY:
-            await anyio.sleep(rule.latency_ms / 1000)
-            await self.app(scope, receive, send)
-        elif rule.kind is FaultKind.STATUS:
-            message = f"injected fault {rule.id!r}: HTTP {rule.status}"
-            body = json.dumps(error_body(rule.status, message)).encode()
-            headers = [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ]
-            if rule.retry_after is not None:
-                headers.append((b"retry-after", str(rule.retry_after).encode()))
-            await send({"type": "http.response.start", "status": rule.status, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-        elif rule.kind is FaultKind.MALFORMED:
-            body = b'{"code": 200, "message": "success", "data": {"id": '
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [(b"content-type", b"application/json")],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
-        else:  # DROP: promise a body, send part of it, then give up on the connection
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", b"1000"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": b'{"code": 200', "more_body": True})
-            raise ConnectionAbortedError(f"injected fault {rule.id!r}: connection dropped")
+        await APPLY[rule.kind](rule, self.app, scope, receive, send)
+
+
+Apply = Callable[[FaultRule, ASGIApp, Scope, Receive, Send], Awaitable[None]]
+
+
+async def _latency(
+    rule: FaultRule, app: ASGIApp, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Wait ``latency_ms``, then answer normally."""
+    await anyio.sleep(rule.latency_ms / 1000)
+    await app(scope, receive, send)
+
+
+async def _status(
+    rule: FaultRule, app: ASGIApp, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Answer ``status`` in the error envelope, with ``Retry-After`` when the rule has one."""
+    message = f"injected fault {rule.id!r}: HTTP {rule.status}"
+    body = json.dumps(error_body(rule.status, message)).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if rule.retry_after is not None:
+        headers.append((b"retry-after", str(rule.retry_after).encode()))
+    await send({"type": "http.response.start", "status": rule.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _malformed(
+    rule: FaultRule, app: ASGIApp, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Answer 200 with a JSON body cut short."""
+    body = b'{"code": 200, "message": "success", "data": {"id": '
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _drop(rule: FaultRule, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Promise a body, send part of it, then give up on the connection."""
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"1000")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b'{"code": 200', "more_body": True})
+    raise ConnectionAbortedError(f"injected fault {rule.id!r}: connection dropped")
+
+
+#: What each kind of fault does to a request. A new kind is a member of
+#: :class:`FaultKind` and one entry here; a kind without one fails at import.
+APPLY: dict[FaultKind, Apply] = {
+    FaultKind.LATENCY: _latency,
+    FaultKind.STATUS: _status,
+    FaultKind.MALFORMED: _malformed,
+    FaultKind.DROP: _drop,
+}
+if set(APPLY) != set(FaultKind):  # pragma: no cover - a programming error, caught at import
+    raise RuntimeError(f"fault kinds without a handler: {sorted(set(FaultKind) - set(APPLY))}")
 
 
 def bearer_key(headers: Iterable[tuple[bytes, bytes]]) -> str | None:

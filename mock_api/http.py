@@ -14,11 +14,14 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mock_api.errors import RequestError, Unauthorized, ValidationFailed, error_body
-from mock_api.journal import SpecViolation
+from mock_api import events
+from mock_api.errors import RequestError, Unauthorized, ValidationFailed, Violation, error_body
 from mock_api.json_input import parse_request_json
+from mock_api.lifecycle import COMPLETED, Outcome
+from mock_api.planning import DEFAULT_FAILURE_CODE, MAX_TASK_CODE, NSFW, failure
 from mock_api.service import MockService
 from mock_api.store import READ_SCOPE
 from mock_api.urls import Urls
@@ -26,15 +29,15 @@ from mock_api.urls import Urls
 logger = logging.getLogger("mock_api")
 
 
-def _violations(exc: RequestError) -> list[SpecViolation]:
+def _violations(exc: RequestError) -> list[Violation]:
     """How a refused request broke the contract, for the journal."""
     found = getattr(exc, "violations", None)
     if found is not None:
-        return [SpecViolation(v.field, v.reason, v.location) for v in found]
+        return [Violation(v.field, v.reason, v.location) for v in found]
     if isinstance(exc, ValidationFailed):
-        return [SpecViolation(exc.field or "", exc.reason or exc.message, exc.location)]
+        return [Violation(exc.field or "", exc.reason or exc.message, exc.location)]
     if isinstance(exc, Unauthorized):
-        return [SpecViolation("Authorization", exc.message, "header")]
+        return [Violation("Authorization", exc.message, "header")]
     return []
 
 
@@ -50,10 +53,17 @@ def error_response(exc: RequestError) -> JSONResponse:
     )
 
 
+def _log_refusal(request: Request, status: int, message: str) -> None:
+    account = events.account_of(request.state, request.scope["headers"])
+    violations = getattr(request.state, "violations", ())
+    events.refused(request.method, request.url.path, status, message, account, violations)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_request_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestError)
         request.state.violations = _violations(exc)
+        _log_refusal(request, exc.status_code, exc.message)
         return error_response(exc)
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -63,10 +73,12 @@ def install_error_handlers(app: FastAPI) -> None:
             405: f"method {request.method} is not allowed on {request.url.path}",
         }.get(exc.status_code, str(exc.detail))
         if exc.status_code in (404, 405):
-            request.state.violations = [SpecViolation("path", message, "path")]
-        return JSONResponse(
-            error_body(exc.status_code, message), exc.status_code, headers=exc.headers
-        )
+            request.state.violations = [Violation("path", message, "path")]
+        _log_refusal(request, exc.status_code, message)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return JSONResponse(error_body(exc.status_code, message), exc.status_code, headers=headers)
 
     async def on_crash(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unexpected error on %s %s", request.method, request.url.path)
@@ -75,6 +87,23 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestError, on_request_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_crash)
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path (RFC 9110's ``Allow``).
+
+    Starlette's 405 names the methods of the first route whose path matched only:
+    ``OPTIONS /_mock/scenarios`` said ``Allow: GET``, hiding POST and DELETE.
+    """
+    allowed: set[str] = set()
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.add(method)
+    return sorted(allowed)
 
 
 class CrashMiddleware:
@@ -145,12 +174,58 @@ def get_service(request: Request) -> MockService:
     return service
 
 
+def api_key(authorization: str | None) -> str:
+    """The API key in an ``Authorization: Bearer <key>`` header; Unauthorized otherwise."""
+    if not authorization:
+        raise Unauthorized("missing Authorization header: send 'Authorization: Bearer <API key>'")
+    scheme, _, key = authorization.partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise Unauthorized("malformed Authorization header: expected 'Bearer <API key>'")
+    return key
+
+
 def get_account(request: Request, service: MockService | None = None) -> str:
     """The caller's account (``service``: the request's, if the caller has it already)."""
     service = service or get_service(request)
-    account = service.authenticate(request.headers.get("authorization"))
+    account = service.open_account(api_key(request.headers.get("authorization")))
     request.state.account = account
     return account
+
+
+#: The request header that tells the fake how the submitted job ends.
+OUTCOME_HEADER = "X-Mock-Outcome"
+
+
+def outcome_from_header(value: str) -> Outcome:
+    """Read ``X-Mock-Outcome``: ``complete``, ``nsfw``, or ``fail[:CODE[:MESSAGE]]``.
+
+    Raises ValidationFailed naming the header, as any other bad input.
+    """
+    kind, _, rest = value.strip().partition(":")
+    kind = kind.lower()
+    if kind in ("complete", "completed") and not rest:
+        return COMPLETED
+    if kind == "nsfw" and not rest:
+        return NSFW
+    if kind == "fail":
+        code_text, _, message = rest.partition(":")
+        if code_text and not code_text.isdigit():
+            code_text = "0"  # reported below as out of range, with the text given
+        try:
+            return failure(int(code_text) if code_text else DEFAULT_FAILURE_CODE, message)
+        except ValueError:
+            raise ValidationFailed(
+                field=OUTCOME_HEADER,
+                reason=f"task code {rest.partition(':')[0]!r} is not a number from 1 to "
+                f"{MAX_TASK_CODE}",
+                location="header",
+            ) from None
+    raise ValidationFailed(
+        field=OUTCOME_HEADER,
+        reason=f"{value!r} is not complete, nsfw, or fail[:CODE[:MESSAGE]]",
+        location="header",
+    )
 
 
 def get_urls(request: Request, service: MockService | None = None) -> Urls:
@@ -203,8 +278,25 @@ Account = Annotated[str, Depends(_account_dependency)]
 BaseUrls = Annotated[Urls, Depends(_urls_dependency)]
 
 
+#: The largest JSON body read (bytes): a job's input or a rule is a few hundred.
+MAX_JSON_BODY = 1024 * 1024
+
+
 async def json_body(request: Request) -> Any:
-    raw = await request.body()
+    """The request's JSON body, read up to :data:`MAX_JSON_BODY` bytes and checked
+    (:func:`mock_api.json_input.parse_request_json`)."""
+    too_big = ValidationFailed(
+        field="body", reason=f"is over {MAX_JSON_BODY} bytes, the most a JSON body may be"
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_JSON_BODY:
+        raise too_big  # refused before a byte of it is read
+    received = bytearray()
+    async for chunk in request.stream():
+        received += chunk
+        if len(received) > MAX_JSON_BODY:
+            raise too_big
+    raw = request._body = bytes(received)  # as request.body() keeps it, for later reads
     if not raw.strip():
         raise ValidationFailed(field="body", reason="is required: send a JSON object")
     return parse_request_json(raw)

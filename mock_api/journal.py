@@ -30,6 +30,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_api.clock import Clock
+from mock_api.errors import Violation
 from mock_api.faults import bearer_key
 from mock_api.json_input import parse_kept_json
 from mock_api.store import account_id
@@ -44,16 +45,6 @@ _ENTRY_OVERHEAD = 400
 
 
 @dataclass(frozen=True)
-class SpecViolation:
-    field: str
-    reason: str
-    location: str = "body"
-
-    def __str__(self) -> str:
-        return f"{self.location} {self.field!r}: {self.reason}"
-
-
-@dataclass(frozen=True)
 class JournalEntry:
     seq: int
     at_ms: int  # the fake's clock when the request arrived
@@ -63,7 +54,7 @@ class JournalEntry:
     account: str | None
     status: int
     duration_ms: float  # wall-clock time spent answering
-    violations: tuple[SpecViolation, ...] = ()
+    violations: tuple[Violation, ...] = ()
     # The fault rule that fired on the request, if one did. A ``drop`` keeps the
     # status it began to send: the client saw the connection cut, not that status.
     fault: str | None = None
@@ -98,7 +89,7 @@ class JournalEntry:
 #: which the garbage collector stops tracking: a journal of JournalEntry objects made
 #: every full collection walk it, a 20-40 ms pause once it held 50,000 entries.
 _Record = tuple[
-    int, str, str, bytes, str | None, int, float, tuple[SpecViolation, ...], str | None,
+    int, str, str, bytes, str | None, int, float, tuple[Violation, ...], str | None,
     tuple[bytes, ...], bytes | None, bytes | None,
 ]  # fmt: skip
 

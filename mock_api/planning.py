@@ -17,7 +17,6 @@ import random
 from dataclasses import dataclass
 from decimal import Decimal
 
-from mock_api.errors import ValidationFailed
 from mock_api.lifecycle import COMPLETED, NEVER_MS, Outcome, Plan, Status
 
 
@@ -96,35 +95,22 @@ TASK_MESSAGES: dict[int, str] = {
 }
 DEFAULT_FAILURE_CODE = 5000
 
-OUTCOME_HEADER = "X-Mock-Outcome"
+#: The largest task code a failure may carry.
+MAX_TASK_CODE = 99_999
 
 
-def parse_outcome(value: str) -> Outcome:
-    """Read the ``X-Mock-Outcome`` header: ``complete``, ``nsfw``, or ``fail[:CODE[:MESSAGE]]``."""
-    kind, _, rest = value.strip().partition(":")
-    kind = kind.lower()
-    if kind in ("complete", "completed") and not rest:
-        return COMPLETED
-    if kind == "nsfw" and not rest:
-        return Outcome(Status.COMPLETED, nsfw=True)
-    if kind == "fail":
-        code_text, _, message = rest.partition(":")
-        code = DEFAULT_FAILURE_CODE
-        if code_text:
-            if not code_text.isdigit() or not 1 <= int(code_text) <= 99999:
-                raise ValidationFailed(
-                    field=OUTCOME_HEADER,
-                    reason=f"task code {code_text!r} is not a number from 1 to 99999",
-                    location="header",
-                )
-            code = int(code_text)
-        text = message.strip() or TASK_MESSAGES.get(code, "Task failed.")
-        return Outcome(Status.FAILED, code=code, error=text)
-    raise ValidationFailed(
-        field=OUTCOME_HEADER,
-        reason=f"{value!r} is not complete, nsfw, or fail[:CODE[:MESSAGE]]",
-        location="header",
-    )
+def failure(code: int = DEFAULT_FAILURE_CODE, message: str | None = None) -> Outcome:
+    """A failed outcome with ``code`` and ``message`` (or the code's usual message).
+
+    Raises ValueError for a code outside 1..99999.
+    """
+    if not 1 <= code <= MAX_TASK_CODE:
+        raise ValueError(f"task code {code} is not a number from 1 to {MAX_TASK_CODE}")
+    text = (message or "").strip() or TASK_MESSAGES.get(code, "Task failed.")
+    return Outcome(Status.FAILED, code=code, error=text)
+
+
+NSFW = Outcome(Status.COMPLETED, nsfw=True)
 
 
 def job_key(seed: int, canonical_input: str) -> str:

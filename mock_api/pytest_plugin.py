@@ -41,7 +41,7 @@ from mock_api.billing import micros_to_usd
 from mock_api.clock import ManualClock, OffsetClock
 from mock_api.journal import Journal, JournalEntry
 from mock_api.lifecycle import Outcome, Status, status_at
-from mock_api.planning import DEFAULT_FAILURE_CODE, PACES, Directive, parse_outcome
+from mock_api.planning import DEFAULT_FAILURE_CODE, PACES, Directive, failure
 from mock_api.server import LiveServer
 from mock_api.service import MockService
 from mock_api.settings import Settings
@@ -118,7 +118,7 @@ class BaseWavespeedMock(Generic[ClockT]):
         self, code: int = DEFAULT_FAILURE_CODE, message: str | None = None, count: int = 1
     ) -> None:
         """The next ``count`` jobs fail with this task code and message (or its usual one)."""
-        outcome = parse_outcome(f"fail:{code}:{message or ''}")
+        outcome = failure(code, message)
         self.service.queue_directive(Directive(outcome=outcome), count)
 
     def nsfw_next(self, count: int = 1) -> None:
@@ -137,15 +137,15 @@ class BaseWavespeedMock(Generic[ClockT]):
     # state
 
     def _account(self, api_key: str | None) -> str:
-        return self.service.authenticate(f"Bearer {api_key or self.api_key}")
+        return self.service.open_account(api_key or self.api_key)
 
     def jobs(self, api_key: str | None = None) -> list[Job]:
         """Stored jobs in submission order: every account's, or only ``api_key``'s."""
-        return self.service.store.jobs(None if api_key is None else self._account(api_key))
+        return self.service.jobs(None if api_key is None else self._account(api_key))
 
     def status(self, job_id: str) -> Status:
         """A job's status now; ``KeyError`` for an unknown id."""
-        job = self.service.store.job(job_id)
+        job = self.service.any_job(job_id)
         if job is None:
             raise KeyError(f"the fake has no job {job_id}")
         return status_at(job.plan, self.clock.now_ms())

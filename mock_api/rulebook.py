@@ -137,12 +137,38 @@ def draw(seed: int, rule_id: str, n: int) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-class RuleBook(Generic[R]):
-    def __init__(self, kind: str, store: RuleStore | None = None) -> None:
-        if store is None:
-            from mock_api.store import MemoryStore
+#: How each kind of rule is read back from its stored JSON form. Each kind
+#: registers its own decoder (its book does, on creation), so storage keeps
+#: rules as plain JSON and never imports the modules that define them.
+_DECODERS: dict[str, Callable[[dict[str, Any]], Rule]] = {}
 
-            store = MemoryStore()
+
+def register_rule_kind(kind: str, decode: Callable[[dict[str, Any]], Rule]) -> None:
+    """Say how rules of ``kind`` are rebuilt from :func:`rule_definition`'s form."""
+    known = _DECODERS.setdefault(kind, decode)
+    if known is not decode:
+        raise ValueError(f"rule kind {kind!r} is registered already")
+
+
+def decode_rule(kind: str, definition: dict[str, Any]) -> Rule:
+    """A stored rule rebuilt by its kind's decoder; ValueError for a kind nobody registered."""
+    try:
+        decode = _DECODERS[kind]
+    except KeyError:
+        raise ValueError(f"no rule kind {kind!r} is registered") from None
+    return decode(definition)
+
+
+def rule_definition(rule: Rule) -> dict[str, Any]:
+    """A rule as the control API takes it: its JSON form without the counters."""
+    return {k: v for k, v in rule.as_dict().items() if k not in ("matched", "applied")}
+
+
+class RuleBook(Generic[R]):
+    """The rules of one kind, kept in a :class:`RuleStore`; ``decode`` rebuilds a stored one."""
+
+    def __init__(self, kind: str, store: RuleStore, decode: Callable[[dict[str, Any]], R]) -> None:
+        register_rule_kind(kind, decode)
         self.kind = kind
         self._store = store
 

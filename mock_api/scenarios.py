@@ -190,8 +190,8 @@ def rules_from_yaml(text: str) -> list[ScenarioRule]:
 
 
 class ScenarioBook(RuleBook[ScenarioRule]):
-    def __init__(self, store: RuleStore | None = None) -> None:
-        super().__init__("scenario", store)
+    def __init__(self, store: RuleStore) -> None:
+        super().__init__("scenario", store, rule_from_dict)
 
     def directive_for(self, account: str, body: Mapping[str, Any]) -> Directive | None:
         rule = self.fire(lambda r: r.match(account, body))

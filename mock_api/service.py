@@ -1,9 +1,17 @@
 """The fake's behaviour, between the HTTP edge and the pure cores.
 
-:class:`MockService` turns requests into records: it authenticates keys,
+:class:`MockService` turns requests into records: it opens accounts for keys,
 reads the submitted media, prices the job with :mod:`mock_api.billing`, plans
 its life with :mod:`mock_api.planning`, charges the account and stores the
 job. Routes only translate HTTP to these calls and back.
+
+It is the one way to the state: nothing else holds its store
+(``tests/test_architecture.py``). It is composed of small services, one
+concern each, which callers use by their named operations: the rule books
+(``scenarios``, ``faults``: add, remove, list), the webhook dispatcher
+(``webhooks``: deliveries, pump), the request journal (``journal``), the clock
+(``clock``) and the contract (``spec``: validation). Each keeps what it needs
+in the store protocol of its own concern (:mod:`mock_api.store`).
 """
 
 from __future__ import annotations
@@ -134,16 +142,9 @@ class MockService:
 
     # accounts
 
-    def authenticate(self, authorization: str | None) -> str:
-        """The account behind an ``Authorization`` header, opened on first use."""
-        if not authorization:
-            raise Unauthorized(
-                "missing Authorization header: send 'Authorization: Bearer <API key>'"
-            )
-        scheme, _, key = authorization.partition(" ")
-        key = key.strip()
-        if scheme.lower() != "bearer" or not key:
-            raise Unauthorized("malformed Authorization header: expected 'Bearer <API key>'")
+    def open_account(self, key: str) -> str:
+        """The account behind an API key, opened on first use; Unauthorized for a key
+        the settings do not allow. (The HTTP edge reads the key from its header.)"""
         allowed = self.settings.api_keys
         if allowed is not None and key not in allowed:
             raise Unauthorized("invalid API key")
@@ -161,6 +162,31 @@ class MockService:
         if job is None or job.account != account:
             raise NotFound(f"prediction {job_id} not found")
         return job
+
+    def jobs(self, account: str | None = None) -> list[Job]:
+        """Stored jobs in submission order: every account's, or one account's."""
+        return self.store.jobs(account)
+
+    def any_job(self, job_id: str) -> Job | None:
+        """A job whoever owns it (the control API and test handles see every account)."""
+        return self.store.job(job_id)
+
+    def ledger(self, account: str) -> list[LedgerEntry]:
+        """An account's ledger: charges, refunds and balance settings, in order."""
+        return self.store.ledger(account)
+
+    def stored_file(self, file_id: str) -> StoredFile | None:
+        """An uploaded file by id (a capability URL: whoever has the URL may read it)."""
+        return self.store.file(file_id)
+
+    @property
+    def shares_state(self) -> bool:
+        """Other processes may change the state (SQLite): reads need a per-request scope."""
+        return self.store.shared
+
+    def close(self) -> None:
+        """Release the store (checkpoint and close a database); the service is done."""
+        self.store.close()
 
     def run_until_idle(self) -> list[str]:
         """Move time to when every job that will finish has finished; return their ids.

@@ -26,6 +26,10 @@ UPLOAD_LIMITS: dict[str, int] = {
 
 MODEL_ID = "wavespeed-ai/infinitetalk-fast/video-to-video-multi"
 
+#: The largest balance an account can be given (micro-dollars): a billion dollars, so
+#: every sum of a ledger stays far inside SQLite's 64-bit integers.
+MAX_BALANCE_MICROS = 1_000_000_000 * 1_000_000
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -62,8 +66,10 @@ class Settings:
     journal_max_bytes: int = DEFAULT_MAX_BYTES
 
     def __post_init__(self) -> None:
-        if self.initial_balance_micros < 0:
-            raise ValueError("initial_balance_micros must be >= 0")
+        if not 0 <= self.initial_balance_micros <= MAX_BALANCE_MICROS:
+            raise ValueError(
+                f"the initial balance must be from 0 to {MAX_BALANCE_MICROS // 1_000_000} USD"
+            )
         if self.api_keys is not None and not all(self.api_keys):
             raise ValueError("api_keys cannot contain an empty key")
         if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):

@@ -19,9 +19,22 @@ from typing import Any, cast
 import jsonschema
 import yaml
 
-from mock_api.errors import ValidationFailed
+from mock_api.errors import ValidationFailed, Violation
 
-SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
+
+def _spec_path() -> Path:
+    """Where ``openapi.yaml`` is: in the package, where a wheel carries it (``setup.py``
+    copies the top-level file in at build time), else at the top of a checkout.
+
+    The repository holds one copy only, at its top (``mock_api/openapi.yaml`` is
+    ignored by git), so an installed package and a checkout read the same file.
+    """
+    package = Path(__file__).resolve().parent
+    packaged = package / "openapi.yaml"
+    return packaged if packaged.is_file() else package.parent / "openapi.yaml"
+
+
+SPEC_PATH = _spec_path()
 # libyaml's safe loader when PyYAML has it: several times faster on this
 # document, a cost every process that starts the fake pays (benchmarks/run.py).
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -44,16 +57,6 @@ class Operation:
     method: str  # lower case
     path: str  # the template, as in the spec
     definition: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Violation:
-    field: str
-    reason: str
-    location: str = "body"
-
-    def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "reason": self.reason, "location": self.location}
 
 
 class RequestInvalid(ValidationFailed):

@@ -34,11 +34,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from mock_api.billing import Quote
-from mock_api.clock import ClockState
+from mock_api.clock import ClockState, ClockStateStore
 from mock_api.lifecycle import Plan
 from mock_api.quotas import Limits
-from mock_api.rulebook import Rule, with_counts
-from mock_api.webhooks import Delivery, DeliveryState
+from mock_api.rulebook import Rule, RuleStore, with_counts
+from mock_api.webhooks import Delivery, DeliveryState, DeliveryStore
 
 MediaKind = Literal["image", "video", "audio", "other"]
 
@@ -129,14 +129,15 @@ class UploadTicket:
     expires_ms: int
 
 
-class Store(Protocol):
-    """What the service needs from its state, wherever that state lives.
+class StateStore(Protocol):
+    """The store as a whole: transactions, its lifetime, and its identity.
 
-    Every method is atomic on its own. :meth:`transaction` makes a block of
-    calls atomic too ("check the balance, then charge"): no other thread or
-    process sharing the store sees or changes the state in between, and when
-    the block raises, every write it made is undone, on every store. Blocks
-    must not await; transactions nest (the outermost commits or rolls back).
+    Every method of every concern is atomic on its own. :meth:`transaction`
+    makes a block of calls atomic too ("check the balance, then charge"): no
+    other thread or process sharing the store sees or changes the state in
+    between, and when the block raises, every write it made is undone, on every
+    store. Blocks must not await; transactions nest (the outermost commits or
+    rolls back).
     """
 
     #: Other processes may change this state too. The app then makes each request
@@ -157,14 +158,20 @@ class Store(Protocol):
         """0 for the first service on this store, then 1, 2...: salts seeded ids."""
         ...
 
-    # accounts and money
+
+class AccountStore(Protocol):
+    """Accounts and money: the ledger (balances are its entries in effect, summed)."""
+
     def open_account(self, account: str, now_ms: int, opening_micros: int) -> None: ...
     def balance(self, account: str, now_ms: int) -> int: ...
     def ledger(self, account: str) -> list[LedgerEntry]: ...
     def record(self, *entries: LedgerEntry) -> None: ...
     def webhook_secret(self, account: str, make: Callable[[], str]) -> str: ...
 
-    # jobs
+
+class JobStore(Protocol):
+    """Jobs, by account, in submission order; the times the quotas and the history read."""
+
     def add_job(self, job: Job) -> None: ...
     def job(self, job_id: str) -> Job | None: ...
     def jobs(self, account: str | None = None) -> list[Job]: ...
@@ -189,7 +196,10 @@ class Store(Protocol):
         """
         ...
 
-    # files and tickets
+
+class FileStore(Protocol):
+    """Uploaded files, and upload tickets (each taken once, or returned)."""
+
     def add_file(self, stored: StoredFile) -> None: ...
     def file(self, file_id: str) -> StoredFile | None: ...
     def add_ticket(self, ticket: UploadTicket) -> None: ...
@@ -197,32 +207,36 @@ class Store(Protocol):
     def take_ticket(self, ticket_id: str) -> UploadTicket | None: ...
     def return_ticket(self, ticket: UploadTicket) -> None: ...
 
-    # quotas
+
+class LimitStore(Protocol):
+    """Quotas: per account, and the default for every account."""
+
     def limits(self, account: str | None) -> Limits | None:
         """An account's quotas (``None``: every account's default), if set."""
         ...
 
     def set_limits(self, account: str | None, limits: Limits) -> None: ...
 
-    # scenario and fault rules (mock_api.rulebook.RuleStore)
-    def rules(self, kind: str) -> list[Rule]: ...
-    def add_rule(self, kind: str, rule: Rule) -> bool: ...
-    def remove_rule(self, kind: str, rule_id: str) -> bool: ...
-    def clear_rules(self, kind: str) -> None: ...
-    def count_rule(self, kind: str, rule_id: str, matched: int, applied: int) -> None: ...
 
-    # webhook deliveries (mock_api.webhooks.DeliveryStore)
-    def add_delivery(self, delivery: Delivery) -> None: ...
-    def deliveries(
-        self, *, job_id: str | None = None, account: str | None = None
-    ) -> list[Delivery]: ...
-    def claim_due_deliveries(self, now_ms: int) -> list[Delivery]: ...
-    def release_delivery(self, delivery: Delivery) -> None: ...
-    def clear_deliveries(self) -> None: ...
+class Store(
+    StateStore,
+    AccountStore,
+    JobStore,
+    FileStore,
+    LimitStore,
+    RuleStore,
+    DeliveryStore,
+    ClockStateStore,
+    Protocol,
+):
+    """What the service needs from its state, wherever that state lives: every concern.
 
-    # the state of an OffsetClock (mock_api.clock.ClockStateStore)
-    def clock_state(self) -> ClockState: ...
-    def update_clock_state(self, change: Callable[[ClockState], ClockState]) -> ClockState: ...
+    Each concern is a protocol of its own with its own behavioural suite in
+    ``tests/store_suites/`` (rules: :class:`~mock_api.rulebook.RuleStore`;
+    webhook deliveries: :class:`~mock_api.webhooks.DeliveryStore`; an
+    OffsetClock's state: :class:`~mock_api.clock.ClockStateStore`), so a new
+    store is written, and tested, one concern at a time.
+    """
 
 
 def _after(
@@ -279,6 +293,14 @@ class _RunningBalance:
 
 
 Undo = Callable[[], None]
+#: The attributes MemoryStore.reset() replaces: what a reset in a transaction puts back.
+_RECORDS = frozenset(
+    {
+        "_ledger", "_balances", "_jobs", "_jobs_by_account", "_created_by_account",
+        "_finishing_by_account", "_files", "_tickets", "_secrets", "_limits", "_rules",
+        "_deliveries",
+    }
+)  # fmt: skip
 
 
 class _MemoryTransaction:
@@ -353,8 +375,8 @@ class MemoryStore:
         """Forget everything: accounts, ledgers, jobs, files, tickets, quotas, rules, deliveries."""
         with self.lock:
             if self._undo is not None:  # a reset in a transaction: undoing it restores it all
-                saved = dict(self.__dict__)
-                self._undo.append(lambda: self.__dict__.update(saved))
+                saved = {k: v for k, v in vars(self).items() if k in _RECORDS}
+                self._undo.append(lambda: vars(self).update(saved))
             self._ledger: dict[str, list[LedgerEntry]] = {}
             self._balances: dict[str, _RunningBalance] = {}
             self._jobs: dict[str, Job] = {}

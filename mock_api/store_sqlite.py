@@ -46,18 +46,15 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from decimal import Decimal
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from mock_api.billing import Order, Quote
+from mock_api.billing import Quote
 from mock_api.clock import ClockState
-from mock_api.faults import fault_from_dict
 from mock_api.lifecycle import Outcome, Plan, Status
 from mock_api.quotas import Limits
-from mock_api.rulebook import Rule, with_counts
-from mock_api.scenarios import rule_from_dict
+from mock_api.rulebook import Rule, decode_rule, rule_definition, with_counts
 from mock_api.store import (
     READ_SCOPE,
     EntryKind,
@@ -180,11 +177,6 @@ _DEFAULT_LIMITS = ""
 #: Entries a thread's read cache holds before it starts again (a GET reads ~4).
 CACHE_ENTRIES = 10_000
 T = TypeVar("T")
-
-_RULE_PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "scenario": rule_from_dict,
-    "fault": fault_from_dict,
-}
 
 
 class SchemaMismatch(RuntimeError):
@@ -432,7 +424,7 @@ class SqliteStore:
                 int(outcome.nsfw),
                 outcome.code,
                 outcome.error,
-                None if job.quote is None else json.dumps(quote_to_dict(job.quote)),
+                None if job.quote is None else json.dumps(Quote.as_dict(job.quote)),
                 job.output_ms,
                 job.variant,
             )
@@ -454,7 +446,7 @@ class SqliteStore:
             input=json.loads(r[3]),
             seed=r[4],
             plan=Plan(created_ms=r[5], started_ms=r[6], finished_ms=r[7], outcome=outcome),
-            quote=None if r[12] is None else quote_from_dict(json.loads(r[12])),
+            quote=None if r[12] is None else Quote.from_dict(json.loads(r[12])),
             output_ms=r[13],
             variant=r[14],
         )
@@ -595,7 +587,7 @@ class SqliteStore:
     def _rule(self, kind: str, definition: str, matched: int, applied: int) -> Rule:
         rule = self._decoded.get((kind, definition))
         if rule is None:
-            rule = _RULE_PARSERS[kind](json.loads(definition))
+            rule = decode_rule(kind, json.loads(definition))
             if len(self._decoded) > 1_000:
                 self._decoded.clear()
             self._decoded[(kind, definition)] = rule
@@ -741,42 +733,6 @@ class SqliteStore:
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
-
-
-def quote_to_dict(quote: Quote) -> dict[str, Any]:
-    """A quote as JSON-ready values: Decimals as their exact text."""
-    return {
-        "order": quote.order.value,
-        "left_seconds": str(quote.left_seconds),
-        "right_seconds": str(quote.right_seconds),
-        "spoken_seconds": str(quote.spoken_seconds),
-        "billed_seconds": quote.billed_seconds,
-        "cost_micros": quote.cost_micros,
-        "output_seconds": str(quote.output_seconds),
-        "rejected": quote.rejected,
-        "rule": quote.rule,
-        "tracks": quote.tracks,
-    }
-
-
-def quote_from_dict(data: Mapping[str, Any]) -> Quote:
-    return Quote(
-        order=Order(data["order"]),
-        left_seconds=Decimal(data["left_seconds"]),
-        right_seconds=Decimal(data["right_seconds"]),
-        spoken_seconds=Decimal(data["spoken_seconds"]),
-        billed_seconds=data["billed_seconds"],
-        cost_micros=data["cost_micros"],
-        output_seconds=Decimal(data["output_seconds"]),
-        rejected=data["rejected"],
-        rule=data["rule"],
-        tracks=data.get("tracks", 2),  # written before the family came: two tracks
-    )
-
-
-def rule_definition(rule: Rule) -> dict[str, Any]:
-    """A rule as the control API takes it: its JSON form without the counters."""
-    return {k: v for k, v in rule.as_dict().items() if k not in ("matched", "applied")}
 
 
 def _attempts_json(attempts: list[Attempt]) -> str:

@@ -188,14 +188,10 @@ class WebhookDispatcher:
         secret: Callable[[str], str],
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        store: DeliveryStore | None = None,
+        store: DeliveryStore,
         allow_private: bool = True,
         resolver: Resolver | None = None,
     ) -> None:
-        if store is None:
-            from mock_api.store import MemoryStore
-
-            store = MemoryStore()
         self.clock = clock
         self._payload = payload  # JSON body for a delivery; None while its job is unfinished
         self._secret = secret  # account -> its secret

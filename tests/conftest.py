@@ -11,6 +11,13 @@ from mock_api import ManualClock, MockService, Settings, create_app
 from tests.helpers import BASE, MakeClient
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The wheel tests first: building and installing the wheel is the longest chain of
+    work in the suite, so under pytest-xdist (scripts/check) it should overlap the rest on
+    one worker rather than trail after it. Otherwise the order is unchanged."""
+    items.sort(key=lambda item: item.get_closest_marker("wheel") is None)
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import IO
 
@@ -25,8 +25,18 @@ def free_port() -> int:
 class ServerProcess:
     """One ``serve`` process on a fixed loopback port: start it, stop it, start it again."""
 
-    def __init__(self, *args: str, port: int | None = None) -> None:
+    def __init__(
+        self,
+        *args: str,
+        port: int | None = None,
+        command: Sequence[str] = (sys.executable, "-m", "mock_api.cli"),
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.args = args
+        self.command = tuple(command)
+        self.cwd = cwd
+        self.env = None if env is None else dict(env)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -35,9 +45,7 @@ class ServerProcess:
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
         command = [
-            sys.executable,
-            "-m",
-            "mock_api.cli",
+            *self.command,
             "serve",
             "--port",
             str(self.port),
@@ -45,7 +53,9 @@ class ServerProcess:
             "warning",
             *self.args,
         ]
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            command, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.cwd, env=self.env
+        )
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
@@ -56,6 +66,9 @@ class ServerProcess:
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
+                # Callers start servers outside their try blocks: a server that is
+                # slow to answer must not outlive the test that gave up on it.
+                self.stop(signal.SIGKILL)
                 raise RuntimeError(f"server on {self.url} did not start within {timeout} s")
             time.sleep(0.05)
 

@@ -12,7 +12,7 @@ import pytest
 
 from mock_api import Settings
 from mock_api.billing import BillingPolicy
-from mock_api.models import MODELS
+from mock_api.models import DEFAULT_MODEL, MODELS, MODELS_BY_ID
 from mock_api.spec import default_spec
 from tests.helpers import AUTH, SUBMIT, MakeClient, auth, job_input, silence, video
 
@@ -314,3 +314,16 @@ async def test_a_one_speaker_quote_ignores_an_order_it_does_not_have(
     body = {"model_id": "wavespeed-ai/infinitetalk", "inputs": {"order": "sideways"}}
     quote = await _data(await client.post(PRICE, json=body, headers=AUTH))
     assert quote["price"] == 0.09
+
+
+def test_the_formula_names_the_inputs_that_set_the_price() -> None:
+    """The form WaveSpeed's CLI quotes for ``wavespeed-ai/infinitetalk`` (one audio)."""
+    single = MODELS_BY_ID["wavespeed-ai/infinitetalk-fast/video-to-video"]
+    assert single.formula(BillingPolicy()) == (
+        '{"total_price": $max([5, $min([$ceil(get_duration_v3(audio)), 600])]) / 5 * base_price}'
+    )
+    assert DEFAULT_MODEL.formula(BillingPolicy()) == (
+        '{"total_price": $max([5, $min([$ceil((order = "meanwhile" ? '
+        "$max([get_duration_v3(left_audio), get_duration_v3(right_audio)]) : "
+        "get_duration_v3(left_audio) + get_duration_v3(right_audio))), 600])]) / 5 * base_price}"
+    )

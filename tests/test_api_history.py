@@ -10,9 +10,8 @@ import httpx
 import pytest
 
 from mock_api import ManualClock
+from mock_api.spec import default_spec
 from tests.helpers import AUTH, SUBMIT, auth, job_input
-
-pytestmark = pytest.mark.anyio
 
 HISTORY = "/api/v3/predictions"
 DELETE = "/api/v3/predictions/delete"
@@ -35,6 +34,7 @@ async def history(client: httpx.AsyncClient, key: str = "test-key", **body: Any)
     return response.json()["data"]
 
 
+@pytest.mark.anyio
 async def test_the_history_lists_the_accounts_jobs_newest_first(
     client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
@@ -54,6 +54,7 @@ async def test_the_history_lists_the_accounts_jobs_newest_first(
     assert item["executionTime"] == item["timings"]["inference"] > 0
 
 
+@pytest.mark.anyio
 async def test_history_items_are_the_prediction_with_nanoseconds(
     client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
@@ -68,6 +69,7 @@ async def test_history_items_are_the_prediction_with_nanoseconds(
     assert {**item, "created_at": None} == {**result["data"], "created_at": None}
 
 
+@pytest.mark.anyio
 async def test_a_strptime_client_fails_on_the_history_as_on_the_real_service(
     client: httpx.AsyncClient,
 ) -> None:
@@ -80,6 +82,7 @@ async def test_a_strptime_client_fails_on_the_history_as_on_the_real_service(
     assert datetime.fromisoformat(item["created_at"]).microsecond > 0
 
 
+@pytest.mark.anyio
 async def test_pages_split_the_list_without_overlap(
     client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
@@ -97,6 +100,7 @@ async def test_pages_split_the_list_without_overlap(
     assert (past_the_end["items"], past_the_end["total"]) == ([], 7)
 
 
+@pytest.mark.anyio
 async def test_jobs_submitted_in_one_millisecond_keep_one_order(client: httpx.AsyncClient) -> None:
     """Same millisecond: ordered by the nanosecond created_at shown, then id; stable."""
     for _ in range(6):
@@ -113,6 +117,7 @@ async def test_jobs_submitted_in_one_millisecond_keep_one_order(client: httpx.As
     assert moments == sorted(moments, reverse=True)
 
 
+@pytest.mark.anyio
 async def test_only_the_last_seven_days_are_listed(
     client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
@@ -127,6 +132,7 @@ async def test_only_the_last_seven_days_are_listed(
     assert (await history(client))["total"] == 0
 
 
+@pytest.mark.anyio
 async def test_filters_combine(client: httpx.AsyncClient, clock: ManualClock) -> None:
     done = await submit(client)
     clock.advance(600)
@@ -147,6 +153,7 @@ async def test_filters_combine(client: httpx.AsyncClient, clock: ManualClock) ->
     assert [i["id"] for i in (await history(client, created_after=later))["items"]] == [running]
 
 
+@pytest.mark.anyio
 async def test_date_filters_take_what_clients_send(
     client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
@@ -175,6 +182,7 @@ async def test_date_filters_take_what_clients_send(
         ({"page": 1, "page_size": 20, "created_before": "2026-01-01T00:00:00"}, "created_before"),
     ],
 )
+@pytest.mark.anyio
 async def test_a_bad_history_request_is_a_400_naming_the_field(
     client: httpx.AsyncClient, body: dict[str, Any], field: str
 ) -> None:
@@ -184,6 +192,7 @@ async def test_a_bad_history_request_is_a_400_naming_the_field(
     assert response.json()["error_code"] == "invalid_request"
 
 
+@pytest.mark.anyio
 async def test_each_account_sees_only_its_own_history(client: httpx.AsyncClient) -> None:
     mine = await submit(client)
     theirs = await submit(client, key="other-key")
@@ -192,6 +201,7 @@ async def test_each_account_sees_only_its_own_history(client: httpx.AsyncClient)
     assert (await client.post(HISTORY, json={"page": 1, "page_size": 1})).status_code == 401
 
 
+@pytest.mark.anyio
 async def test_deleted_jobs_answer_404_and_leave_the_history(
     client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
@@ -210,6 +220,7 @@ async def test_deleted_jobs_answer_404_and_leave_the_history(
     assert again.json()["data"]["deleted_count"] == 0
 
 
+@pytest.mark.anyio
 async def test_deleting_keeps_the_charge(client: httpx.AsyncClient) -> None:
     job_id = await submit(client, left=10, right=10)
     await client.post(DELETE, json={"ids": [job_id]}, headers=AUTH)
@@ -217,6 +228,7 @@ async def test_deleting_keeps_the_charge(client: httpx.AsyncClient) -> None:
     assert balance.json()["data"]["balance"] == 99.85
 
 
+@pytest.mark.anyio
 async def test_another_accounts_ids_are_neither_deleted_nor_revealed(
     client: httpx.AsyncClient,
 ) -> None:
@@ -230,6 +242,7 @@ async def test_another_accounts_ids_are_neither_deleted_nor_revealed(
     assert [i["id"] for i in (await history(client, key="other-key"))["items"]] == [theirs]
 
 
+@pytest.mark.anyio
 async def test_the_delete_path_is_not_read_as_a_job_id(client: httpx.AsyncClient) -> None:
     response = await client.get(DELETE, headers=AUTH)
     assert response.status_code == 405
@@ -247,6 +260,7 @@ async def test_the_delete_path_is_not_read_as_a_job_id(client: httpx.AsyncClient
     ("body", "field"),
     [({}, "ids"), ({"ids": "abc"}, "ids"), ({"ids": [1]}, "ids.0"), ({"ids": [""]}, "ids.0")],
 )
+@pytest.mark.anyio
 async def test_a_bad_delete_request_is_a_400_naming_the_field(
     client: httpx.AsyncClient, body: dict[str, Any], field: str
 ) -> None:
@@ -255,6 +269,7 @@ async def test_a_bad_delete_request_is_a_400_naming_the_field(
     assert response.json()["details"][0]["field"] == field
 
 
+@pytest.mark.anyio
 async def test_execution_time_is_zero_until_the_job_finishes(
     client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
@@ -265,3 +280,19 @@ async def test_execution_time_is_zero_until_the_job_finishes(
     finished = (await client.get(path, headers=AUTH)).json()["data"]
     assert finished["status"] == "completed"
     assert finished["executionTime"] == finished["timings"]["inference"] > 0
+
+
+@pytest.mark.parametrize(
+    ("text", "valid"),
+    [
+        ("2023-04-01T12:34:56.789Z", True),  # the docs' prediction sample
+        ("2025-05-19T06:09:15.948268264Z", True),  # the docs' history sample
+        ("2025-05-19T06:09:15.94826826Z", True),  # a Go writer drops trailing zeros
+        ("2025-05-19T06:09:15.9482682641Z", False),
+        ("2025-05-19 06:09:15.948Z", False),
+        ("2025-05-19T06:09:15.948+00:00", False),
+    ],
+)
+def test_the_spec_takes_the_real_services_timestamps(text: str, valid: bool) -> None:
+    pattern = default_spec().document["components"]["schemas"]["CreatedAt"]["pattern"]
+    assert bool(re.search(pattern, text)) is valid

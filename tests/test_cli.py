@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib.metadata
 import io
 import json
+import socket
 import wave
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner
 
 from mock_api import create_app
-from mock_api.cli import main
+from mock_api.cli import main, serve
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -143,17 +146,17 @@ def test_price_json_names_the_model_resolution_and_rate() -> None:
     )
     assert code == 0, out
     data = json.loads(out)
-    assert (data["model"], data["resolution"], data["audio_seconds"]) == (
+    assert (data["model"], data["resolution"], data["left_seconds"], data["tracks"]) == (
         "wavespeed-ai/infinitetalk",
         "720p",
         "4.5",
+        1,
     )
     assert (data["billed_seconds"], data["rate_usd_per_second"], data["cost_usd"]) == (
         5,
         "0.06",
         "0.3",
     )
-    assert "left_seconds" not in data
 
 
 @pytest.mark.parametrize(
@@ -228,13 +231,28 @@ def test_serve_hides_its_start_up_heap_from_the_garbage_collector(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """``serve``'s app freezes the heap it starts with (p99 under load); create_app's does not."""
-    served: list[Any] = []
-    monkeypatch.setattr("uvicorn.run", lambda app, **options: served.append(app))
-    code, out = run("serve", "--db", str(tmp_path / "state.db"))
+    served = _served_apps(monkeypatch)
+    code, out = run("serve", "--port", "0", "--db", str(tmp_path / "state.db"))
     assert code == 0, out
     counts = [_frozen_while_serving(app) for app in (served[0], create_app())]
     assert counts[0] > 10_000  # the app, the spec and the libraries
     assert counts[1] == 0
+
+
+def _served_apps(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """``serve`` up to the point where uvicorn would take over: the apps it would run."""
+    served: list[Any] = []
+
+    def run(server: Any, sockets: list[socket.socket]) -> None:
+        served.append(server.config.app)
+        server.started = True
+        for sock in sockets:
+            sock.close()
+
+    monkeypatch.setattr("uvicorn.Server.run", run)
+    # serve's logging set-up would outlive the test and make every later one log.
+    monkeypatch.setattr("uvicorn.Config.configure_logging", lambda config: None)
+    return served
 
 
 def _frozen_while_serving(app: Any) -> int:
@@ -248,3 +266,141 @@ def _frozen_while_serving(app: Any) -> int:
     finally:
         gc.unfreeze()
         app.state.service.store.close()
+
+
+def test_version_is_the_distributions() -> None:
+    code, out = run("--version")
+    assert code == 0
+    assert out.strip() == f"wavespeed-mock, version {importlib.metadata.version('wavespeed-mock')}"
+
+
+@pytest.mark.parametrize("value", ["abc", "-5", "NaN", "1.0000001"])
+def test_a_bad_initial_balance_names_the_option_and_the_form(value: str) -> None:
+    code, out = run("serve", "--initial-balance", value)
+    assert code == 2
+    assert "Invalid value for '--initial-balance'" in out
+    assert "ConversionSyntax" not in out
+    assert ("finer than a micro-dollar" if value == "1.0000001" else "a number such as 100") in out
+
+
+def test_every_serve_option_can_come_from_the_environment() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    table = readme.split("## `wavespeed-mock serve` options", 1)[1].split("\n## ", 1)[0]
+    for param in serve.params:
+        if not isinstance(param, click.Option) or param.name == "help":
+            continue
+        flag = param.opts[0]
+        assert param.envvar == "WAVESPEED_MOCK_" + flag[2:].replace("-", "_").upper(), flag
+        assert f"`{param.envvar}`" in table, f"{param.envvar} is not in the README's table"
+
+
+def test_the_environment_sets_serve_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    served = _served_apps(monkeypatch)
+    env = {
+        "WAVESPEED_MOCK_PORT": "0",
+        "WAVESPEED_MOCK_DB": ":memory:",
+        "WAVESPEED_MOCK_INITIAL_BALANCE": "7.5",
+        "WAVESPEED_MOCK_API_KEY": "k1 k2",
+        "WAVESPEED_MOCK_PACE": "instant",
+    }
+    result = CliRunner().invoke(main, ["serve"], env=env)
+    assert result.exit_code == 0, result.output
+    settings = served[0].state.service.settings
+    assert settings.initial_balance_micros == 7_500_000
+    assert settings.api_keys == {"k1", "k2"}
+    assert settings.pace.name == "instant"
+    served[0].state.service.store.close()
+    bad = CliRunner().invoke(main, ["serve"], env={"WAVESPEED_MOCK_INITIAL_BALANCE": "abc"})
+    assert bad.exit_code == 2
+    assert "WAVESPEED_MOCK_INITIAL_BALANCE" in bad.output
+
+
+def test_a_busy_port_stops_serve_before_the_banner_and_makes_nothing(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        data = tmp_path / "data"
+        result = CliRunner().invoke(main, ["serve", "--port", str(port), "--data-dir", str(data)])
+    assert result.exit_code == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in result.output
+    assert "--port or WAVESPEED_MOCK_PORT" in result.output
+    assert "docs at" not in result.output
+    assert not data.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        (
+            "# rules\nsenarios:\n  - {id: a, then: fail}\n",
+            2,
+            "unknown key 'senarios' (did you mean 'scenarios'?)",
+        ),
+        (
+            "scenarios:\n  - id: a\n    then: fail\n  - id: b\n    then: explode\n",
+            5,
+            "scenarios #2, key 'then': field \"then\" must be one of",
+        ),
+        (
+            "faults:\n  - id: f\n    kind: status\n    status: 200\n",
+            4,
+            "faults #1, key 'status': field \"status\" must be >= 400",
+        ),
+        (
+            "scenarios:\n  - id: a\n    then: fail\n    match:\n      prompt_contains: 3\n",
+            5,
+            "key 'match.prompt_contains'",
+        ),
+    ],
+    ids=["misspelt-section", "bad-value", "bad-fault", "nested-key"],
+)
+def test_a_rules_file_error_names_the_file_the_line_and_the_key(
+    tmp_path: Path, text: str, line: int, words: str
+) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(text)
+    data = tmp_path / "data"
+    code, out = run("serve", "--port", "0", "--data-dir", str(data), "--scenarios", str(path))
+    assert code == 2
+    assert f"{path}, line {line}: " in out
+    assert words in " ".join(out.split())  # click may wrap the line
+    assert not data.exists()
+
+
+@pytest.mark.parametrize("text", ["", "# nothing yet\n", "scenarios: []\nfaults:\n"])
+def test_an_empty_rules_file_is_a_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str
+) -> None:
+    served = _served_apps(monkeypatch)
+    path = tmp_path / "rules.yaml"
+    path.write_text(text)
+    code, out = run("serve", "--port", "0", "--db", ":memory:", "--scenarios", str(path))
+    assert code == 0, out
+    assert f"warning: {path} holds no rules" in out
+    served[0].state.service.store.close()
+
+
+def test_a_missing_contract_is_named_as_such(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A package without its openapi.yaml (the old wheel) said "cannot open the state database"."""
+
+    def missing() -> None:
+        raise FileNotFoundError(2, "No such file or directory", "/site-packages/openapi.yaml")
+
+    monkeypatch.setattr("mock_api.spec.default_spec", missing)
+    data = tmp_path / "data"
+    code, out = run("serve", "--port", "0", "--data-dir", str(data))
+    assert code == 1
+    assert "cannot read the API contract" in out
+    assert "state database" not in out
+    assert not data.exists()
+
+
+def test_serve_refuses_an_initial_balance_no_ledger_can_hold() -> None:
+    # Before: --initial-balance 1e30 started, and every request then failed (a 500) when
+    # the opening entry overflowed SQLite's 64-bit integers.
+    code, output = run("serve", "--initial-balance", "1e30", "--db", ":memory:")
+    assert code == 2
+    assert "the initial balance must be from 0 to 1000000000 USD" in output

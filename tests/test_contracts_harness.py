@@ -242,7 +242,7 @@ def test_in_process_a_jobs_wait_is_bounded_by_the_fakes_own_plan() -> None:
     try:
         job_id = _one_job(target, 5000)
         assert target.service is not None
-        plan = target.service.store.job(job_id).plan  # type: ignore[union-attr]
+        plan = target.service.any_job(job_id).plan  # type: ignore[union-attr]
         planned = (plan.finished_ms - plan.created_ms) / 1000
         assert target.job_timeout(job_id) == planned * 1.5 + 10
         history = Poller(target.client(), target.wait, 0.25, target.timeout).follow(job_id)
@@ -256,7 +256,7 @@ def test_by_url_the_fake_says_how_long_each_job_may_take() -> None:
         target = connect(url, KEY)
         try:
             job_id = _one_job(target, 5000)
-            plan = service.store.job(job_id).plan  # type: ignore[union-attr]
+            plan = service.any_job(job_id).plan  # type: ignore[union-attr]
             planned = (plan.finished_ms - plan.created_ms) / 1000
             assert target.job_timeout(job_id) == pytest.approx(planned * 1.5 + 10)
         finally:
@@ -284,3 +284,25 @@ def test_the_session_bounds_paid_waits_by_its_plan_and_the_option_overrides_all(
         target = state.open(plan)
         state.close()
     assert target.job_timeout("any") == 42.0
+
+
+def test_a_refused_upload_shows_its_bytes_summarised() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            headers = {"Content-Type": "audio/wav"}
+            ticket = {"method": "PUT", "url": "https://cdn.example/t/1", "headers": headers}
+            data = {"ticket_id": "1", "upload": ticket, "download_url": "https://cdn.example/f"}
+            return httpx.Response(200, json={"code": 200, "message": "success", "data": data})
+        return httpx.Response(400, json={"code": 400, "message": "size differs"})
+
+    transport = httpx.MockTransport(answer)
+    with (
+        httpx.Client(base_url="https://api.example", transport=transport) as api,
+        httpx.Client(transport=transport) as cdn,
+        pytest.raises(AssertionError) as caught,
+    ):
+        upload_silence(api, cdn, 1000, "left")
+    text = str(caught.value)
+    assert "upload of left-1000ms.wav refused" in text
+    assert re.search(r"\(audio/wav, \d+ bytes, sha256 [0-9a-f]{64}, starts b'RIFF", text), text
+    assert "\x00" not in text

@@ -39,6 +39,8 @@ GOOD = {
     "straight to failed": [read("created"), read("failed"), read("failed")],
     "timeout is final too": [read("processing"), read("timeout")],
     "one read": [read("completed")],
+    # The history's timestamps, as the docs' sample writes them.
+    "nanoseconds": [read("completed", created_at="2025-05-19T06:09:15.948268264Z")],
 }
 
 BAD: dict[str, tuple[list[dict[str, Any]], Invariant]] = {
@@ -66,6 +68,14 @@ BAD: dict[str, tuple[list[dict[str, Any]], Invariant]] = {
     ),
     "created_at not a date": (
         [read("created", created_at="2026-13-45T00:00:00.000Z")],
+        Invariant.CREATED_AT_FORMAT,
+    ),
+    "created_at not a date, with nanoseconds": (
+        [read("created", created_at="2026-02-30T00:00:00.123456789Z")],
+        Invariant.CREATED_AT_FORMAT,
+    ),
+    "created_at with ten digits": (
+        [read("created", created_at="2026-01-01T00:00:00.1234567890Z")],
         Invariant.CREATED_AT_FORMAT,
     ),
     "created_at moved": (

@@ -398,3 +398,11 @@ async def test_an_unknown_fault_field_is_a_400_naming_that_field(
 
     assert response.status_code == 400
     assert response.json()["details"][0]["field"] == "latency"
+
+
+def test_every_fault_kind_has_its_own_handler() -> None:
+    """No kind falls through to another's behaviour (an unknown one once dropped the line)."""
+    from mock_api.faults import APPLY, FaultKind
+
+    assert set(APPLY) == set(FaultKind)
+    assert len(set(APPLY.values())) == len(FaultKind)

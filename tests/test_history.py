@@ -17,7 +17,7 @@ from mock_api.history import (
 )
 from mock_api.lifecycle import Status
 from mock_api.store import Job
-from tests.test_store_sqlite import T0, make_job
+from tests.store_suites.conftest import T0, make_job
 
 
 def _job(n: int, created: int = 0, variant: int = 7) -> Job:

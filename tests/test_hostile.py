@@ -25,7 +25,7 @@ import pytest
 import uvicorn
 from click.testing import CliRunner
 
-from mock_api import ManualClock, MockService, OffsetClock, Settings, create_app
+from mock_api import ManualClock, MemoryStore, MockService, OffsetClock, Settings, create_app
 from mock_api.cli import main
 from mock_api.faults import fault_from_dict
 from mock_api.json_input import MAX_JSON_DEPTH
@@ -130,7 +130,7 @@ async def test_two_thousand_concurrent_submissions_across_ten_accounts() -> None
                 Decimal(str(balance.json()["data"]["balance"]))
                 == Decimal(100_000_000 - charged) / MB
             )
-            account_jobs = service.store.jobs(service.authenticate(f"Bearer {key}"))
+            account_jobs = service.store.jobs(service.open_account(key))
             assert len(account_jobs) == 200
 
 
@@ -196,7 +196,7 @@ async def test_json_nan_and_infinity_are_refused_naming_the_field(
 ) -> None:
     # Before: the clock's advance answered 500 (round(nan)), and the journal, which kept
     # the body, answered 500 to every read from then on (JSON cannot write NaN back).
-    account = service.authenticate(f"Bearer {KEY}")
+    account = service.open_account(KEY)
     balance = service.balance(account)
     response = await _send_raw(client, method, path, _json(body, escape=constant))
     assert response.status_code == 400
@@ -243,7 +243,7 @@ async def test_the_clock_cannot_be_set_or_advanced_past_2100(
     assert (
         await client.post("/_mock/clock", json={"action": "set", "now_ms": 4_102_444_800_000})
     ).status_code == 200
-    account = service.authenticate(f"Bearer {KEY}")
+    account = service.open_account(KEY)
     before = service.balance(account)
     submitted = await client.post(SUBMIT, json=job_input(), headers=AUTH)
     assert submitted.status_code == 200, submitted.text
@@ -445,6 +445,8 @@ def test_a_yaml_alias_bomb_in_a_rules_file_is_refused_with_little_memory() -> No
     # 9**10 strings: minutes of CPU and gigabytes once expanded.
     text = _alias_bomb()
     assert len(text) < 1_000
+    with pytest.raises(ValueError, match="anchors and aliases"):  # imports, caches: not counted
+        read_rules(default_spec(), text)
     tracemalloc.start()
     try:
         with pytest.raises(ValueError, match="anchors and aliases") as refused:
@@ -453,7 +455,7 @@ def test_a_yaml_alias_bomb_in_a_rules_file_is_refused_with_little_memory() -> No
     finally:
         tracemalloc.stop()
     assert str(refused.value).startswith("line 1: YAML anchors and aliases")
-    assert peak < 2 * MB
+    assert peak < 4 * MB  # "a few MB"; expanded, the file is 9**10 strings
 
 
 def test_serve_refuses_an_alias_bomb_before_starting(tmp_path: Path) -> None:
@@ -479,7 +481,7 @@ async def test_a_wav_whose_header_claims_more_than_it_holds_fails_the_job_unbill
         "/api/v3/media/upload/binary", files={"file": ("ten-hours.wav", forged)}, headers=AUTH
     )
     assert upload.status_code == 200, upload.text
-    account = service.authenticate(f"Bearer {KEY}")
+    account = service.open_account(KEY)
     before = service.balance(account)
     body = {**job_input(), "left_audio": upload.json()["data"]["download_url"]}
     submitted = await client.post(SUBMIT, json=body, headers=AUTH)
@@ -602,7 +604,7 @@ async def test_a_browser_page_cannot_steer_the_mock(
     # Before: Content-Type text/plain with Origin http://evil.example reset everything.
     submitted = await client.post(SUBMIT, json=job_input(), headers=AUTH)
     assert submitted.status_code == 200
-    account = service.authenticate(f"Bearer {KEY}")
+    account = service.open_account(KEY)
     balance, now = service.balance(account), clock.now_ms()
     response = await client.request(method, path, content=body, headers=headers)
     assert response.status_code == 403, response.text
@@ -647,7 +649,7 @@ async def test_a_webhook_can_never_be_aimed_at_a_control_api(
 ) -> None:
     # Before: ?webhook=http://127.0.0.1:PORT/_mock/reset wiped every account when the
     # job ended.
-    account = service.authenticate(f"Bearer {KEY}")
+    account = service.open_account(KEY)
     balance = service.balance(account)
     if where == "query":
         response = await client.post(
@@ -687,6 +689,7 @@ async def test_a_stored_delivery_to_a_control_api_is_refused_when_due(
         clock,
         lambda d: b"{}",
         lambda a: "whsec_x",
+        store=MemoryStore(),
         transport=_recording(sent, 200),
     )
     url = "http://127.0.0.1:8000/_mock/reset"
@@ -725,6 +728,7 @@ async def test_without_allow_private_webhooks_reach_public_addresses_only(
         clock,
         lambda d: b"{}",
         lambda a: "whsec_x",
+        store=MemoryStore(),
         transport=_recording(sent, 200),
         allow_private=False,
         resolver=await _resolve_to(resolved or "203.0.113.9"),
@@ -745,6 +749,7 @@ async def test_without_allow_private_a_public_receiver_gets_the_webhook_on_its_v
         clock,
         lambda d: b"{}",
         lambda a: "whsec_x",
+        store=MemoryStore(),
         transport=_recording(sent, 204),
         allow_private=False,
         resolver=await _resolve_to("8.8.8.8"),
@@ -772,8 +777,47 @@ def test_serve_allows_private_webhook_targets_on_loopback_only_by_default(
     args: tuple[str, ...], allowed: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     seen: list[Settings] = []
-    monkeypatch.setattr("uvicorn.run", lambda app, **kw: seen.append(app.state.service.settings))
-    result = CliRunner().invoke(main, ["serve", "--db", ":memory:", *args])
+
+    def run(server: Any, sockets: list[socket.socket]) -> None:  # uvicorn would take over
+        seen.append(server.config.app.state.service.settings)
+        server.started = True
+        for sock in sockets:
+            sock.close()
+
+    monkeypatch.setattr("uvicorn.Server.run", run)
+    monkeypatch.setattr("uvicorn.Config.configure_logging", lambda config: None)
+    result = CliRunner().invoke(main, ["serve", "--db", ":memory:", "--port", "0", *args])
     assert result.exit_code == 0, result.output
     assert [s.webhook_allow_private for s in seen] == [allowed]
     assert Settings().webhook_allow_private is True  # the library and the pytest plugin
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_a_json_body_over_a_mebibyte_is_refused_before_it_is_read_whole(
+    client: httpx.AsyncClient, chunked: bool
+) -> None:
+    # Before: any size was read into memory, then kept by the rules or the journal.
+    body = json.dumps({"id": "big", "then": "fail", "message": "x" * 3 * MB}).encode()
+    sent = 0
+
+    async def stream() -> AsyncIterator[bytes]:
+        nonlocal sent
+        for start in range(0, len(body), 64 * 1024):
+            sent += 64 * 1024
+            yield body[start : start + 64 * 1024]
+
+    content: Any = stream() if chunked else body
+    response = await client.post(
+        "/_mock/scenarios", content=content, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["details"] == [
+        {
+            "field": "body",
+            "reason": "is over 1048576 bytes, the most a JSON body may be",
+            "location": "body",
+        }
+    ]
+    assert (await client.get("/_mock/scenarios")).json()["data"]["scenarios"] == []
+    if chunked:
+        assert sent < 2 * MB  # it stopped reading soon after the limit

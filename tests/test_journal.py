@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from mock_api import ManualClock, MockService, Settings
-from mock_api.journal import MAX_KEPT_BODY, Journal, JournalMiddleware, SpecViolation
+from mock_api.errors import Violation
+from mock_api.journal import MAX_KEPT_BODY, Journal, JournalMiddleware
 from mock_api.store import account_id
 from tests.helpers import AUTH, SUBMIT, job_input
 
@@ -43,8 +44,8 @@ async def test_violations_name_field_and_rule(
     await client.get("/api/v3/not-a-route", headers=AUTH)
     bad_body, no_key, no_route = service.journal.violations()
     assert bad_body.violations == (
-        SpecViolation("order", "must be one of meanwhile, left_right, right_left", "body"),
-        SpecViolation("seed", "must be >= -1", "body"),
+        Violation("order", "must be one of meanwhile, left_right, right_left", "body"),
+        Violation("seed", "must be >= -1", "body"),
     )
     assert no_key.violations[0].field == "Authorization"
     assert no_route.violations[0].location == "path"

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from mock_api.clock import ManualClock, SystemClock, iso_ms
 from mock_api.errors import ValidationFailed
+from mock_api.http import outcome_from_header
 from mock_api.lifecycle import ALLOWED_NEXT, COMPLETED, Outcome, Plan, Status, status_at
-from mock_api.planning import PACES, OutcomeRates, Pace, choose_outcome, parse_outcome, plan_job
+from mock_api.planning import PACES, OutcomeRates, Pace, choose_outcome, plan_job
 
 
 def test_manual_clock_only_moves_forward() -> None:
@@ -159,14 +160,14 @@ def test_bad_pace(text: str) -> None:
         ("FAIL:42", Outcome(Status.FAILED, code=42, error="Task failed.")),
     ],
 )
-def test_parse_outcome(header: str, outcome: Outcome) -> None:
-    assert parse_outcome(header) == outcome
+def test_outcome_from_header(header: str, outcome: Outcome) -> None:
+    assert outcome_from_header(header) == outcome
 
 
 @pytest.mark.parametrize("header", ["", "nsfw:1", "fail:0", "fail:-3", "maybe"])
 def test_parse_outcome_refuses(header: str) -> None:
     with pytest.raises(ValidationFailed, match="X-Mock-Outcome"):
-        parse_outcome(header)
+        outcome_from_header(header)
 
 
 def test_rates_are_deterministic_shares() -> None:

@@ -662,9 +662,9 @@ async def test_load_rules_reads_the_example_file_and_the_rules_act(clock: Manual
 
 def test_load_rules_rejects_a_bad_rule_naming_its_section_and_number() -> None:
     text = "scenarios:\n  - {id: a, then: fail}\n  - {id: b, then: explode}\n"
-    with pytest.raises(ValueError, match=r"^scenarios #2: .*\bthen\b"):
+    with pytest.raises(ValueError, match=r"^line 3: scenarios #2, key 'then': .*\bthen\b"):
         load_rules(MockService(), text)
-    with pytest.raises(ValueError, match=r"^faults #1: .*\bkind\b"):
+    with pytest.raises(ValueError, match=r"^line 1: faults #1, key 'kind': .*\bkind\b"):
         load_rules(MockService(), "faults: [{id: f, kind: boom}]")
 
 
@@ -734,7 +734,9 @@ def test_serve_refuses_a_bad_rules_file_with_a_usage_error(
 
     assert outcome.exit_code == 2, outcome.output
     [error] = [line for line in outcome.output.splitlines() if line.startswith("Error: ")]
-    assert error.startswith(f"Error: {where}")
+    # The file, the line, then what is wrong where (tests/test_cli.py: keys and lines).
+    assert error.startswith(f"Error: Invalid value for --scenarios: {path}, line ")
+    assert where in error
     assert words in error
 
 

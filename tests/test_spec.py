@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,7 +15,7 @@ from mock_api.app import ROUTERS, ROUTES
 from mock_api.spec import SPEC_PATH, default_spec
 
 # Routes that serve the contract itself rather than take part in it.
-DOCUMENTATION_ROUTES = {("GET", "/openapi.yaml"), ("GET", "/docs")}
+DOCUMENTATION_ROUTES = {("GET", "/openapi.yaml"), ("GET", "/docs"), ("GET", "/")}
 
 
 def test_spec_is_valid_openapi() -> None:
@@ -88,6 +89,7 @@ async def test_spec_and_docs_are_served(client: httpx.AsyncClient) -> None:
     docs = await client.get("/docs")
     assert docs.status_code == 200
     assert 'url: "/openapi.yaml"' in docs.text
+    assert "persistAuthorization: true" in docs.text  # the bearer key survives a reload
     bundle = await client.get("/docs/static/swagger-ui-bundle.js")
     assert bundle.status_code == 200
     assert len(bundle.content) > 100_000  # served offline, from the package
@@ -101,3 +103,16 @@ async def test_unknown_route_and_method_answer_in_the_envelope(client: httpx.Asy
     wrong = await client.delete("/api/v3/balance")
     assert wrong.status_code == 405
     assert wrong.json()["code"] == 405
+
+
+@pytest.mark.anyio
+async def test_the_root_leads_to_the_docs(client: httpx.AsyncClient) -> None:
+    home = await client.get("/")
+    assert home.status_code == 307
+    assert home.headers["location"] == "/docs"
+
+
+def test_a_checkout_reads_the_one_top_level_contract() -> None:
+    """The repository holds one openapi.yaml; a wheel carries it in (tests/test_wheel.py)."""
+    top_level = Path(__file__).resolve().parent.parent / "openapi.yaml"
+    assert top_level == SPEC_PATH

@@ -7,6 +7,7 @@ them is broken on purpose and must be reported as such.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from typing import Any
@@ -50,7 +51,10 @@ def test_verify_passes_a_paid_looking_fake_within_budget_and_says_what_it_spent(
         samples = service.journal.entries(path="/media/samples/")
     out = result.stdout
     assert result.returncode == 0, out[-6000:] + result.stderr[-2000:]
-    assert out.startswith(f"wavespeed-mock verify: {url}\n")
+    first = out.splitlines()[0]
+    assert re.fullmatch(
+        rf"wavespeed-mock verify: \d+ checks against a server by URL \({url}\)", first
+    )
     assert "  PASS  lifecycle · a job run to its end keeps every lifecycle invariant" in out
     assert "  SKIP  schema · conforms to openapi.yaml: GET /media/samples/silence.wav" in out
     assert "the /media/ routes are the fake's stand-ins" in out
@@ -78,11 +82,13 @@ def test_verify_reports_a_broken_fake_with_the_offending_exchange(
     monkeypatch.setattr(prediction_routes, "prediction", outputs_while_processing)
     # Half a second of processing, so the polls (every 20 ms) see the job in it.
     with serving(pace=Pace("visible", 50, 500, (0, 0))) as (url, _service):
-        result = verify(url, "-k", "completed_job or fake_quote_is", "--poll-interval", "0.02")
+        select = "completed_job or without_a_valid_key"
+        result = verify(url, "-k", select, "--poll-interval", "0.02")
     out = result.stdout
     assert result.returncode == 1, out[-4000:]
+    assert out.startswith(f"wavespeed-mock verify: 2 checks against the fake, by URL ({url})\n")
     assert "  FAIL  lifecycle · a job run to its end keeps every lifecycle invariant" in out
-    assert "  PASS  billing rule · the fake's quote is the documented rule" in out
+    assert "  PASS  account · no key, a malformed Authorization" in out
     assert "2 checks in" in out
     assert "1 passed, 1 failed, 0 skipped" in out
     assert "budget: not needed (the fake" in out
@@ -103,7 +109,9 @@ def test_verify_refuses_a_paid_target_over_budget_and_says_why() -> None:
     assert journal == []  # refused before the first submission
     assert "NOT RUN" in result.stdout
     assert "refusing to start: this run could spend up to $0.15" in result.stdout
-    assert "Pass --wavespeed-budget 0.15" in result.stdout
+    # verify's own flag, not the pytest option it passes on
+    assert "Pass --budget 0.15 (or set WAVESPEED_BUDGET)" in result.stdout
+    assert "--wavespeed-budget" not in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ import httpx
 
 from mock_api.contract.invariants import Snapshot
 from mock_api.contract.rule import Order
+from mock_api.contract.target import describe_body
 from mock_api.media import silence_wav, write_mp4, write_png
 from mock_api.models import DEFAULT_MODEL, MODELS_BY_ID, ModelSpec
 
@@ -47,12 +48,11 @@ SUBMIT_PATH = DEFAULT_MODEL.api_path
 
 
 def _describe(response: httpx.Response) -> str:
+    """The request and its answer for a failure message; binary bodies only summarised."""
     request = response.request
-    body = request.content.decode(errors="replace")[:500] if request.content else ""
-    return (
-        f"{request.method} {request.url} {body}\n"
-        f"  answered {response.status_code}: {response.text[:800]}"
-    )
+    body = describe_body(request.content, request.headers.get("content-type"), limit=500)
+    answer = describe_body(response.content, response.headers.get("content-type"), limit=800)
+    return f"{request.method} {request.url} {body}\n  answered {response.status_code}: {answer}"
 
 
 def upload(

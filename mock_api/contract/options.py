@@ -12,7 +12,7 @@ option                          environment             meaning
                                                         in-process)
 ``--wavespeed-api-key KEY``     ``WAVESPEED_API_KEY``   its key (required with a URL)
 ``--wavespeed-budget USD``      ``WAVESPEED_BUDGET``    most a paid run may spend (0)
-``--wavespeed-poll-interval S``                         between polls (fake 0.1, else 5)
+``--wavespeed-poll-interval S``                         between polls (fake 0.05, else 5)
 ``--wavespeed-timeout S``                               per job (default: derived per
                                                         job, see ``Target.job_timeout``)
 ``--wavespeed-video URL``       ``WAVESPEED_VIDEO``     a real video of two people

@@ -83,6 +83,8 @@ SUBMIT_PATHS = frozenset(m.api_path for m in MODELS)
 _MEDIA_URL = re.compile(r"https?://[^\s\x1c-\x1f\x85\ufeff]+")  # used with fullmatch
 #: RFC 2606 reserves ``.invalid``: no such host resolves, so no media can be read from it.
 UNFETCHABLE = "https://media.invalid/contract-suite/{field}"
+#: ``DataUri``'s pattern: inline media, which a paid target would read (and charge for).
+_DATA_URI = re.compile(r"data:[-A-Za-z0-9!#$&^_.+/=;]*;base64,[A-Za-z0-9+/]*={0,2}")
 
 
 def contract_config() -> schemathesis.Config:
@@ -176,8 +178,15 @@ def _valid_url(value: object) -> bool:
     return isinstance(value, str) and len(value) <= 4096 and bool(_MEDIA_URL.fullmatch(value))
 
 
+def _valid_media(value: object) -> bool:
+    """A media input the spec accepts as given: an http(s) URL or a base64 ``data:`` URI."""
+    if _valid_url(value):
+        return True
+    return isinstance(value, str) and bool(_DATA_URI.fullmatch(value))
+
+
 def make_unfetchable(body: object) -> object:
-    """The same body with every valid media URL swapped for one on an ``.invalid`` host.
+    """The same body with every valid media URL or data: URI swapped for an ``.invalid`` URL.
 
     Used against paid targets: a job whose media cannot be read fails (task
     code 1402) and is not charged, so generated submissions cost nothing.
@@ -188,7 +197,7 @@ def make_unfetchable(body: object) -> object:
         return body
     swapped = dict(body)
     for field in MEDIA_FIELDS:
-        if _valid_url(swapped.get(field)):
+        if _valid_media(swapped.get(field)):
             swapped[field] = UNFETCHABLE.format(field=field)
     return swapped
 

@@ -26,9 +26,11 @@ from __future__ import annotations
 import email.utils
 import enum
 import errno
+import functools
 import hashlib
 import re
 import secrets
+import ssl
 import threading
 import time
 from collections import deque
@@ -44,8 +46,9 @@ from starlette.types import ASGIApp
 
 from mock_api import PACES, ManualClock, MockService, Settings, create_app
 from mock_api.contract.rule import MINIMUM_SECONDS
+from mock_api.http import OUTCOME_HEADER, outcome_from_header
 from mock_api.lifecycle import NEVER_MS
-from mock_api.planning import OUTCOME_HEADER, Directive, parse_outcome
+from mock_api.planning import Directive
 from mock_api.spec import SPEC_PATH
 
 __all__ = [
@@ -69,6 +72,7 @@ __all__ = [
     "identify",
     "in_process",
     "origin",
+    "ssl_context",
 ]
 
 DEFAULT_API_KEY = "contract-suite-key"
@@ -116,6 +120,17 @@ _FAKE_SLACK_FACTOR = 1.5
 _FAKE_SLACK_SECONDS = 10.0
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@functools.cache
+def ssl_context() -> ssl.SSLContext:
+    """One TLS context for every client of every target.
+
+    httpx builds a context for each client it creates unless given one, and
+    loading the CA bundle costs tens of milliseconds each time: dozens of
+    clients and probes in a run added seconds to ``verify``.
+    """
+    return httpx.create_ssl_context()
 
 
 class TargetUnreachable(Exception):
@@ -449,7 +464,7 @@ class Target:
         client = httpx.Client(
             base_url=self.base_url,
             auth=OriginAuth(self.base_url, key) if auth else None,
-            transport=_NamingTransport(self.transport or httpx.HTTPTransport()),
+            transport=_NamingTransport(self.transport or httpx.HTTPTransport(verify=ssl_context())),
             timeout=httpx.Timeout(90.0, connect=10.0),
             event_hooks={"response": [self._record, check_retry_after]},
         )
@@ -481,12 +496,14 @@ class Target:
     def _planned_seconds(self, job_id: str) -> float | None:
         """How long the fake plans job ``job_id`` to take, if it says and it ever finishes."""
         if self.service is not None:
-            job = self.service.store.job(job_id)
+            job = self.service.any_job(job_id)
             if job is None or job.plan.finished_ms >= NEVER_MS:
                 return None
             return (job.plan.finished_ms - job.plan.created_ms) / 1000
         try:
-            response = httpx.get(f"{self.base_url}/_mock/jobs/{job_id}", timeout=15.0)
+            response = httpx.get(
+                f"{self.base_url}/_mock/jobs/{job_id}", timeout=15.0, verify=ssl_context()
+            )
             data = response.json()["data"] if response.status_code == 200 else {}
             created, finished = data.get("created_at"), data.get("finished_at")
             if not (isinstance(created, str) and isinstance(finished, str)):
@@ -505,7 +522,7 @@ class Target:
         if not self.can_force_outcomes:
             raise RuntimeError(f"{self.describe()} cannot be told how a job ends")
         if self.service is not None:
-            self.service.queue_directive(Directive(outcome=parse_outcome(outcome)))
+            self.service.queue_directive(Directive(outcome=outcome_from_header(outcome)))
             return {}
         return {OUTCOME_HEADER: outcome}
 
@@ -551,7 +568,7 @@ def identify(base_url: str) -> TargetKind:
     that, not a budget, is what its user needs to hear first.
     """
     try:
-        response = httpx.get(f"{base_url}/openapi.yaml", timeout=15.0, follow_redirects=False)
+        response = httpx.get(f"{base_url}/openapi.yaml", timeout=15.0, verify=ssl_context())
     except httpx.TransportError as exc:
         raise TargetUnreachable(f"cannot reach {base_url}: {_reason(exc)}") from None
     except httpx.HTTPError:
@@ -566,7 +583,10 @@ def accepts_any_key(base_url: str) -> bool:
     """Does the fake open an account for a key nobody configured? (serve without --api-key)."""
     probe = f"contract-probe-{secrets.token_hex(8)}"
     response = httpx.get(
-        f"{base_url}/api/v3/balance", headers={"Authorization": f"Bearer {probe}"}, timeout=15.0
+        f"{base_url}/api/v3/balance",
+        headers={"Authorization": f"Bearer {probe}"},
+        timeout=15.0,
+        verify=ssl_context(),
     )
     return response.status_code == 200
 
@@ -604,8 +624,10 @@ def connect(
         base_url=base_url,
         api_key=api_key,
         wait=time.sleep,
-        # The real service's docs ask video clients to poll every 5 s or slower.
-        poll_interval=poll_interval if poll_interval is not None else (0.1 if fake else 5.0),
+        # The real service's docs ask video clients to poll every 5 s or slower. The fake
+        # on loopback answers a poll in a few ms: 50 ms sees each state of a job on any
+        # pace but instant, and a finished job is still read twice more to see it settle.
+        poll_interval=poll_interval if poll_interval is not None else (0.05 if fake else 5.0),
         timeout_override=timeout,
         open_keys=open_keys,
         video_url=video_url,

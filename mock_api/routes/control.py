@@ -30,19 +30,18 @@ from fastapi.responses import JSONResponse
 
 from mock_api.billing import format_usd, micros_to_usd, usd_to_micros
 from mock_api.clock import ManualClock, OffsetClock, iso_ms
-from mock_api.errors import ControlDenied, NotFound, ValidationFailed
+from mock_api.errors import ControlDenied, NotFound, Unauthorized, ValidationFailed
 from mock_api.faults import fault_from_dict
 from mock_api.http import Service, json_body
 from mock_api.lifecycle import NEVER_MS, status_at
 from mock_api.quotas import Level, Limits
 from mock_api.scenarios import rule_from_dict
 from mock_api.service import MockService
+from mock_api.settings import MAX_BALANCE_MICROS
 from mock_api.store import Job, account_id
 from mock_api.views import envelope, usd_number
 
 TOKEN_HEADER = "X-Mock-Token"  # noqa: S105 - a header name
-#: The largest balance the control API sets: a billion dollars (openapi.yaml says so too).
-MAX_BALANCE_MICROS = 1_000_000_000 * 1_000_000
 PREFIX = "/_mock"
 
 
@@ -176,17 +175,7 @@ def _job(service: MockService, job: Job) -> dict[str, Any]:
             "code": plan.outcome.code,
             "error": plan.outcome.error,
         },
-        "quote": None
-        if quote is None
-        else {
-            "order": quote.order.value,
-            "left_seconds": str(quote.left_seconds),
-            "right_seconds": str(quote.right_seconds),
-            "billed_seconds": quote.billed_seconds,
-            "cost_usd": str(quote.cost_usd),
-            "output_seconds": str(quote.output_seconds),
-            "rule": quote.rule,
-        },
+        "quote": None if quote is None else quote.as_dict(),
         "seed": job.seed,
         "input": dict(job.input),
     }
@@ -195,7 +184,7 @@ def _job(service: MockService, job: Job) -> dict[str, Any]:
 @router.get("/jobs")
 async def list_jobs(request: Request, service: Service) -> JSONResponse:
     key = request.query_params.get("api_key")
-    jobs = service.store.jobs(account_id(key) if key else None)
+    jobs = service.jobs(account_id(key) if key else None)
     status = request.query_params.get("status")
     views = [_job(service, j) for j in jobs]
     return _ok({"jobs": [v for v in views if status is None or v["status"] == status]})
@@ -203,7 +192,7 @@ async def list_jobs(request: Request, service: Service) -> JSONResponse:
 
 @router.get("/jobs/{id}")
 async def get_job(id: str, service: Service) -> JSONResponse:
-    job = service.store.job(id)
+    job = service.any_job(id)
     if job is None:
         raise NotFound(f"prediction {id} not found")
     return _ok(_job(service, job))
@@ -279,7 +268,7 @@ def _account_query(request: Request) -> str:
 @router.get("/ledger")
 async def ledger(request: Request, service: Service) -> JSONResponse:
     account = _account_query(request)
-    entries = service.store.ledger(account)
+    entries = service.ledger(account)
     return _ok(
         {
             "account": account,
@@ -312,7 +301,10 @@ async def set_balance(service: Service, body: Body) -> JSONResponse:
         raise ValidationFailed(
             field="balance", reason=f"must be from 0 to {format_usd(MAX_BALANCE_MICROS)}"
         )
-    account = service.authenticate(f"Bearer {body['api_key']}")
+    try:
+        account = service.open_account(body["api_key"])
+    except Unauthorized as exc:  # the caller is fine; the key it names is not
+        raise ValidationFailed(field="api_key", reason=f"names no account: {exc.message}") from None
     service.set_balance(account, micros)
     return _ok({"account": account, "balance": usd_number(service.balance(account))})
 

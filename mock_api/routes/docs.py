@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mock_api.http import Service
 
@@ -17,7 +17,10 @@ _PAGE = """<!doctype html>
 <link rel="stylesheet" href="{static}/swagger-ui.css"></head>
 <body><div id="swagger-ui"></div>
 <script src="{static}/swagger-ui-bundle.js"></script>
-<script>window.ui = SwaggerUIBundle({{url: "/openapi.yaml", dom_id: "#swagger-ui"}});</script>
+<script>window.ui = SwaggerUIBundle({{
+  url: "/openapi.yaml", dom_id: "#swagger-ui",
+  persistAuthorization: true  // the bearer key survives a reload of the page
+}});</script>
 </body></html>"""
 
 
@@ -29,3 +32,9 @@ async def openapi_yaml(service: Service) -> Response:
 @router.get("/docs")
 async def docs() -> HTMLResponse:
     return HTMLResponse(_PAGE.format(static=DOCS_STATIC))
+
+
+@router.get("/")
+async def home() -> RedirectResponse:
+    """The root leads to the docs, where a person who opens the server's URL wants to be."""
+    return RedirectResponse("/docs", status_code=307)

@@ -14,10 +14,20 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from mock_api.errors import RequestError, ValidationFailed
-from mock_api.http import Account, BaseUrls, Service, get_account, get_service, get_urls, json_body
+from mock_api.http import (
+    OUTCOME_HEADER,
+    Account,
+    BaseUrls,
+    Service,
+    get_account,
+    get_service,
+    get_urls,
+    json_body,
+    outcome_from_header,
+)
 from mock_api.lifecycle import status_at
 from mock_api.models import MODELS, ModelSpec
-from mock_api.planning import OUTCOME_HEADER, Directive, parse_outcome
+from mock_api.planning import Directive
 from mock_api.store import Job, read_scope
 from mock_api.views import envelope, prediction
 from mock_api.webhooks import control_path_refusal
@@ -54,10 +64,11 @@ def _submit_endpoint(model: ModelSpec) -> Callable[..., Awaitable[JSONResponse]]
                 BASE64_WITH_WEBHOOK, field="enable_base64_output", reason="not with a webhook"
             )
         header = request.headers.get(OUTCOME_HEADER)
-        directive = Directive(outcome=parse_outcome(header)) if header is not None else None
+        directive = Directive(outcome=outcome_from_header(header)) if header is not None else None
         job = await service.submit(
             account, body, urls=urls, directive=directive, webhook=webhook, model=model
         )
+        request.app.state.job_log.accepted(job)
         if body.get("enable_sync_mode") is True:
             return JSONResponse(envelope(await _wait_for(job, service, urls)))
         return JSONResponse(envelope(prediction(job, service.clock.now_ms(), urls)))

@@ -1,0 +1,153 @@
+"""Jobs: order per account, the quota and history reads, deletion, exact round trips.
+
+Run against every store of ``STORES`` (``tests/store_suites/conftest.py``).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mock_api.billing import BillingPolicy, Order, OverMaximum, Quote, quote, quote_single
+from mock_api.lifecycle import NEVER_MS, Outcome, Status
+from mock_api.store import (
+    Job,
+    JobStore,
+)
+from tests.store_suites.conftest import T0, make_job
+
+
+def test_jobs_are_kept_in_order_per_account_and_never_replaced(store: JobStore) -> None:
+    first, second, other = (
+        make_job("1" * 32),
+        make_job("2" * 32),
+        make_job("3" * 32, "acct_2"),
+    )
+    for job in (first, other, second):
+        store.add_job(job)
+    with pytest.raises(KeyError):
+        store.add_job(make_job("1" * 32, "acct_2"))
+    assert store.job("1" * 32) == first
+    assert store.job("f" * 32) is None
+    assert store.jobs() == [first, other, second]
+    assert store.jobs("acct_1") == [first, second]
+    assert store.jobs("acct_3") == []
+
+
+def test_quotas_read_the_times_after_a_moment_in_order(store: JobStore) -> None:
+    # Stored out of order (a clock set back), on two accounts, one job never finishing.
+    for n, (created, finished) in enumerate([(50, 90), (10, 40), (30, NEVER_MS), (20, 60)]):
+        store.add_job(make_job(f"{n:032x}", created_ms=T0 + created, finished_ms=T0 + finished))
+    store.add_job(make_job("f" * 32, "acct_2", created_ms=T0 + 45, finished_ms=T0 + 95))
+    assert store.created_after("acct_1", T0 + 20) == [T0 + 30, T0 + 50]  # strictly after
+    assert store.created_after("acct_1", T0) == [T0 + 10, T0 + 20, T0 + 30, T0 + 50]
+    assert store.finishing_after("acct_1", T0 + 60) == [T0 + 90, NEVER_MS + T0]
+    assert store.finishing_after("acct_2", T0 + 95) == []
+    assert store.created_after("acct_3", 0) == []
+
+
+def test_the_history_reads_an_accounts_jobs_since_a_moment_oldest_first(store: JobStore) -> None:
+    # Stored out of order (a clock set back), with a tie, on two accounts.
+    for n, created in enumerate([50, 10, 30, 10]):
+        store.add_job(make_job(f"{n:032x}", created_ms=T0 + created))
+    store.add_job(make_job("f" * 32, "acct_2", created_ms=T0 + 40))
+    found = store.jobs_created_since("acct_1", T0 + 10)  # at or after
+    assert [(j.id[-1], j.plan.created_ms - T0) for j in found] == [
+        ("1", 10),
+        ("3", 10),  # equal moments: in the order stored
+        ("2", 30),
+        ("0", 50),
+    ]
+    assert found[0] == make_job("1".zfill(32), created_ms=T0 + 10)  # whole records
+    assert [j.id for j in store.jobs_created_since("acct_1", T0 + 31)] == ["0" * 32]
+    assert store.jobs_created_since("acct_2", T0 + 41) == []
+    assert store.jobs_created_since("acct_3", 0) == []
+
+
+def test_deleting_jobs_takes_only_the_accounts_own(store: JobStore) -> None:
+    mine = [make_job(f"{n:032x}", created_ms=T0 + n, finished_ms=T0 + 100 + n) for n in range(3)]
+    theirs = make_job("f" * 32, "acct_2", created_ms=T0 + 1, finished_ms=T0 + 101)
+    for job in (*mine, theirs):
+        store.add_job(job)
+    asked = [mine[2].id, theirs.id, "e" * 32, mine[0].id, mine[2].id]
+    assert store.delete_jobs("acct_1", asked) == [mine[2].id, mine[0].id]  # each once, in order
+    assert store.job(mine[0].id) is None
+    assert store.job(mine[2].id) is None
+    assert store.job(theirs.id) == theirs
+    assert store.jobs("acct_1") == [mine[1]]
+    assert store.jobs() == [mine[1], theirs]
+    assert store.jobs_created_since("acct_1", 0) == [mine[1]]
+    # The quotas no longer count them.
+    assert store.created_after("acct_1", 0) == [T0 + 1]
+    assert store.finishing_after("acct_1", 0) == [T0 + 101]
+    assert store.created_after("acct_2", 0) == [T0 + 1]
+    assert store.delete_jobs("acct_2", [mine[1].id]) == []
+    assert store.delete_jobs("acct_1", []) == []
+    assert store.job(mine[1].id) == mine[1]
+
+
+def test_deleting_many_jobs_at_once(store: JobStore) -> None:
+    jobs = [make_job(f"{n:032x}") for n in range(1_203)]
+    for job in jobs:
+        store.add_job(job)
+    doomed = [job.id for job in jobs[::2]]
+    assert store.delete_jobs("acct_1", doomed) == doomed
+    assert store.jobs("acct_1") == jobs[1::2]
+
+
+ROUND_TRIP_JOBS = {
+    "completed": make_job(prompt="two people talking", mask_image=None),
+    "nsfw": make_job(outcome=Outcome(Status.COMPLETED, nsfw=True)),
+    "failed-unpriced": make_job(
+        outcome=Outcome(Status.FAILED, code=1402, error="left_audio: expected audio, got ü"),
+        priced=False,
+    ),
+    "timeout": make_job(outcome=Outcome(Status.TIMEOUT, code=5004, error="Task timed out.")),
+    "stuck": make_job(finished_ms=NEVER_MS),
+    "odd-input": make_job(
+        prompt="naïve \u2603 \x00 quotes \"'",
+        nested={"list": [1, 2.5, None, True], "big": 2**62, "neg": -0.0, "tiny": 1e-300},
+        enable_sync_mode=False,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", ROUND_TRIP_JOBS)
+def test_jobs_round_trip_exactly(store: JobStore, name: str) -> None:
+    job = ROUND_TRIP_JOBS[name]
+    store.add_job(job)
+    [loaded] = store.jobs()
+    assert loaded == job
+    # repr shows each Decimal's exact text: Decimal("5.000") == Decimal("5") is not enough.
+    assert repr(loaded) == repr(job)
+    assert repr(store.job(job.id)) == repr(job)
+
+
+def test_a_capped_a_rejected_and_a_one_track_quote_round_trip(store: JobStore) -> None:
+    capped = quote(Decimal("700.123456"), Decimal(0), Order.MEANWHILE)
+    rejected = quote(
+        Decimal(601), Decimal(1), Order.RIGHT_LEFT, BillingPolicy(over_maximum=OverMaximum.REJECT)
+    )
+    one_track = quote_single(Decimal("3.4"))  # a one-speaker model's: tracks=1 survives
+    for index, priced in enumerate((capped, rejected, one_track)):
+        job = make_job(str(index) * 32)
+        store.add_job(Job(**{**job.__dict__, "quote": priced}))
+        loaded = store.job(job.id)
+        assert loaded is not None
+        assert repr(loaded.quote) == repr(priced)
+
+
+decimals = st.decimals(min_value=0, max_value=10_000, allow_nan=False, allow_infinity=False)
+
+
+@given(left=decimals, right=decimals, order=st.sampled_from(Order))
+def test_quotes_round_trip_through_json_exactly(
+    left: Decimal, right: Decimal, order: Order
+) -> None:
+    original = quote(left, right, order)
+    again = Quote.from_dict(original.as_dict())
+    assert repr(again) == repr(original)
+    assert isinstance(again, Quote)

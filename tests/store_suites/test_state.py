@@ -1,0 +1,177 @@
+"""The store as a whole: the clock's state, instances, reset, transactions that nest and roll back.
+
+Run against every store of ``STORES`` (``tests/store_suites/conftest.py``).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from mock_api import ManualClock, MockService, OffsetClock, Settings
+from mock_api.clock import ClockState
+from mock_api.quotas import Limits
+from mock_api.scenarios import ScenarioBook, ScenarioRule, Then, rule_from_dict
+from mock_api.store import (
+    EntryKind,
+    LedgerEntry,
+    Store,
+    StoredFile,
+    UploadTicket,
+)
+from tests.store_suites.conftest import T0, make_delivery, make_job
+
+
+def test_an_offset_clock_keeps_its_state_in_the_store(store: Store) -> None:
+    assert store.clock_state() == ClockState()
+    clock = OffsetClock(store)
+    frozen = clock.freeze()
+    assert clock.advance(ms=1_500) == frozen + 1_500
+    assert store.clock_state() == ClockState(offset_ms=1_500, frozen_at_ms=frozen + 1_500)
+    with pytest.raises(ValueError, match="cannot move the clock back"):
+        clock.set(frozen)
+    assert store.clock_state().frozen_at_ms == frozen + 1_500  # a refused change changes nothing
+    assert OffsetClock(store).now_ms() == frozen + 1_500
+    assert clock.resume() >= frozen + 1_500
+    assert not OffsetClock(store).frozen
+
+
+def test_reset_forgets_records_but_not_the_clock_or_the_instances(store: Store) -> None:
+    assert [store.next_instance() for _ in range(3)] == [0, 1, 2]
+    store.open_account("acct_1", T0, 100)
+    store.add_job(make_job())
+    store.add_file(StoredFile("f", "acct_1", "a", "b/c", "other", b"x", T0))
+    store.add_ticket(UploadTicket("t", "acct_1", "f2", "a", 1, "b/c", T0))
+    store.webhook_secret("acct_1", lambda: "whsec_x")
+    store.set_limits(None, Limits(1, 1))
+    ScenarioBook(store).add(ScenarioRule(id="a", then=Then.NSFW))
+    store.add_delivery(make_delivery())
+    store.update_clock_state(lambda s: s.advance(5))
+
+    store.reset()
+
+    assert store.ledger("acct_1") == []
+    assert store.jobs() == []
+    assert store.file("f") is None
+    assert store.ticket("t") is None
+    assert store.webhook_secret("acct_1", lambda: "whsec_new") == "whsec_new"
+    assert store.limits(None) is None
+    assert store.rules("scenario") == []
+    assert store.deliveries() == []
+    assert store.clock_state() == ClockState(offset_ms=5)
+    assert store.next_instance() == 3
+
+
+def test_check_then_charge_is_atomic_across_threads(store: Store) -> None:
+    """16 threads each try 5 charges of 1 against a balance of 50: exactly 50 succeed."""
+    store.open_account("acct_1", T0, 50)
+    charged: list[int] = []
+
+    def charge() -> None:
+        for _ in range(5):
+            with store.transaction():
+                if store.balance("acct_1", T0) >= 1:
+                    store.record(LedgerEntry("acct_1", T0, EntryKind.CHARGE, -1))
+                    charged.append(1)
+
+    threads = [threading.Thread(target=charge) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(charged) == 50
+    assert store.balance("acct_1", T0) == 0
+
+
+def test_transactions_nest(store: Store) -> None:
+    with store.transaction(), store.transaction():
+        store.open_account("acct_1", T0, 7)
+    assert store.balance("acct_1", T0) == 7
+
+
+def _snapshot(store: Store) -> tuple[object, ...]:
+    return (
+        store.ledger("acct_1"),
+        store.ledger("acct_2"),
+        store.balance("acct_1", T0 + 5_000),
+        store.balance("acct_2", T0 + 5_000),
+        store.jobs(),
+        store.created_after("acct_1", 0),
+        store.finishing_after("acct_1", 0),
+        store.file("f1"),
+        store.ticket("t1"),
+        store.limits("acct_1"),
+        [(r.as_dict()) for r in store.rules("scenario")],
+        [d.as_dict() for d in store.deliveries()],
+        store.clock_state(),
+        store.webhook_secret("acct_1", lambda: "whsec_new"),
+    )
+
+
+def test_a_transaction_that_raises_takes_back_every_write(store: Store) -> None:
+    """Every store rolls back: a submission that fails halfway leaves nothing behind."""
+    store.open_account("acct_1", T0, 50)
+    store.add_job(make_job("j0"))
+    store.add_ticket(UploadTicket("t1", "acct_1", "f1", "a.wav", 3, "audio/wav", T0))
+    store.add_rule("scenario", rule_from_dict({"id": "r", "then": "fail", "times": 2}))
+    store.add_delivery(make_delivery("msg_0", "j0"))
+    before = _snapshot(store)
+
+    def write_everything_then_fail() -> None:
+        with store.transaction():
+            store.open_account("acct_2", T0, 10)
+            store.record(
+                LedgerEntry("acct_1", T0, EntryKind.CHARGE, -7, "j1"),
+                LedgerEntry("acct_1", T0 + 1_000, EntryKind.REFUND, 7, "j1"),
+            )
+            with store.transaction():  # an inner block commits with the outer one only
+                store.add_job(make_job("j1", finished_ms=T0 + 9_000))
+            store.add_file(StoredFile("f1", "acct_1", "a.wav", "audio/wav", "audio", b"abc", T0))
+            assert store.take_ticket("t1") is not None
+            store.set_limits("acct_1", Limits(1, 1))
+            store.count_rule("scenario", "r", 1, 1)
+            store.add_rule("scenario", rule_from_dict({"id": "r2", "then": "complete"}))
+            store.add_delivery(make_delivery("msg_1", "j1"))
+            store.update_clock_state(lambda state: state.advance(60_000))
+            store.webhook_secret("acct_2", lambda: "whsec_2")
+            raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        write_everything_then_fail()
+    assert _snapshot(store) == before
+    assert store.webhook_secret("acct_2", lambda: "whsec_again") == "whsec_again"
+    # And the store goes on: the same writes, not raising, are kept.
+    with store.transaction():
+        store.record(LedgerEntry("acct_1", T0, EntryKind.CHARGE, -7, "j1"))
+        store.add_job(make_job("j1"))
+    assert store.balance("acct_1", T0) == 43
+    assert [j.id for j in store.jobs()] == ["j0", "j1"]
+
+
+def test_a_service_on_either_store_draws_the_same_seeded_ids(store: Store) -> None:
+    ids = [MockService(Settings(random_seed=5), ManualClock())._new_id() for _ in range(2)]
+    assert ids[0] == ids[1]  # each on a fresh MemoryStore: instance 0
+    assert MockService(Settings(random_seed=5), ManualClock(), store)._new_id() == ids[0]
+    # A second service on the same store (a restart, another worker) draws its own.
+    assert MockService(Settings(random_seed=5), ManualClock(), store)._new_id() != ids[0]
+
+
+def test_a_reset_in_a_transaction_that_raises_is_taken_back(store: Store) -> None:
+    store.open_account("acct_1", T0, 50)
+    store.add_job(make_job("j0"))
+
+    def reset_then_fail() -> None:
+        with store.transaction():
+            store.reset()
+            store.open_account("acct_2", T0, 1)
+            raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        reset_then_fail()
+    assert [j.id for j in store.jobs()] == ["j0"]
+    assert store.balance("acct_1", T0) == 50
+    assert store.ledger("acct_2") == []
+    with store.transaction():  # the store's transactions still work
+        store.record(LedgerEntry("acct_1", T0, EntryKind.CHARGE, -7))
+    assert store.balance("acct_1", T0) == 43

@@ -1,0 +1,247 @@
+"""The wheel works where users install it: in a virtualenv with no checkout around it.
+
+What this proves: a wheel built as a release builds it (``python -m build``: an
+sdist from the tree, then the wheel from that sdist, each in an isolated build
+environment) installs ``mock_api`` and nothing else at the top of
+site-packages, carries the very ``openapi.yaml`` of the repository, and then,
+run from an empty directory, ``wavespeed-mock serve`` answers, ``price``
+works, a user's test file using the pytest plugin passes, and ``wavespeed-mock
+verify`` passes against that ``serve``.
+
+Why the venv borrows its dependencies: installing the test extras from scratch
+(schemathesis, hypothesis, av, mypy...) into a new venv takes minutes and the
+network. So the new venv is made without pip, the wheel is installed into it
+with ``--no-deps`` by this interpreter's pip, and one ``.pth`` line puts this
+environment's site-packages after the venv's own. A ``.pth`` line adds a
+directory to ``sys.path`` without running the ``.pth`` files inside it, so this
+checkout's editable install (a ``.pth`` hook in that directory) stays off: the
+only ``mock_api`` the venv can import is the wheel's, which each step checks.
+The dependencies' own contents are not what is under test; the wheel's are.
+(A by-hand run with ``pip install dist/*.whl[test]`` into a truly fresh venv is
+the complement; see the README's install section.)
+
+Marked ``wheel``: the isolated build fetches setuptools from the package index
+(or its cache). ``pytest -m "not wheel"`` skips it offline; CI runs it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import textwrap
+import venv
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.live import ServerProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "wheel-key"
+
+# One worker builds the wheel once for all of them (scripts/check: --dist loadgroup).
+pytestmark = [pytest.mark.wheel, pytest.mark.xdist_group("wheel")]
+
+#: What a release build must not see: local state, caches, other builds.
+_NOT_SOURCES = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    "node_modules",
+    "__pycache__",
+    "*.egg-info",
+    ".*_cache",
+    ".hypothesis",
+    ".wavespeed-mock",
+    "build",
+    "dist",
+)
+
+
+@dataclass(frozen=True)
+class Installed:
+    wheel: Path
+    venv: Path
+    bin: Path
+    workdir: Path  # an empty directory, far from the checkout
+    env: dict[str, str]
+
+    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            list(args),
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    base = tmp_path_factory.mktemp("wheel")
+    source = base / "source"
+    shutil.copytree(ROOT, source, ignore=_NOT_SOURCES)
+    built = subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(base / "dist"), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    (wheel,) = (base / "dist").glob("*.whl")
+
+    home = base / "venv"
+    venv.create(home, with_pip=False)
+    python = home / "bin" / "python"
+    pip = [sys.executable, "-m", "pip", "--python", str(python)]
+    installing = subprocess.run(
+        [*pip, "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert installing.returncode == 0, installing.stdout + installing.stderr
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    (Path(purelib) / "_borrowed_dependencies.pth").write_text(
+        sysconfig.get_paths()["purelib"] + "\n"
+    )
+    workdir = base / "work"
+    workdir.mkdir()
+    env = {
+        "PATH": f"{home / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        "HOME": str(workdir),
+        "LANG": "C.UTF-8",
+    }
+    return Installed(wheel, home, home / "bin", workdir, env)
+
+
+def test_the_wheel_installs_mock_api_and_the_very_contract(installed: Installed) -> None:
+    names = zipfile.ZipFile(installed.wheel).namelist()
+    assert {n.split("/")[0] for n in names} == {"mock_api", "wavespeed_mock-0.1.0.dist-info"}
+    assert "mock_api/contract/suite/conftest.py" in names
+    packaged = zipfile.ZipFile(installed.wheel).read("mock_api/openapi.yaml")
+    assert packaged == (ROOT / "openapi.yaml").read_bytes()
+
+    where = installed.run(
+        str(installed.bin / "python"),
+        "-c",
+        textwrap.dedent(
+            """
+            import importlib.util, mock_api, mock_api.spec
+            print(mock_api.__file__)
+            print(mock_api.spec.SPEC_PATH)
+            print(importlib.util.find_spec("contracts"), importlib.util.find_spec("tests"))
+            """
+        ),
+    )
+    assert where.returncode == 0, where.stderr
+    module, spec, others = where.stdout.splitlines()
+    assert module.startswith(str(installed.venv)), module
+    assert spec.startswith(str(installed.venv)), spec
+    assert spec.endswith("mock_api/openapi.yaml"), spec
+    assert others == "None None"
+
+
+def test_version_is_the_distributions(installed: Installed) -> None:
+    version = installed.run(str(installed.bin / "wavespeed-mock"), "--version")
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.strip() == "wavespeed-mock, version 0.1.0"
+
+
+def test_price_from_the_wheel(installed: Installed) -> None:
+    price = installed.run(
+        str(installed.bin / "wavespeed-mock"), "price", "--left", "7.3", "--right", "2"
+    )
+    assert price.returncode == 0, price.stderr
+    assert "cost:           $0.12" in price.stdout
+
+
+USER_TEST = """
+from decimal import Decimal
+
+import httpx
+import mock_api
+
+
+def test_runs_from_the_installed_wheel():
+    assert mock_api.__file__.startswith({venv!r})
+
+
+def test_in_process(wavespeed_mock):
+    media = f"{{wavespeed_mock.base_url}}/media/samples"
+    with wavespeed_mock.client() as client:
+        job = client.post(
+            "/api/v3/wavespeed-ai/infinitetalk-fast/video-to-video-multi",
+            json={{
+                "video": f"{{media}}/video.mp4?seconds=10",
+                "left_audio": f"{{media}}/silence.wav?seconds=3",
+                "right_audio": f"{{media}}/silence.wav?seconds=4",
+            }},
+        ).json()["data"]
+        wavespeed_mock.run_until_idle()
+        done = client.get(f"/api/v3/predictions/{{job['id']}}/result").json()["data"]
+    assert done["status"] == "completed"
+    assert wavespeed_mock.balance() == Decimal("99.925")
+
+
+def test_on_a_socket(wavespeed_mock_server):
+    answer = httpx.get(
+        f"{{wavespeed_mock_server.url}}/api/v3/balance",
+        headers={{"Authorization": f"Bearer {{wavespeed_mock_server.api_key}}"}},
+    )
+    assert answer.json()["data"]["balance"] == 100
+"""
+
+
+def test_serve_plugin_and_verify_from_the_wheel(installed: Installed) -> None:
+    """The issue's bar: a user's plugin test passes, and verify passes against serve."""
+    user_test = installed.workdir / "test_my_client.py"
+    user_test.write_text(USER_TEST.format(venv=str(installed.venv)))
+    plugin = installed.run(
+        str(installed.bin / "python"), "-m", "pytest", "-p", "no:cacheprovider", user_test.name
+    )
+    assert plugin.returncode == 0, plugin.stdout + plugin.stderr
+    assert "3 passed" in plugin.stdout
+
+    server = ServerProcess(
+        "--api-key",
+        KEY,
+        "--pace",
+        "instant",
+        command=[str(installed.bin / "wavespeed-mock")],
+        cwd=str(installed.workdir),
+        env=installed.env,
+    )
+    try:
+        server.start()
+        docs = httpx.get(f"{server.url}/docs")
+        assert docs.status_code == 200
+        verify = installed.run(
+            str(installed.bin / "wavespeed-mock"),
+            "verify",
+            "--base-url",
+            server.url,
+            "--api-key",
+            KEY,
+        )
+    finally:
+        server.close()
+    assert verify.returncode == 0, verify.stdout[-4000:] + verify.stderr[-4000:]
+    assert "verify: all checks passed" in verify.stdout
+    assert "target: the fake, by URL" in verify.stdout
+    # serve kept its state where it was started: the user's directory, not site-packages.
+    assert (installed.workdir / ".wavespeed-mock" / "state.db").is_file()
