@@ -246,8 +246,8 @@ def test_only_completed_jobs_are_paid_for(driver_run: DriverRun) -> None:
 def _duration_us(url: str) -> int:
     with av.open(io.BytesIO(httpx.get(url, timeout=10).content), mode="r") as container:
         assert container.streams.video[0].codec_context.name == "h264"
-        duration: int = container.duration
-        return duration
+        assert container.duration is not None
+        return int(container.duration)
 
 
 @pytest.mark.parametrize(
