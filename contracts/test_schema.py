@@ -57,6 +57,7 @@ from mock_api.contract.schema import (
     prepare_submission,
 )
 from mock_api.contract.target import Target, TargetKind
+from mock_api.models import DEFAULT_MODEL, MODELS
 
 schema = load_schema()
 
@@ -311,6 +312,12 @@ def test_stateful_links(
         if target.is_fake
         else bound_schema.exclude(tag="media").exclude(operation_id=list(DESTRUCTIVE))
     )
+    if not target.free:
+        # A paid run affords a few stateful submissions. Every model's submission
+        # answers the same `Submitted` response and its links, so following them from
+        # our model's proves them for all, and the few draws are not spread over seven.
+        others = [m.operation_id for m in MODELS if m is not DEFAULT_MODEL]
+        linked = linked.exclude(operation_id=others)
     followed = _Followed()
     machine = _machine(linked, target, spender, followed, sending)
     machine.run(

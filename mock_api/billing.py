@@ -1,14 +1,17 @@
-"""The billing rule of InfiniteTalk Fast video-to-video multi, as a pure function.
+"""The billing rule of the InfiniteTalk family, as pure functions.
 
 No I/O and no clock: :func:`quote` maps two audio durations, a speaking order
-and a :class:`BillingPolicy` to a :class:`Quote`, so the rule can be tested
-exhaustively with properties and reused by the server, the CLI and the
-contract suite alike.
+and a :class:`BillingPolicy` to a :class:`Quote` (the two-speaker models), and
+:func:`quote_single` one audio duration (the one-speaker models), so the rule
+can be tested exhaustively with properties and reused by the server, the CLI
+and the contract suite alike. Which model has which rate and minimum is data,
+in :mod:`mock_api.models`; this module only applies a policy.
 
 The rule, from the product page and the family's other pages:
 
 * the spoken duration is ``max(left, right)`` for ``meanwhile`` and
-  ``left + right`` for ``left_right`` / ``right_left``;
+  ``left + right`` for ``left_right`` / ``right_left``; a one-speaker model's
+  is its one audio track;
 * it is rounded **up** to whole seconds, after forgiving encoder padding: each
   audio track may read up to ``padding_tolerance`` longer than its nominal
   length (a 5.000 s MP3 reads about 5.04 s), so each track is trimmed by the
@@ -18,7 +21,8 @@ The rule, from the product page and the family's other pages:
   documented, so by default the job is billed at the cap and its output cut to
   600 s (:attr:`OverMaximum.BILL_AT_CAP`); :attr:`OverMaximum.REJECT` makes such
   jobs fail with task code 1401 and charges nothing;
-* the price is $0.015 per billed second.
+* the price is the policy's rate per billed second ($0.015 for our model;
+  see :mod:`mock_api.models` for the family's).
 
 Money is integer micro-dollars (``1 USD == 1_000_000``) everywhere; it is
 turned into text only at the edges, by :func:`format_usd`.
@@ -28,7 +32,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
@@ -85,6 +89,9 @@ class Quote:
     output_seconds: Decimal  # length of the output video: spoken, capped at the maximum
     rejected: bool  # over the maximum under OverMaximum.REJECT
     rule: str  # one line a person can check by hand
+    #: How many audio tracks were priced: 2, or 1 for a one-speaker model (its track
+    #: is ``left_seconds``, ``right_seconds`` is 0 and ``order`` plays no part).
+    tracks: int = 2
 
     @property
     def cost_usd(self) -> Decimal:
@@ -106,6 +113,7 @@ class Quote:
             "output_seconds": str(self.output_seconds),
             "rejected": self.rejected,
             "rule": self.rule,
+            "tracks": self.tracks,
         }
 
     @classmethod
@@ -121,6 +129,7 @@ class Quote:
             output_seconds=Decimal(data["output_seconds"]),
             rejected=bool(data["rejected"]),
             rule=str(data["rule"]),
+            tracks=int(data.get("tracks", 2)),  # stored before the family came: two tracks
         )
 
 
@@ -136,30 +145,70 @@ def quote(
     policy = policy or BillingPolicy()
     if left < 0 or right < 0:
         raise ValueError("audio durations cannot be negative")
-    spoken = spoken_duration(left, right, order)
-    tolerance = policy.padding_tolerance
     # Forgive padding per track, before combining: a sequential order then never
     # bills more than its tracks would alone, and never less than ``meanwhile``.
-    zero = Decimal(0)
+    zero, tolerance = Decimal(0), policy.padding_tolerance
     trimmed = spoken_duration(max(left - tolerance, zero), max(right - tolerance, zero), order)
+    how = "left + right" if order.sequential else "max(left, right)"
+    return _priced(
+        Quote(
+            order=order,
+            left_seconds=left,
+            right_seconds=right,
+            spoken_seconds=spoken_duration(left, right, order),
+            billed_seconds=0,
+            cost_micros=0,
+            output_seconds=Decimal(0),
+            rejected=False,
+            rule=how,
+        ),
+        trimmed,
+        policy,
+        "per track",
+    )
+
+
+def quote_single(audio: Decimal, policy: BillingPolicy | None = None) -> Quote:
+    """Price a one-speaker job from its one audio duration: the output lasts as long."""
+    policy = policy or BillingPolicy()
+    if audio < 0:
+        raise ValueError("audio durations cannot be negative")
+    trimmed = max(audio - policy.padding_tolerance, Decimal(0))
+    return _priced(
+        Quote(
+            order=Order.MEANWHILE,
+            left_seconds=audio,
+            right_seconds=Decimal(0),
+            spoken_seconds=audio,
+            billed_seconds=0,
+            cost_micros=0,
+            output_seconds=Decimal(0),
+            rejected=False,
+            rule="audio",
+            tracks=1,
+        ),
+        trimmed,
+        policy,
+        "",
+    )
+
+
+def _priced(draft: Quote, trimmed: Decimal, policy: BillingPolicy, per: str) -> Quote:
+    """``draft`` (durations known, ``rule`` naming how they combine) billed under ``policy``."""
+    tolerance = policy.padding_tolerance
     raw = int(trimmed.to_integral_value(ROUND_CEILING))
     maximum = policy.maximum_seconds
     over = raw > maximum
-    how = f"{'left + right' if order.sequential else 'max(left, right)'} = {_s(spoken)}"
+    how = f"{draft.rule} = {_s(draft.spoken_seconds)}"
     if tolerance:
-        how += f"; less {_s(tolerance)} padding tolerance per track, rounded up = {raw} s"
+        how += f"; less {_s(tolerance)} padding tolerance{' ' + per if per else ''}"
+        how += f", rounded up = {raw} s"
     else:
         how += f", rounded up = {raw} s"
 
     if over and policy.over_maximum is OverMaximum.REJECT:
-        return Quote(
-            order=order,
-            left_seconds=left,
-            right_seconds=right,
-            spoken_seconds=spoken,
-            billed_seconds=0,
-            cost_micros=0,
-            output_seconds=Decimal(0),
+        return replace(
+            draft,
             rejected=True,
             rule=f"{how}; over the {maximum} s maximum: rejected, nothing charged",
         )
@@ -171,15 +220,13 @@ def quote(
         how += f"; under the {policy.minimum_seconds} s minimum: billed {billed} s"
     cost = billed * policy.rate_micros_per_second
     how += f"; {billed} s x {format_usd(policy.rate_micros_per_second)}/s = {format_usd(cost)}"
-    return Quote(
-        order=order,
-        left_seconds=left,
-        right_seconds=right,
-        spoken_seconds=spoken,
+    return replace(
+        draft,
         billed_seconds=billed,
         cost_micros=cost,
-        output_seconds=min(spoken, Decimal(maximum)).quantize(MILLISECOND, ROUND_CEILING),
-        rejected=False,
+        output_seconds=min(draft.spoken_seconds, Decimal(maximum)).quantize(
+            MILLISECOND, ROUND_CEILING
+        ),
         rule=how,
     )
 

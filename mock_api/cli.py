@@ -1,7 +1,8 @@
 """``wavespeed-mock``: the command line, a thin layer over the library.
 
-``serve`` runs the fake under uvicorn; ``price`` applies the billing rule to
-durations or audio files without a server.
+``serve`` runs the fake under uvicorn; ``price`` applies a model's billing
+rule (``--model``, any of the family) to durations or audio files without a
+server.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import click
 
 from mock_api import billing
 from mock_api.errors import MediaError
+from mock_api.models import DEFAULT_MODEL, MODELS, MODELS_BY_ID, ModelSpec
 from mock_api.planning import Pace
 from mock_api.quotas import Level
 from mock_api.serving import (
@@ -73,7 +75,8 @@ def _billing_options(func: F) -> F:
             type=click.IntRange(1, 600),
             default=5,
             show_default=True,
-            help="Minimum billed seconds (newer sibling pages say 3).",
+            help="Minimum billed seconds of wavespeed-ai/infinitetalk-fast/video-to-video-multi "
+            "(newer sibling pages say 3); the other models bill their documented minimums.",
         ),
         click.option(
             "--padding-tolerance",
@@ -454,36 +457,73 @@ def _duration(value: str, side: str) -> Decimal:
 
 
 @main.command()
-@click.option("--left", required=True, help="Left audio: seconds, or a path to an audio file.")
-@click.option("--right", required=True, help="Right audio: seconds, or a path to an audio file.")
+@click.option(
+    "--model",
+    "model_id",
+    type=click.Choice([m.id for m in MODELS]),
+    default=DEFAULT_MODEL.id,
+    show_default=True,
+    help="The model to price (its rate, minimum and audio inputs).",
+)
+@click.option("--left", default=None, help="Left audio (two-speaker models): seconds or a file.")
+@click.option("--right", default=None, help="Right audio (two-speaker models): seconds or a file.")
+@click.option("--audio", default=None, help="The audio (one-speaker models): seconds or a file.")
 @click.option(
     "--order",
     type=click.Choice([o.value for o in billing.Order]),
     default="meanwhile",
     show_default=True,
+    help="Speaking order (two-speaker models).",
+)
+@click.option(
+    "--resolution",
+    type=click.Choice(["480p", "720p"]),
+    default=None,
+    help="Output resolution (the standard models; default 480p).",
 )
 @_billing_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
 def price(
-    left: str,
-    right: str,
+    ctx: click.Context,
+    model_id: str,
+    left: str | None,
+    right: str | None,
+    audio: str | None,
     order: str,
+    resolution: str | None,
     min_seconds: int,
     padding_tolerance: float,
     over_max: str,
     as_json: bool,
 ) -> None:
     """Print the billed seconds and cost of one job, with the rule that produced them."""
+    model = MODELS_BY_ID[model_id]
     policy = _policy(min_seconds, padding_tolerance, over_max)
-    q = billing.quote(
-        _duration(left, "left"), _duration(right, "right"), billing.Order(order), policy
+    seconds = _price_durations(
+        ctx, model, left=left, right=right, audio=audio, resolution=resolution
     )
+    q = model.quote(seconds, policy, order=billing.Order(order), resolution=resolution)
+    rate = model.policy(policy, resolution).rate_micros_per_second
+    shown_resolution = resolution or model.default_resolution()
     if as_json:
-        click.echo(json.dumps(q.as_dict(), indent=2))
+        # The quote's one JSON form (tracks 1: a one-speaker model's audio is
+        # left_seconds), with the model and the rate it was priced at.
+        context: dict[str, Any] = {"model": model.id}
+        if shown_resolution is not None:
+            context["resolution"] = shown_resolution
+        context["rate_usd_per_second"] = str(billing.micros_to_usd(rate))
+        click.echo(json.dumps({**context, **q.as_dict()}, indent=2))
         return
-    click.echo(f"order:          {q.order.value}")
-    click.echo(f"left audio:     {q.left_seconds} s")
-    click.echo(f"right audio:    {q.right_seconds} s")
+    click.echo(f"model:          {model.id}")
+    if shown_resolution is not None:
+        click.echo(f"resolution:     {shown_resolution}")
+    if model.two_speakers:
+        click.echo(f"order:          {q.order.value}")
+        click.echo(f"left audio:     {q.left_seconds} s")
+        click.echo(f"right audio:    {q.right_seconds} s")
+    else:
+        click.echo(f"audio:          {q.left_seconds} s")
     click.echo(f"spoken:         {q.spoken_seconds} s")
     if q.rejected:
         click.echo("billed:         rejected (over the maximum), nothing charged")
@@ -492,6 +532,47 @@ def price(
         click.echo(f"cost:           {billing.format_usd(q.cost_micros)}")
         click.echo(f"output video:   {q.output_seconds} s")
     click.echo(f"rule:           {q.rule}")
+
+
+def _price_durations(
+    ctx: click.Context,
+    model: ModelSpec,
+    *,
+    left: str | None,
+    right: str | None,
+    audio: str | None,
+    resolution: str | None,
+) -> dict[str, Decimal]:
+    """The durations of ``model``'s audio inputs; options it does not take are refused."""
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+
+    if model.two_speakers:
+        if audio is not None:
+            raise click.UsageError(f"{model.id} takes --left and --right, not --audio")
+        if left is None or right is None:
+            raise click.UsageError(f"{model.id} needs --left and --right")
+        durations = {
+            "left_audio": _duration(left, "left"),
+            "right_audio": _duration(right, "right"),
+        }
+    else:
+        if left is not None or right is not None or given("order"):
+            raise click.UsageError(
+                f"{model.id} has one audio input: give --audio (no --left, --right or --order)"
+            )
+        if audio is None:
+            raise click.UsageError(f"{model.id} needs --audio")
+        durations = {model.audio_inputs[0]: _duration(audio, "audio")}
+    if resolution is not None and resolution not in model.pricing.resolutions:
+        raise click.UsageError(f"{model.id} has no resolution to choose")
+    if given("min_seconds") and not model.pricing.follows_settings:
+        raise click.UsageError(
+            f"--min-seconds sets {DEFAULT_MODEL.id}'s minimum only; {model.id} bills its "
+            f"documented {model.pricing.minimum_seconds} s minimum"
+        )
+    return durations
 
 
 @main.command()

@@ -57,11 +57,11 @@ from mock_api.media import (
     sniff_kind,
     write_mp4,
 )
-from mock_api.models import INFINITETALK_FAST_V2V_MULTI, ModelSpec
+from mock_api.models import DEFAULT_MODEL, ModelSpec
 from mock_api.planning import Directive, choose_outcome, job_key, plan_job
 from mock_api.quotas import Limits
 from mock_api.scenarios import ScenarioBook
-from mock_api.settings import MODEL_ID, Settings
+from mock_api.settings import Settings
 from mock_api.spec import Spec, default_spec
 from mock_api.store import (
     EntryKind,
@@ -78,7 +78,6 @@ from mock_api.urls import FILES_PREFIX, OUTPUTS_PREFIX, SAMPLES_PREFIX, Urls
 from mock_api.views import prediction
 from mock_api.webhooks import SECRET_PREFIX, Delivery, WebhookDispatcher, payload_bytes
 
-MEDIA_INPUTS: tuple[tuple[str, MediaKind], ...] = INFINITETALK_FAST_V2V_MULTI.media_inputs
 _PROBES = {"video": probe_video, "audio": probe_audio, "image": probe_image}
 
 
@@ -228,10 +227,11 @@ class MockService:
         urls: Urls,
         directive: Directive | None = None,
         webhook: str | None = None,
+        model: ModelSpec = DEFAULT_MODEL,
     ) -> Job:
-        """Accept a job: read its media, price it, charge for it, plan it.
+        """Accept a job of ``model``: read its media, price it, charge for it, plan it.
 
-        The body has already passed the spec. Inputs that cannot be read, a
+        The body has already passed the model's schema in the spec. Inputs that cannot be read, a
         source video over the limit, or audio over the maximum under the
         reject policy do not fail the request: they make a job that fails
         with a task code and costs nothing. What the job does is decided, in
@@ -239,14 +239,13 @@ class MockService:
         filled, the scenario rules, then the seeded rates.
         """
         self._check_rate(account, self.clock.now_ms())  # before fetching any media
-        inputs = {"order": "meanwhile", "seed": -1, **body}
+        inputs = {**model.default_inputs(), **body}
         inputs.pop("enable_sync_mode", None)
         inputs.pop("webhook_url", None)
         seed = inputs["seed"]
         if seed == -1:
             with self._rng_lock:
                 seed = self._rng.randint(0, 2**31 - 1)
-        order = billing.Order(inputs["order"])
         stored_input = {**inputs, "seed": seed}
         # Everything the transaction writes is checked and converted before it opens.
         check_storable(stored_input)
@@ -257,10 +256,10 @@ class MockService:
         quote: billing.Quote | None = None
         failure: TaskError | None = None
         try:
-            for name, kind in MEDIA_INPUTS:
+            for name, kind in model.media_inputs:
                 if inputs.get(name):  # "" is an unused optional input (README: empty inputs)
                     media[name] = await self._read_media(name, inputs[name], kind, urls)
-            quote = self._price(media, order)
+            quote = self._price(model, media, inputs)
         except TaskError as exc:
             failure = exc
 
@@ -287,7 +286,9 @@ class MockService:
                     or self.scenarios.directive_for(account, inputs)
                     or Directive()
                 )
-                job = self._insert(account, stored_input, seed, key, quote, failure, directive, now)
+                job = self._insert(
+                    model, account, stored_input, seed, key, quote, failure, directive, now
+                )
                 if webhook is not None:
                     self.webhooks.register(
                         Delivery(
@@ -308,6 +309,7 @@ class MockService:
 
     def _insert(
         self,
+        model: ModelSpec,
         account: str,
         stored_input: Mapping[str, Any],
         seed: int,
@@ -335,7 +337,7 @@ class MockService:
         job = Job(
             id=self._new_id(),
             account=account,
-            model=MODEL_ID,
+            model=model.id,
             input=stored_input,
             seed=seed,
             plan=plan,
@@ -370,14 +372,18 @@ class MockService:
         minimum (the catalogue's ``base_price``). What cannot be priced is a 400
         naming ``inputs.<field>``: media that cannot be read (where a submission
         would make a failed job instead), an ``order`` that is not one, a video
-        over the length limit.
+        over the length limit, a ``resolution`` the model does not have.
         """
-        order = inputs.get("order", billing.Order.MEANWHILE.value)
-        if not isinstance(order, str) or order not in {o.value for o in billing.Order}:
-            raise ValidationFailed(
-                field="inputs.order",
-                reason="must be one of " + ", ".join(o.value for o in billing.Order),
-            )
+        choices = {
+            "order": [o.value for o in billing.Order] if model.two_speakers else [],
+            "resolution": list(model.pricing.resolutions),
+        }
+        for field, allowed in choices.items():
+            value = inputs.get(field)
+            if allowed and field in inputs and (not isinstance(value, str) or value not in allowed):
+                raise ValidationFailed(
+                    field=f"inputs.{field}", reason="must be one of " + ", ".join(allowed)
+                )
         media: dict[str, _Media] = {}
         for name, kind in model.media_inputs:
             value = inputs.get(name)
@@ -394,7 +400,7 @@ class MockService:
                     field=f"inputs.{name}", reason=f"cannot be read: {exc.reason}"
                 ) from None
         try:
-            return self._price(media, billing.Order(order))
+            return self._price(model, media, {**model.default_inputs(), **inputs})
         except InvalidInput as exc:
             raise ValidationFailed(field=f"inputs.{exc.field}", reason=exc.reason) from None
 
@@ -499,8 +505,14 @@ class MockService:
             raise exc.for_input(name) from None
         return _Media(info, "sha256:" + hashlib.sha256(data).hexdigest())
 
-    def _price(self, media: Mapping[str, _Media], order: billing.Order) -> billing.Quote:
-        """The job's quote; raises :class:`InvalidInput` for what cannot be billed."""
+    def _price(
+        self, model: ModelSpec, media: Mapping[str, _Media], inputs: Mapping[str, Any]
+    ) -> billing.Quote:
+        """The job's quote; raises :class:`InvalidInput` for what cannot be billed.
+
+        ``inputs`` have the model's defaults filled in; ``order`` counts only for a
+        two-speaker model and ``resolution`` only for one that has it.
+        """
         video = _seconds(media, "video")
         if video > self.settings.max_video_seconds:
             raise InvalidInput(
@@ -508,11 +520,17 @@ class MockService:
                 reason=f"the video lasts {video} s; the longest accepted is "
                 f"{self.settings.max_video_seconds} s",
             )
-        left = _seconds(media, "left_audio")
-        right = _seconds(media, "right_audio")
-        quote = billing.quote(left, right, order, self.settings.billing)
+        quote = model.quote(
+            {name: _seconds(media, name) for name in model.audio_inputs},
+            self.settings.billing,
+            # A one-speaker model has no order: one it is sent is stored, never read.
+            order=billing.Order(inputs.get("order") or billing.Order.MEANWHILE)
+            if model.two_speakers
+            else billing.Order.MEANWHILE,
+            resolution=inputs.get("resolution"),
+        )
         if quote.rejected:
-            raise InvalidInput(field="left_audio, right_audio", reason=quote.rule)
+            raise InvalidInput(field=", ".join(model.audio_inputs), reason=quote.rule)
         return quote
 
     def _local_media(self, url: str) -> bytes:

@@ -118,10 +118,8 @@ class Spec:
         response = responses.get(str(status)) or responses.get(f"{str(status)[0]}XX")
         if response is None:
             raise KeyError(f"{operation_id} documents no {status} answer")
-        while "$ref" in response:  # "#/components/responses/Name"
-            *_, kind, name = response["$ref"].split("/")
-            response = self.document["components"][kind][name]
-        return self._compile(response["content"]["application/json"]["schema"])
+        resolved = self._resolved(response)  # "#/components/responses/Name"
+        return self._compile(resolved["content"]["application/json"]["schema"])
 
     def response_violations(self, operation_id: str, status: int, body: object) -> list[Violation]:
         """How a JSON answer breaks what the operation documents for ``status`` (none: it fits).
@@ -157,11 +155,19 @@ class Spec:
         if violations:
             raise RequestInvalid(violations)
 
+    def _resolved(self, node: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``node``, or what its ``$ref`` ("#/components/<kind>/<name>") names."""
+        while "$ref" in node:
+            *_, kind, name = node["$ref"].split("/")
+            node = self.document["components"][kind][name]
+        return node
+
     def parse_query(self, operation_id: str, query: Mapping[str, str]) -> dict[str, Any]:
         """Coerce and check an operation's query parameters; defaults filled in."""
         values: dict[str, Any] = {}
         violations: list[Violation] = []
-        for param in self.operation(operation_id).definition.get("parameters", []):
+        for declared in self.operation(operation_id).definition.get("parameters", []):
+            param = self._resolved(declared)
             if param.get("in") != "query":
                 continue
             name, schema = param["name"], param["schema"]

@@ -8,10 +8,9 @@ same JSON, byte for byte.
 from __future__ import annotations
 
 import base64
-from decimal import Decimal
 from typing import Any
 
-from mock_api.billing import MICROS_PER_USD, BillingPolicy, Order, Quote, quote
+from mock_api.billing import MICROS_PER_USD, BillingPolicy, Quote
 from mock_api.clock import iso_ms, iso_ns
 from mock_api.history import HistoryPage, created_ns
 from mock_api.lifecycle import Status, status_at
@@ -82,9 +81,7 @@ def model_entry(model: ModelSpec, policy: BillingPolicy, spec: Spec) -> dict[str
         "type": model.type,
         "category": model.type,
         "description": model.description,
-        "base_price": usd_number(
-            quote(Decimal(0), Decimal(0), Order.MEANWHILE, policy).cost_micros
-        ),
+        "base_price": usd_number(model.base_price_micros(policy)),
         "formula": model.formula(policy),
         "api_schema": {
             "api_schemas": [
@@ -97,11 +94,6 @@ def model_entry(model: ModelSpec, policy: BillingPolicy, spec: Spec) -> dict[str
             ]
         },
     }
-
-
-def _floor_micros(policy: BillingPolicy) -> int:
-    """The least a job costs: the billing rule applied to no speech at all."""
-    return quote(Decimal(0), Decimal(0), Order.MEANWHILE, policy).cost_micros
 
 
 def price_quote(model: ModelSpec, priced: Quote) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 
 from mock_api import Settings
 from mock_api.billing import BillingPolicy
-from mock_api.models import MODELS
+from mock_api.models import DEFAULT_MODEL, MODELS, MODELS_BY_ID
 from mock_api.spec import default_spec
 from tests.helpers import AUTH, SUBMIT, MakeClient, auth, job_input, silence, video
 
@@ -81,9 +80,28 @@ async def test_every_served_model_is_listed_once(client: httpx.AsyncClient) -> N
     assert [m["model_id"] for m in models] == [m.id for m in MODELS]
 
 
+V2V = [
+    "wavespeed-ai/infinitetalk/video-to-video",
+    "wavespeed-ai/infinitetalk/video-to-video-multi",
+    "wavespeed-ai/infinitetalk-fast/video-to-video",
+    MODEL,
+]
+I2V = [
+    "wavespeed-ai/infinitetalk",
+    "wavespeed-ai/infinitetalk/multi",
+    "wavespeed-ai/infinitetalk-fast/multi",
+]
+
+
 @pytest.mark.parametrize(
     ("category", "listed"),
-    [("video-to-video", [MODEL]), ("VIDEO-TO-VIDEO", [MODEL]), ("text-to-image", []), ("", [])],
+    [
+        ("video-to-video", V2V),
+        ("VIDEO-TO-VIDEO", V2V),
+        ("image-to-video", I2V),
+        ("text-to-image", []),
+        ("", []),
+    ],
 )
 async def test_the_catalogue_filters_by_category(
     client: httpx.AsyncClient, category: str, listed: list[str]
@@ -95,11 +113,25 @@ async def test_the_catalogue_filters_by_category(
 async def test_the_catalogue_base_price_follows_the_billing_policy(
     make_client: MakeClient,
 ) -> None:
+    """Ours follows ``Settings.billing`` whole; the family keeps its own rates and minimums."""
     policy = BillingPolicy(rate_micros_per_second=20_000, minimum_seconds=3)
     async with make_client(Settings(billing=policy)) as client:
-        [model] = await _data(await client.get("/api/v3/models", headers=AUTH))
+        models = await _data(await client.get("/api/v3/models", headers=AUTH))
+    by_id = {m["model_id"]: m for m in models}
+    model = by_id[MODEL]
     assert model["base_price"] == 0.06
     assert "$max([3, " in model["formula"]
+    # 480p floors: 3 s or 5 s at $0.03/s; the fast ones 5 s at $0.015/s.
+    assert {k: m["base_price"] for k, m in by_id.items() if k != MODEL} == {
+        "wavespeed-ai/infinitetalk": 0.09,
+        "wavespeed-ai/infinitetalk/multi": 0.15,
+        "wavespeed-ai/infinitetalk/video-to-video": 0.09,
+        "wavespeed-ai/infinitetalk/video-to-video-multi": 0.15,
+        "wavespeed-ai/infinitetalk-fast/multi": 0.075,
+        "wavespeed-ai/infinitetalk-fast/video-to-video": 0.075,
+    }
+    assert 'resolution = "720p" ? 2' in by_id["wavespeed-ai/infinitetalk"]["formula"]
+    assert "get_duration_v3(audio)" in by_id["wavespeed-ai/infinitetalk"]["formula"]
 
 
 async def test_the_catalogue_needs_a_key(client: httpx.AsyncClient) -> None:
@@ -226,13 +258,71 @@ def test_the_spec_prices_exactly_the_models_served() -> None:
         assert f"/api/v3/{model.id}" in default_spec().document["paths"]
 
 
+@pytest.mark.parametrize(
+    ("model_id", "inputs", "price", "billed"),
+    [
+        ("wavespeed-ai/infinitetalk", {"audio": silence(1.2)}, 0.09, 3),
+        ("wavespeed-ai/infinitetalk", {"audio": silence(7.3), "resolution": "720p"}, 0.48, 8),
+        ("wavespeed-ai/infinitetalk/video-to-video", {"audio": silence(4)}, 0.12, 4),
+        (
+            "wavespeed-ai/infinitetalk/multi",
+            {"left_audio": silence(4), "right_audio": silence(6.5), "order": "left_right"},
+            0.33,
+            11,
+        ),
+        (
+            "wavespeed-ai/infinitetalk/video-to-video-multi",
+            {"left_audio": silence(4), "right_audio": silence(6.5), "resolution": "720p"},
+            0.42,
+            7,
+        ),
+        ("wavespeed-ai/infinitetalk-fast/multi", {"left_audio": silence(9.5)}, 0.15, 10),
+        ("wavespeed-ai/infinitetalk-fast/video-to-video", {"audio": silence(2)}, 0.075, 5),
+        ("wavespeed-ai/infinitetalk-fast/video-to-video", {}, 0.075, 5),
+        ("wavespeed-ai/infinitetalk", {}, 0.09, 3),
+    ],
+)
+async def test_every_model_is_quoted_by_its_own_rule(
+    client: httpx.AsyncClient, model_id: str, inputs: dict[str, Any], price: float, billed: int
+) -> None:
+    quote = await _data(
+        await client.post(PRICE, json={"model_id": model_id, "inputs": inputs}, headers=AUTH)
+    )
+    assert (quote["model_id"], quote["price"], quote["billed_seconds"]) == (model_id, price, billed)
+
+
+@pytest.mark.parametrize(
+    ("model_id", "inputs", "field"),
+    [
+        ("wavespeed-ai/infinitetalk", {"resolution": "1080p"}, "inputs.resolution"),
+        ("wavespeed-ai/infinitetalk/multi", {"order": "sideways"}, "inputs.order"),
+        ("wavespeed-ai/infinitetalk", {"audio": "https://127.0.0.1:1/x.wav"}, "inputs.audio"),
+        ("wavespeed-ai/infinitetalk", {"image": silence(1)}, "inputs.image"),
+    ],
+)
+async def test_a_quote_refuses_what_the_model_cannot_price(
+    client: httpx.AsyncClient, model_id: str, inputs: dict[str, Any], field: str
+) -> None:
+    response = await client.post(PRICE, json={"model_id": model_id, "inputs": inputs}, headers=AUTH)
+    assert response.status_code == 400, response.text
+    assert response.json()["details"][0]["field"] == field
+
+
+async def test_a_one_speaker_quote_ignores_an_order_it_does_not_have(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"model_id": "wavespeed-ai/infinitetalk", "inputs": {"order": "sideways"}}
+    quote = await _data(await client.post(PRICE, json=body, headers=AUTH))
+    assert quote["price"] == 0.09
+
+
 def test_the_formula_names_the_inputs_that_set_the_price() -> None:
     """The form WaveSpeed's CLI quotes for ``wavespeed-ai/infinitetalk`` (one audio)."""
-    single = replace(MODELS[0], priced_inputs=("audio",))
+    single = MODELS_BY_ID["wavespeed-ai/infinitetalk-fast/video-to-video"]
     assert single.formula(BillingPolicy()) == (
         '{"total_price": $max([5, $min([$ceil(get_duration_v3(audio)), 600])]) / 5 * base_price}'
     )
-    assert MODELS[0].formula(BillingPolicy()) == (
+    assert DEFAULT_MODEL.formula(BillingPolicy()) == (
         '{"total_price": $max([5, $min([$ceil((order = "meanwhile" ? '
         "$max([get_duration_v3(left_audio), get_duration_v3(right_audio)]) : "
         "get_duration_v3(left_audio) + get_duration_v3(right_audio))), 600])]) / 5 * base_price}"

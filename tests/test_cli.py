@@ -92,6 +92,128 @@ def test_price_refuses_a_file_that_is_not_audio(tmp_path: Path) -> None:
     assert "expected audio" in out
 
 
+# Every model of the family: its audio options, its rate at its resolution, its minimum.
+FAMILY_PRICES = [
+    ("wavespeed-ai/infinitetalk", ["--audio", "1.2"], "3 s", "$0.09"),
+    ("wavespeed-ai/infinitetalk", ["--audio", "7.3", "--resolution", "720p"], "8 s", "$0.48"),
+    ("wavespeed-ai/infinitetalk/multi", ["--left", "4", "--right", "6.5"], "7 s", "$0.21"),
+    (
+        "wavespeed-ai/infinitetalk/multi",
+        ["--left", "4", "--right", "6.5", "--order", "left_right", "--resolution", "720p"],
+        "11 s",
+        "$0.66",
+    ),
+    ("wavespeed-ai/infinitetalk/video-to-video", ["--audio", "2"], "3 s", "$0.09"),
+    (
+        "wavespeed-ai/infinitetalk/video-to-video-multi",
+        ["--left", "1", "--right", "1"],
+        "5 s",
+        "$0.15",
+    ),
+    ("wavespeed-ai/infinitetalk-fast/multi", ["--left", "9.5", "--right", "1"], "10 s", "$0.15"),
+    ("wavespeed-ai/infinitetalk-fast/video-to-video", ["--audio", "2"], "5 s", "$0.075"),
+    ("wavespeed-ai/infinitetalk-fast/video-to-video", ["--audio", "700"], "600 s", "$9.00"),
+    (
+        "wavespeed-ai/infinitetalk-fast/video-to-video-multi",
+        ["--left", "3.2", "--right", "4.1", "--order", "left_right"],
+        "8 s",
+        "$0.12",
+    ),
+]
+
+
+@pytest.mark.parametrize(("model", "args", "billed", "cost"), FAMILY_PRICES)
+def test_price_prices_every_model_by_its_own_rule(
+    model: str, args: list[str], billed: str, cost: str
+) -> None:
+    code, out = run("price", "--model", model, *args)
+    assert code == 0, out
+    assert f"model:          {model}" in out
+    assert f"billed:         {billed}" in out
+    assert f"cost:           {cost}" in out
+
+
+def test_price_json_names_the_model_resolution_and_rate() -> None:
+    code, out = run(
+        "price",
+        "--model",
+        "wavespeed-ai/infinitetalk",
+        "--audio",
+        "4.5",
+        "--resolution",
+        "720p",
+        "--json",
+    )
+    assert code == 0, out
+    data = json.loads(out)
+    assert (data["model"], data["resolution"], data["left_seconds"], data["tracks"]) == (
+        "wavespeed-ai/infinitetalk",
+        "720p",
+        "4.5",
+        1,
+    )
+    assert (data["billed_seconds"], data["rate_usd_per_second"], data["cost_usd"]) == (
+        5,
+        "0.06",
+        "0.3",
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "wavespeed-ai/infinitetalk", "--left", "1", "--right", "1"], "give --audio"),
+        (
+            ["--model", "wavespeed-ai/infinitetalk", "--audio", "1", "--order", "left_right"],
+            "give --audio",
+        ),
+        (["--model", "wavespeed-ai/infinitetalk"], "needs --audio"),
+        (["--model", "wavespeed-ai/infinitetalk/multi", "--audio", "1"], "not --audio"),
+        (["--model", "wavespeed-ai/infinitetalk/multi", "--left", "1"], "needs --left and --right"),
+        (
+            [
+                "--model",
+                "wavespeed-ai/infinitetalk-fast/multi",
+                "--left",
+                "1",
+                "--right",
+                "1",
+                "--resolution",
+                "720p",
+            ],
+            "no resolution to choose",
+        ),
+        (
+            ["--model", "wavespeed-ai/infinitetalk", "--audio", "1", "--min-seconds", "2"],
+            "its documented 3 s minimum",
+        ),
+        (["--model", "wavespeed-ai/nope", "--audio", "1"], "Invalid value for '--model'"),
+    ],
+)
+def test_price_refuses_options_the_model_does_not_take(args: list[str], message: str) -> None:
+    code, out = run("price", *args)
+    assert code == 2
+    assert message in out
+
+
+def test_price_padding_and_over_max_apply_to_every_model() -> None:
+    code, out = run(
+        "price", "--model", "wavespeed-ai/infinitetalk", "--audio", "601", "--over-max", "reject"
+    )
+    assert code == 0, out
+    assert "rejected" in out
+    code, out = run(
+        "price",
+        "--model",
+        "wavespeed-ai/infinitetalk",
+        "--audio",
+        "4.04",
+        "--padding-tolerance",
+        "0",
+    )
+    assert "billed:         5 s" in out
+
+
 @pytest.mark.parametrize("command", [[], ["serve"], ["price"]])
 def test_help_everywhere(command: list[str]) -> None:
     code, out = run(*command, "--help")

@@ -1,8 +1,10 @@
 """The official JS SDK (npm ``wavespeed`` 0.3.2, locked in ``tests/sdk_js``), unmodified.
 
 ``tests/sdk_js/driver.mjs`` builds ``new Client(key, {baseUrl})`` on a live
-fake and runs five steps (upload, run, a failing run, runNoThrow on bad
-inputs, sync mode), printing one JSON line. Node runs once for the module;
+fake and runs seven steps (upload, run, a failing run, runNoThrow on bad
+inputs, sync mode, then two family members: ``wavespeed-ai/infinitetalk`` and
+``wavespeed-ai/infinitetalk/video-to-video-multi`` at 720p), printing one JSON
+line. Node runs once for the module;
 each test below judges one part of that line, or of the fake's request
 journal, which shows what the SDK actually sent.
 
@@ -105,9 +107,9 @@ class DriverRun:
         response = httpx.get(f"{self.url}/media/samples/{name}?seconds={seconds}", timeout=10)
         return response.content
 
-    def balance(self) -> Decimal:
+    def balance(self, key: str = KEY) -> Decimal:
         response = httpx.get(
-            f"{self.url}/api/v3/balance", headers={"Authorization": f"Bearer {KEY}"}, timeout=10
+            f"{self.url}/api/v3/balance", headers={"Authorization": f"Bearer {key}"}, timeout=10
         )
         return Decimal(str(response.json()["data"]["balance"]))
 
@@ -239,3 +241,50 @@ def test_only_completed_jobs_are_paid_for(driver_run: DriverRun) -> None:
     # run: left_right 7.3 + 2 = 9.3 s -> 10 s = $0.15; sync: meanwhile max = 7.3 s -> 8 s = $0.12;
     # the failed job is refunded and the one with unreadable inputs is never charged.
     assert driver_run.balance() == Decimal("99.73")
+
+
+def _duration_us(url: str) -> int:
+    with av.open(io.BytesIO(httpx.get(url, timeout=10).content), mode="r") as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+        duration: int = container.duration
+        return duration
+
+
+@pytest.mark.parametrize(
+    ("step", "model", "body", "micros"),
+    [
+        (
+            "familyImage",
+            "wavespeed-ai/infinitetalk",
+            {"audio": "silence.wav?seconds=3.4"},
+            3_400_000,  # as long as its one audio
+        ),
+        (
+            "familyVideoMulti",
+            "wavespeed-ai/infinitetalk/video-to-video-multi",
+            {"order": "left_right", "resolution": "720p"},
+            10_500_000,  # left_right: 4 s + 6.5 s
+        ),
+    ],
+)
+def test_two_family_members_run_through_the_sdk(
+    driver_run: DriverRun, step: str, model: str, body: dict[str, str], micros: int
+) -> None:
+    result = driver_run.step(step)
+
+    [output] = result["outputs"]
+    assert _duration_us(output) == micros
+    path = f"/api/v3/{model}"
+    [submit] = [e for e in driver_run.sdk_requests("POST", path) if e.path == path]
+    assert submit.status == 200
+    for name, value in body.items():
+        assert submit.request_json[name] == value or submit.request_json[name].endswith(value)
+    job = driver_run.service.store.job(output.split("/")[-2])
+    assert job is not None
+    assert job.model == model
+
+
+def test_the_family_members_are_charged_their_own_rates(driver_run: DriverRun) -> None:
+    # infinitetalk, 480p: 3.4 s -> 4 s at $0.03 = $0.12;
+    # video-to-video-multi, 720p: 10.5 s -> 11 s at $0.06 = $0.66.
+    assert driver_run.balance(f"{KEY}-family") == Decimal("99.22")

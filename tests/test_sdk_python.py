@@ -42,7 +42,7 @@ from mock_api import (
     create_app,
 )
 from mock_api.journal import JournalEntry
-from mock_api.media import silence_wav
+from mock_api.media import silence_wav, write_png
 from mock_api.server import LiveServer
 
 KEY = "sdk-python-key"
@@ -323,3 +323,49 @@ def test_the_module_level_api_follows_the_configured_base_url(
 
     assert result["outputs"][0].startswith(f"{fake.url}/media/outputs/")
     assert wavespeed.get_result(job_id_of(result["outputs"][0]))["data"]["status"] == "completed"
+
+
+def test_the_one_image_model_runs_with_an_uploaded_picture(fake: Fake, tmp_path: Path) -> None:
+    """``wavespeed-ai/infinitetalk``: one image (uploaded by the SDK), one audio, 480p."""
+    picture = tmp_path / "person.png"
+    picture.write_bytes(write_png())
+    client = fake.client()
+    image_url = client.upload(str(picture))
+    model = "wavespeed-ai/infinitetalk"
+
+    result = client.run(
+        model, {"image": image_url, "audio": fake.audio(3.4)}, poll_interval=POLL, timeout=CAP
+    )
+
+    [output] = result["outputs"]
+    assert_is_mp4(httpx.get(output, timeout=CAP).content, Decimal("3.4"))  # as long as the audio
+    # 3.4 s rounds up to 4 s (over the 3 s minimum) at $0.03/s (480p) = $0.12
+    assert fake.balance() == Decimal("99.88")
+    path = f"/api/v3/{model}"
+    [submit] = [e for e in fake.sdk_requests("POST", path) if e.path == path]
+    assert submit.status == 200
+    detail = client.get_result(job_id_of(output))
+    assert detail["data"]["model"] == model
+
+
+def test_the_standard_video_multi_model_runs_at_720p(fake: Fake) -> None:
+    """``wavespeed-ai/infinitetalk/video-to-video-multi`` at 720p: $0.06/s, speech by order."""
+    model = "wavespeed-ai/infinitetalk/video-to-video-multi"
+    job = fake.job(left=4, right=6.5, order="left_right", resolution="720p")
+
+    result = fake.client().run(model, job, poll_interval=POLL, timeout=CAP)
+
+    [output] = result["outputs"]
+    assert_is_mp4(httpx.get(output, timeout=CAP).content, Decimal("10.5"))  # 4 + 6.5
+    # 10.5 s rounds up to 11 s at $0.06/s = $0.66
+    assert fake.balance() == Decimal("99.34")
+    [submit] = fake.sdk_requests("POST", f"/api/v3/{model}")
+    assert submit.request_json == job
+
+
+def test_a_family_model_refuses_ours_inputs_with_a_400_the_sdk_raises(fake: Fake) -> None:
+    """Each model has its own schema: a body for ours lacks the one-image model's inputs."""
+    fake.allow_violations = True  # the SDK sends what the spec refuses, on purpose
+    with pytest.raises(RuntimeError, match="image"):
+        fake.client().run("wavespeed-ai/infinitetalk", fake.job(), poll_interval=POLL, timeout=CAP)
+    assert fake.balance() == Decimal(100)

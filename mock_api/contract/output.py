@@ -21,7 +21,7 @@ from collections.abc import Iterator
 import httpx
 
 from mock_api.contract.invariants import Invariant, InvariantViolation, Snapshot
-from mock_api.contract.rule import MAXIMUM_SECONDS, Order, spoken_ms
+from mock_api.contract.rule import OURS, Order, Tariff, spoken_ms
 
 __all__ = ["FRAME_MS", "OutputVideo", "check_output_video", "expected_output_ms", "measure"]
 
@@ -37,9 +37,11 @@ class OutputVideo:
         self.frames = frames
 
 
-def expected_output_ms(left_ms: int, right_ms: int, order: Order) -> int:
-    """How long the output lasts: the speech, capped at the model's maximum."""
-    return min(spoken_ms(left_ms, right_ms, order), MAXIMUM_SECONDS * 1000)
+def expected_output_ms(left_ms: int, right_ms: int, order: Order, *, tariff: Tariff = OURS) -> int:
+    """How long the output lasts: the speech (a one-track model's: its track), capped."""
+    return min(
+        spoken_ms(left_ms, right_ms, order, tracks=tariff.tracks), tariff.maximum_seconds * 1000
+    )
 
 
 def measure(content: bytes) -> OutputVideo:

@@ -7,6 +7,12 @@ they hold for any correct implementation of it: the fake's pure
 function that asks a real service. Each check takes a :data:`Pricer` (two
 lengths in milliseconds and an order, to micro-dollars) and raises
 :class:`RuleViolation` naming the property and the inputs that broke it.
+
+Every model of the family is checked the same way: the checks that depend on
+a model's price take its :class:`~mock_api.contract.rule.Tariff` (rate,
+minimum, cap, one track or two; our model's by default). A one-track model is
+priced with its track as ``left`` (``right`` and ``order`` play no part), so
+the two-track checks (orders compared) hold for it trivially.
 """
 
 from __future__ import annotations
@@ -14,10 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mock_api.contract.rule import (
-    MAXIMUM_SECONDS,
-    MINIMUM_SECONDS,
-    RATE_MICROS_PER_SECOND,
+    OURS,
     Order,
+    Tariff,
     cost_micros,
     explain,
     spoken_ms,
@@ -51,47 +56,59 @@ def _at(left: int, right: int, order: Order) -> str:
 
 
 def check_agrees_with_rule(
-    price: Pricer, left: int, right: int, order: Order, *, padding_ms: int = 0
+    price: Pricer,
+    left: int,
+    right: int,
+    order: Order,
+    *,
+    padding_ms: int = 0,
+    tariff: Tariff = OURS,
 ) -> None:
-    """The price is exactly the rule's: max or sum, rounded up, 5..600 s, $0.015 a second."""
+    """The price is exactly the rule's: max, sum or one track, rounded up, bounded, at the rate."""
     got = price(left, right, order)
-    want = cost_micros(left, right, order, padding_ms=padding_ms)
+    want = cost_micros(left, right, order, padding_ms=padding_ms, tariff=tariff)
     if got != want:
         raise RuleViolation(
             "the charge is the documented rule's amount",
             f"{_at(left, right, order)}: charged {usd(got)}, the rule says {usd(want)} "
-            f"({explain(left, right, order, padding_ms=padding_ms)})",
+            f"({explain(left, right, order, padding_ms=padding_ms, tariff=tariff)})",
         )
 
 
-def check_exact_micros(price: Pricer, left: int, right: int, order: Order) -> None:
-    """Integer micro-dollars, a whole number of $0.015 seconds."""
+def check_exact_micros(
+    price: Pricer, left: int, right: int, order: Order, *, tariff: Tariff = OURS
+) -> None:
+    """Integer micro-dollars, a whole number of seconds at the rate."""
     got = price(left, right, order)
-    if not isinstance(got, int) or got % RATE_MICROS_PER_SECOND:
+    rate = tariff.rate_micros_per_second
+    if not isinstance(got, int) or got % rate:
         raise RuleViolation(
-            "the charge is $0.015 x whole billed seconds, in integer micro-dollars",
+            f"the charge is {usd(rate)} x whole billed seconds, in integer micro-dollars",
             f"{_at(left, right, order)}: charged {got!r} micro-dollars",
         )
 
 
-def check_bounds(price: Pricer, left: int, right: int, order: Order) -> None:
-    """At least the 5 s minimum, at most the 600 s cap; exactly those at the extremes."""
+def check_bounds(
+    price: Pricer, left: int, right: int, order: Order, *, tariff: Tariff = OURS
+) -> None:
+    """At least the minimum, at most the 600 s cap; exactly those at the extremes."""
     got = price(left, right, order)
-    floor, cap = MINIMUM_SECONDS * RATE_MICROS_PER_SECOND, MAXIMUM_SECONDS * RATE_MICROS_PER_SECOND
-    spoken = spoken_ms(left, right, order)
+    rate, low, high = tariff.rate_micros_per_second, tariff.minimum_seconds, tariff.maximum_seconds
+    floor, cap = low * rate, high * rate
+    spoken = spoken_ms(left, right, order, tracks=tariff.tracks)
     if not floor <= got <= cap:
         raise RuleViolation(
             f"the charge is between the minimum {usd(floor)} and the cap {usd(cap)}",
             f"{_at(left, right, order)}: charged {usd(got)}",
         )
-    if spoken <= MINIMUM_SECONDS * 1000 and got != floor:
+    if spoken <= low * 1000 and got != floor:
         raise RuleViolation(
-            f"speech of at most {MINIMUM_SECONDS} s bills the minimum",
+            f"speech of at most {low} s bills the minimum",
             f"{_at(left, right, order)}: {spoken} ms charged {usd(got)}, not {usd(floor)}",
         )
-    if spoken >= (MAXIMUM_SECONDS + 1) * 1000 and got != cap:
+    if spoken >= (high + 1) * 1000 and got != cap:
         raise RuleViolation(
-            f"speech over {MAXIMUM_SECONDS} s bills the cap",
+            f"speech over {high} s bills the cap",
             f"{_at(left, right, order)}: {spoken} ms charged {usd(got)}, not {usd(cap)}",
         )
 

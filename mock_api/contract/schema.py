@@ -23,8 +23,8 @@ import schemathesis
 from schemathesis import Case
 from schemathesis.schemas import APIOperation, BaseSchema
 
-from mock_api.contract.jobs import SUBMIT_PATH
 from mock_api.contract.target import Target
+from mock_api.models import MODELS
 from mock_api.spec import SPEC_PATH
 
 __all__ = [
@@ -74,8 +74,10 @@ NARROWED: dict[str, tuple[tuple[str, ...], str]] = {
     ),
 }
 
-#: Inputs of the submission that name media to fetch.
-MEDIA_FIELDS = ("video", "left_audio", "right_audio", "mask_image")
+#: Inputs of any model's submission that name media to fetch (from the model registry).
+MEDIA_FIELDS = tuple(dict.fromkeys(name for m in MODELS for name, _ in m.media_inputs))
+#: Where the models are submitted (from the model registry).
+SUBMIT_PATHS = frozenset(m.api_path for m in MODELS)
 #: ``MediaUrl``'s pattern in ``openapi.yaml``: a value that matches stays valid when swapped.
 #: Matched whole (``fullmatch``): Python's ``$`` would also match before a final newline.
 _MEDIA_URL = re.compile(r"https?://[^\s\x1c-\x1f\x85\ufeff]+")  # used with fullmatch
@@ -169,7 +171,7 @@ def bind_operation(operation: APIOperation[Any, Any, Any, Any], target: Target) 
 
 
 def is_submission(method: str, path: str) -> bool:
-    return method.upper() == "POST" and path == SUBMIT_PATH
+    return method.upper() == "POST" and path in SUBMIT_PATHS
 
 
 def _valid_url(value: object) -> bool:

@@ -26,8 +26,8 @@ from mock_api.http import (
     outcome_from_header,
 )
 from mock_api.lifecycle import status_at
+from mock_api.models import MODELS, ModelSpec
 from mock_api.planning import Directive
-from mock_api.settings import MODEL_ID
 from mock_api.store import Job, read_scope
 from mock_api.views import envelope, prediction
 from mock_api.webhooks import control_path_refusal
@@ -42,33 +42,49 @@ BASE64_WITH_WEBHOOK = (
 )
 
 
-@router.post(f"/api/v3/{MODEL_ID}")
-async def submit(
-    request: Request, service: Service, account: Account, urls: BaseUrls
-) -> JSONResponse:
-    body = await json_body(request)
-    operation = "submitInfiniteTalkFastVideoToVideoMulti"
-    service.spec.validate_body(operation, body)
-    query = service.spec.parse_query(operation, request.query_params)
-    webhook = query.get("webhook") or body.get("webhook_url")
-    if webhook and (refusal := control_path_refusal(webhook)) is not None:
-        in_query = bool(query.get("webhook"))
-        raise ValidationFailed(
-            field="webhook" if in_query else "webhook_url",
-            reason=refusal,
-            location="query" if in_query else "body",
+def _submit_endpoint(model: ModelSpec) -> Callable[..., Awaitable[JSONResponse]]:
+    """The submit operation of ``model``: its body checked against its own schema."""
+
+    async def submit(
+        request: Request, service: Service, account: Account, urls: BaseUrls
+    ) -> JSONResponse:
+        body = await json_body(request)
+        service.spec.validate_body(model.operation_id, body)
+        query = service.spec.parse_query(model.operation_id, request.query_params)
+        webhook = query.get("webhook") or body.get("webhook_url")
+        if webhook and (refusal := control_path_refusal(webhook)) is not None:
+            in_query = bool(query.get("webhook"))
+            raise ValidationFailed(
+                field="webhook" if in_query else "webhook_url",
+                reason=refusal,
+                location="query" if in_query else "body",
+            )
+        if webhook and body.get("enable_base64_output") is True:
+            raise RequestError(
+                BASE64_WITH_WEBHOOK, field="enable_base64_output", reason="not with a webhook"
+            )
+        header = request.headers.get(OUTCOME_HEADER)
+        directive = Directive(outcome=outcome_from_header(header)) if header is not None else None
+        job = await service.submit(
+            account, body, urls=urls, directive=directive, webhook=webhook, model=model
         )
-    if webhook and body.get("enable_base64_output") is True:
-        raise RequestError(
-            BASE64_WITH_WEBHOOK, field="enable_base64_output", reason="not with a webhook"
-        )
-    header = request.headers.get(OUTCOME_HEADER)
-    directive = Directive(outcome=outcome_from_header(header)) if header is not None else None
-    job = await service.submit(account, body, urls=urls, directive=directive, webhook=webhook)
-    request.app.state.job_log.accepted(job)
-    if body.get("enable_sync_mode") is True:
-        return JSONResponse(envelope(await _wait_for(job, service, urls)))
-    return JSONResponse(envelope(prediction(job, service.clock.now_ms(), urls)))
+        request.app.state.job_log.accepted(job)
+        if body.get("enable_sync_mode") is True:
+            return JSONResponse(envelope(await _wait_for(job, service, urls)))
+        return JSONResponse(envelope(prediction(job, service.clock.now_ms(), urls)))
+
+    return submit
+
+
+# One POST per model of the registry (mock_api/models.py), named by its operationId.
+for _model in MODELS:
+    router.add_api_route(
+        _model.api_path,
+        _submit_endpoint(_model),
+        methods=["POST"],
+        name=_model.operation_id,
+        operation_id=_model.operation_id,
+    )
 
 
 async def _wait_for(job: Job, service: Service, urls: BaseUrls) -> dict[str, object]:

@@ -7,7 +7,7 @@
 // POLL_INTERVAL (seconds, default 0.05) replaces the SDK's 1 s default.
 // The only thing pointed at the fake is the SDK's `baseUrl` option.
 //
-// Runs five steps in order and prints ONE JSON line with what each returned
+// Runs seven steps in order and prints ONE JSON line with what each returned
 // or threw; judging it is tests/test_sdk_js.py's job. Exit status 0 when the
 // steps ran (even if the SDK threw where it should not have), 1 when the
 // driver itself could not run.
@@ -19,6 +19,11 @@
 //   runNoThrow    client.runNoThrow() on a job whose left_audio is a video:
 //                 fails on its inputs (task code 1402)
 //   sync          client.run() with enableSyncMode, order meanwhile
+//   familyImage   wavespeed-ai/infinitetalk: a PNG as a data: URI and a 3.4 s audio
+//   familyVideoMulti  wavespeed-ai/infinitetalk/video-to-video-multi at 720p,
+//                 order left_right, 4 s + 6.5 s
+//                 (both family steps on a second key, `${API_KEY}-family`, so their
+//                 charges are an account of their own)
 //
 // The test steers outcomes by queueing one directive per submission on the
 // fake, in this order, so keep the order of the submissions here as it is.
@@ -30,6 +35,11 @@ import { join } from 'node:path';
 import { Client, version } from 'wavespeed';
 
 const MODEL = 'wavespeed-ai/infinitetalk-fast/video-to-video-multi';
+const IMAGE_MODEL = 'wavespeed-ai/infinitetalk';
+const VIDEO_MULTI_MODEL = 'wavespeed-ai/infinitetalk/video-to-video-multi';
+// A 2x2 grey PNG, inline: the one-image models' picture.
+const PNG =
+  'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAAAAABX3VL4AAAADklEQVR4nGNoaGBoaAAABgYCASzBUNcAAAAASUVORK5CYII=';
 const TIMEOUT = 20; // seconds: the SDK's own cap on each run, so nothing hangs
 
 const baseUrl = (process.argv[2] ?? process.env.WAVESPEED_BASE_URL ?? '').replace(/\/+$/, '');
@@ -119,6 +129,28 @@ async function main() {
 
     results.sync = await step(() =>
       client.run(MODEL, { ...job, order: 'meanwhile' }, { enableSyncMode: true, timeout: TIMEOUT }),
+    );
+
+    const family = new Client(`${apiKey}-family`, { baseUrl });
+    results.familyImage = await step(() =>
+      family.run(
+        IMAGE_MODEL,
+        { image: PNG, audio: sample('silence.wav', 3.4) },
+        { pollInterval, timeout: TIMEOUT },
+      ),
+    );
+    results.familyVideoMulti = await step(() =>
+      family.run(
+        VIDEO_MULTI_MODEL,
+        {
+          video: sample('video.mp4', 10),
+          left_audio: sample('silence.wav', 4),
+          right_audio: sample('silence.wav', 6.5),
+          order: 'left_right',
+          resolution: '720p',
+        },
+        { pollInterval, timeout: TIMEOUT },
+      ),
     );
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mock_api.billing import BillingPolicy, Order, OverMaximum, Quote, quote
+from mock_api.billing import BillingPolicy, Order, OverMaximum, Quote, quote, quote_single
 from mock_api.lifecycle import NEVER_MS, Outcome, Status
 from mock_api.store import (
     Job,
@@ -126,12 +126,13 @@ def test_jobs_round_trip_exactly(store: JobStore, name: str) -> None:
     assert repr(store.job(job.id)) == repr(job)
 
 
-def test_a_capped_and_a_rejected_quote_round_trip(store: JobStore) -> None:
+def test_a_capped_a_rejected_and_a_one_track_quote_round_trip(store: JobStore) -> None:
     capped = quote(Decimal("700.123456"), Decimal(0), Order.MEANWHILE)
     rejected = quote(
         Decimal(601), Decimal(1), Order.RIGHT_LEFT, BillingPolicy(over_maximum=OverMaximum.REJECT)
     )
-    for index, priced in enumerate((capped, rejected)):
+    one_track = quote_single(Decimal("3.4"))  # a one-speaker model's: tracks=1 survives
+    for index, priced in enumerate((capped, rejected, one_track)):
         job = make_job(str(index) * 32)
         store.add_job(Job(**{**job.__dict__, "quote": priced}))
         loaded = store.job(job.id)
