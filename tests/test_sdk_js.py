@@ -246,8 +246,9 @@ def test_only_completed_jobs_are_paid_for(driver_run: DriverRun) -> None:
 def _duration_us(url: str) -> int:
     with av.open(io.BytesIO(httpx.get(url, timeout=10).content), mode="r") as container:
         assert container.streams.video[0].codec_context.name == "h264"
-        assert container.duration is not None
-        return int(container.duration)
+        duration = container.duration
+        assert duration is not None, f"{url} states no duration"
+        return duration
 
 
 @pytest.mark.parametrize(
