@@ -279,6 +279,7 @@ def serve(
     from mock_api.app import create_app
     from mock_api.events import log_config
     from mock_api.rules import add_rules
+    from mock_api.server import serve_workers
     from mock_api.spec import SPEC_PATH, default_spec
 
     options = ServeOptions(
@@ -358,18 +359,20 @@ def serve(
         if not server.started:  # the app failed to start; uvicorn has said why
             raise SystemExit(3)
         return
-    listener.close()  # uvicorn's supervisor binds it again, for its workers to share
     service.close()  # each worker opens its own connections
     os.environ[ENV_VAR] = options.to_json()
-    uvicorn.run(
-        "mock_api.app:create_app_from_env",
-        factory=True,
-        workers=workers,
-        host=host,
-        port=port,
-        log_level=log_level,
-        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
-        log_config=logs,
+    serve_workers(
+        uvicorn.Config(
+            "mock_api.app:create_app_from_env",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level=log_level,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+            log_config=logs,
+        ),
+        listener,
     )
 
 
@@ -382,13 +385,11 @@ for _param in serve.params:
 
 def _listen(host: str, port: int) -> socket.socket:
     """The server's socket, bound now: a busy port stops ``serve`` before it makes anything."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+    from mock_api.server import tcp_listener
+
     try:
-        sock.bind((host, port))
+        sock = tcp_listener(host, port)
     except OSError as exc:
-        sock.close()
         if exc.errno == errno.EADDRINUSE:
             raise click.ClickException(
                 f"port {port} on {host} is already in use (another server?): stop it, "
