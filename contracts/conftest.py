@@ -34,8 +34,9 @@ from mock_api.contract.session import (
     TargetUnreachable,
     TargetUnusable,
 )
-from mock_api.contract.target import Target, describe_transport_error, ssl_context
+from mock_api.contract.target import Target, describe_transport_error
 from mock_api.contract.webhooks import WebhookReceiver
+from mock_api.tls import tls_context
 
 HERE = Path(__file__).resolve().parent
 
@@ -100,7 +101,7 @@ def _gone(target: Target) -> bool:
     if target.transport is not None:  # in-process: always there
         return False
     try:
-        httpx.get(f"{target.base_url}/openapi.yaml", timeout=5.0, verify=ssl_context())
+        httpx.get(f"{target.base_url}/openapi.yaml", timeout=5.0, verify=tls_context())
     except httpx.TransportError:
         return True
     return False

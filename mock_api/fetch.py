@@ -44,6 +44,7 @@ import anyio
 import httpx
 
 from mock_api.errors import MediaError
+from mock_api.tls import tls_context
 
 __all__ = [
     "DISABLED_REASON",
@@ -265,7 +266,9 @@ async def _hop(
     try:
         async with contextlib.AsyncExitStack() as stack:
             if transport is None:
-                transport = await stack.enter_async_context(httpx.AsyncHTTPTransport())
+                transport = await stack.enter_async_context(
+                    httpx.AsyncHTTPTransport(verify=tls_context())
+                )
             for address in addresses:
                 request = httpx.Request(
                     "GET", url.copy_with(host=address), headers=headers, extensions=extensions

@@ -51,6 +51,7 @@ import httpx
 from mock_api.clock import Clock
 from mock_api.errors import MediaError
 from mock_api.fetch import Resolver, vet_target
+from mock_api.tls import tls_context
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix, not a secret
 SIGNATURE_VERSION = "v3"
@@ -220,7 +221,7 @@ class WebhookDispatcher:
         if due:
             try:
                 async with httpx.AsyncClient(
-                    transport=self._transport, timeout=TIMEOUT_SECONDS
+                    transport=self._transport, timeout=TIMEOUT_SECONDS, verify=tls_context()
                 ) as client:
                     await asyncio.gather(*(self._attempt(client, d) for d in due))
             finally:

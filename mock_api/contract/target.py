@@ -26,11 +26,9 @@ from __future__ import annotations
 import email.utils
 import enum
 import errno
-import functools
 import hashlib
 import re
 import secrets
-import ssl
 import threading
 import time
 from collections import deque
@@ -50,6 +48,7 @@ from mock_api.http import OUTCOME_HEADER, outcome_from_header
 from mock_api.lifecycle import NEVER_MS
 from mock_api.planning import Directive
 from mock_api.spec import SPEC_PATH
+from mock_api.tls import tls_context
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -72,7 +71,6 @@ __all__ = [
     "identify",
     "in_process",
     "origin",
-    "ssl_context",
 ]
 
 DEFAULT_API_KEY = "contract-suite-key"
@@ -120,17 +118,6 @@ _FAKE_SLACK_FACTOR = 1.5
 _FAKE_SLACK_SECONDS = 10.0
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-@functools.cache
-def ssl_context() -> ssl.SSLContext:
-    """One TLS context for every client of every target.
-
-    httpx builds a context for each client it creates unless given one, and
-    loading the CA bundle costs tens of milliseconds each time: dozens of
-    clients and probes in a run added seconds to ``verify``.
-    """
-    return httpx.create_ssl_context()
 
 
 class TargetUnreachable(Exception):
@@ -464,7 +451,7 @@ class Target:
         client = httpx.Client(
             base_url=self.base_url,
             auth=OriginAuth(self.base_url, key) if auth else None,
-            transport=_NamingTransport(self.transport or httpx.HTTPTransport(verify=ssl_context())),
+            transport=_NamingTransport(self.transport or httpx.HTTPTransport(verify=tls_context())),
             timeout=httpx.Timeout(90.0, connect=10.0),
             event_hooks={"response": [self._record, check_retry_after]},
         )
@@ -502,7 +489,7 @@ class Target:
             return (job.plan.finished_ms - job.plan.created_ms) / 1000
         try:
             response = httpx.get(
-                f"{self.base_url}/_mock/jobs/{job_id}", timeout=15.0, verify=ssl_context()
+                f"{self.base_url}/_mock/jobs/{job_id}", timeout=15.0, verify=tls_context()
             )
             data = response.json()["data"] if response.status_code == 200 else {}
             created, finished = data.get("created_at"), data.get("finished_at")
@@ -568,7 +555,7 @@ def identify(base_url: str) -> TargetKind:
     that, not a budget, is what its user needs to hear first.
     """
     try:
-        response = httpx.get(f"{base_url}/openapi.yaml", timeout=15.0, verify=ssl_context())
+        response = httpx.get(f"{base_url}/openapi.yaml", timeout=15.0, verify=tls_context())
     except httpx.TransportError as exc:
         raise TargetUnreachable(f"cannot reach {base_url}: {_reason(exc)}") from None
     except httpx.HTTPError:
@@ -586,7 +573,7 @@ def accepts_any_key(base_url: str) -> bool:
         f"{base_url}/api/v3/balance",
         headers={"Authorization": f"Bearer {probe}"},
         timeout=15.0,
-        verify=ssl_context(),
+        verify=tls_context(),
     )
     return response.status_code == 200
 
