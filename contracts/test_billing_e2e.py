@@ -215,14 +215,15 @@ def test_charge_is_taken_at_acceptance(
     prompt = None
     if target.kind is TargetKind.FAKE:
         # A fast pace may finish the job before the balance is read: a scenario rule
-        # gives this one job a second in each state, so its charge is seen early.
+        # gives this one job 0.3 s in each state, so its charge is seen early (the
+        # balance is read one request after the submission's answer).
         prompt = f"contract-acceptance-{secrets.token_hex(6)}"
         rule = {
             "id": prompt,
             "then": "complete",
             "match": {"prompt_contains": prompt},
-            "queue_seconds": 1.0,
-            "processing_seconds": 1.0,
+            "queue_seconds": 0.3,
+            "processing_seconds": 0.3,
             "times": 1,
         }
         answer = target.client(auth=False).post("/_mock/scenarios", json=rule)

@@ -17,7 +17,6 @@ import pytest
 
 from mock_api.contract.budget import UNPRICEABLE_JOB_MICROS, PlannedSpend, Spender, priced
 from mock_api.contract.invariants import (
-    Poller,
     Snapshot,
     check_history,
     check_outputs_download,
@@ -55,9 +54,7 @@ def _run(
     headers = target.force_outcome(outcome) if outcome else {}
     spender.reserve(COMPLETED.label, COMPLETED.each_micros)
     first = submit(api, JobInputs(video_url, left, right, "meanwhile").body(seed=7), headers)
-    history = Poller(api, target.wait, target.poll_interval, target.timeout).follow(
-        str(first["id"]), first
-    )
+    history = target.poller(api).follow(str(first["id"]), first)
     check_history(history)
     check_urls_get(api, history[-1])
     check_outputs_download(cdn, history[-1], mp4=target.is_fake)
@@ -114,9 +111,7 @@ def test_unreadable_media_fails_the_job_free(
     spender.reserve(UNREADABLE.label, UNREADABLE.each_micros)
     before = balance_micros(api)
     first = submit(api, body)
-    history = Poller(api, target.wait, target.poll_interval, target.timeout).follow(
-        str(first["id"]), first
-    )
+    history = target.poller(api).follow(str(first["id"]), first)
     final = history[-1]
     assert final["status"] == "failed", final
     if target.is_fake:

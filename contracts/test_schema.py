@@ -9,7 +9,9 @@ valid data accepted, invalid data rejected, authentication enforced, and the
 rest. Narrowed, each with its reason beside it in ``mock_api/contract/schema.py``:
 two operations' "valid data accepted" (``NARROWED``), one combination left out
 of generation (``BASE64_WITH_WEBHOOK``), the ``/_mock/`` control surface
-(``EXCLUDED_TAGS``), and ``ignored_auth`` on a fake that accepts any key.
+(``EXCLUDED_TAGS``), ``ignored_auth`` on a fake that accepts any key, and the
+coverage phase of five sibling models' submissions (``WITHOUT_COVERAGE_PHASE``:
+they are built from the same components as the two that have it).
 
 Generated submissions name media at random URLs, which the in-process fake
 never fetches: they become jobs that fail with task code 1402, which is the

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from mock_api.contract.budget import Spender, priced
-from mock_api.contract.invariants import TERMINAL, Poller
+from mock_api.contract.invariants import TERMINAL
 from mock_api.contract.jobs import SUBMIT_PATH, JobInputs, upload_silence
 from mock_api.contract.target import Target
 from mock_api.contract.webhooks import (
@@ -59,7 +59,7 @@ def test_webhook_is_signed_as_documented(
     )
     assert answer.status_code == 200, answer.text[:500]
     job_id = str(answer.json()["data"]["id"])
-    final = Poller(api, target.wait, target.poll_interval, target.timeout).follow(job_id)[-1]
+    final = target.poller(api).follow(job_id)[-1]
 
     def for_this_job(delivery: Delivery) -> bool:
         return job_id.encode() in delivery.body  # however it is shaped: judged below

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import httpx
 
 from mock_api.contract.budget import Spender
-from mock_api.contract.invariants import TERMINAL, Poller, Snapshot
+from mock_api.contract.invariants import TERMINAL, Snapshot
 from mock_api.contract.jobs import SUBMIT_PATH, JobInputs, balance_micros, submit, upload_silence
 from mock_api.contract.output import check_output_video, expected_output_ms
 from mock_api.contract.rule import (
@@ -124,7 +124,7 @@ def check_charge(
     before = balance_micros(client)
     first = submit(client, body, headers)
     during = balance_micros(client)
-    poller = Poller(client, target.wait, target.poll_interval, target.timeout)
+    poller = target.poller(client)
     history = poller.follow(str(first["id"]), first)
     after = balance_micros(client)
     final = history[-1]

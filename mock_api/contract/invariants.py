@@ -309,6 +309,10 @@ class Poller:
     id (a target's :meth:`~mock_api.contract.target.Target.job_timeout`, which
     asks what the target's own answers imply for that job). After the job
     finishes it is read ``settle_polls`` more times, to prove it no longer changes.
+
+    The waits are ``interval`` each; with ``first_wait``, they start there and
+    double up to ``interval`` (a fake on loopback at instant pace has often
+    finished a job before a 50 ms wait would end).
     """
 
     client: httpx.Client
@@ -316,6 +320,7 @@ class Poller:
     interval: float = 1.0
     timeout: float | Callable[[str], float] = 600.0
     settle_polls: int = 2
+    first_wait: float | None = None
 
     def read(self, job_id: str) -> list[Snapshot]:
         """One poll: both result paths, each answer held to the spec (:func:`read_job`)."""
@@ -327,6 +332,7 @@ class Poller:
         if first is not None:
             self._add(history, first)
         waited = 0.0
+        pause = self.interval if self.first_wait is None else min(self.first_wait, self.interval)
         settled = 0
         limit: float | None = None
         while True:
@@ -344,8 +350,9 @@ class Poller:
                     f"(the bound for this job: {limit:g} s; {len(history)} reads); "
                     f"last read: {_show(snapshot)}"
                 )
-            self.wait(self.interval)
-            waited += self.interval
+            self.wait(pause)
+            waited += pause
+            pause = min(pause * 2, self.interval)
 
     @staticmethod
     def _add(history: list[Snapshot], snapshot: Snapshot) -> None:

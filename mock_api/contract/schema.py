@@ -8,8 +8,9 @@ follow the spec's links (submission -> result, upload ticket -> PUT).
 
 Everything is bounded and seeded, so a run is reproducible and fits in CI.
 Every built-in check is on; the two places where one is narrowed are in
-:data:`NARROWED`, each with its reason. Nothing target-specific is decided
-here: the target is bound at run time (:func:`bind`).
+:data:`NARROWED`, each with its reason, and the operations whose coverage
+phase is left out are in :data:`WITHOUT_COVERAGE_PHASE`, with theirs. Nothing
+target-specific is decided here: the target is bound at run time (:func:`bind`).
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from schemathesis import Case
 from schemathesis.schemas import APIOperation, BaseSchema
 
 from mock_api.contract.target import Target
-from mock_api.models import MODELS
+from mock_api.models import DEFAULT_MODEL, MODELS
 from mock_api.spec import SPEC_PATH
 
 __all__ = [
     "BASE64_WITH_WEBHOOK",
+    "COVERED_MODELS",
     "EXCLUDED_TAGS",
     "MAX_EXAMPLES",
     "MEDIA_FIELDS",
@@ -37,6 +39,7 @@ __all__ = [
     "STATEFUL_EXAMPLES",
     "STATEFUL_STEPS",
     "WEBHOOK_SINK",
+    "WITHOUT_COVERAGE_PHASE",
     "bind",
     "bind_operation",
     "contract_config",
@@ -74,6 +77,27 @@ NARROWED: dict[str, tuple[tuple[str, ...], str]] = {
     ),
 }
 
+#: The submissions the coverage phase runs on: ours, and the first model with a
+#: ``resolution`` (ours has none). Between them they take every component any
+#: model's request is built from (MediaInput, OptionalMediaInput, Prompt, Seed,
+#: SpeakingOrder, Resolution, SyncMode, Base64Output, the webhook's MediaUrl).
+COVERED_MODELS = (
+    DEFAULT_MODEL,
+    next(m for m in MODELS if m is not DEFAULT_MODEL and m.default_resolution() is not None),
+)
+#: Operations run without the coverage phase (examples and fuzzing only), and why.
+WITHOUT_COVERAGE_PHASE: dict[str, str] = {
+    model.operation_id: (
+        f"{model.id}'s request is built from the same components as "
+        f"{' and '.join(m.id for m in COVERED_MODELS)}, whose every boundary and broken "
+        f"constraint the coverage phase sends; here the spec's examples and {MAX_EXAMPLES} "
+        "fuzzed requests, valid and invalid, hold it to the spec (the coverage phase of all "
+        "seven submissions doubled the time `verify` takes)"
+    )
+    for model in MODELS
+    if model not in COVERED_MODELS
+}
+
 #: Inputs of any model's submission that name media to fetch (from the model registry).
 MEDIA_FIELDS = tuple(dict.fromkeys(name for m in MODELS for name, _ in m.media_inputs))
 #: Where the models are submitted (from the model registry).
@@ -88,7 +112,7 @@ _DATA_URI = re.compile(r"data:[-A-Za-z0-9!#$&^_.+/=;]*;base64,[A-Za-z0-9+/]*={0,
 
 
 def contract_config() -> schemathesis.Config:
-    """All phases, all checks, seeded and bounded; the narrowings of :data:`NARROWED`."""
+    """All phases, all checks, seeded, bounded; see NARROWED and WITHOUT_COVERAGE_PHASE."""
     operations: list[dict[str, Any]] = [
         {
             "include-operation-id": operation_id,
@@ -99,6 +123,10 @@ def contract_config() -> schemathesis.Config:
             },
         }
         for operation_id, (statuses, _why) in NARROWED.items()
+    ]
+    operations += [
+        {"include-operation-id": operation_id, "phases": {"coverage": {"enabled": False}}}
+        for operation_id in WITHOUT_COVERAGE_PHASE
     ]
     return schemathesis.Config.from_dict(
         {

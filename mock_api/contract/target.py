@@ -43,6 +43,7 @@ import httpx
 from starlette.types import ASGIApp
 
 from mock_api import PACES, ManualClock, MockService, Settings, create_app
+from mock_api.contract.invariants import Poller
 from mock_api.contract.rule import MINIMUM_SECONDS
 from mock_api.http import OUTCOME_HEADER, outcome_from_header
 from mock_api.lifecycle import NEVER_MS
@@ -339,6 +340,9 @@ class Target:
     api_key: str
     wait: Callable[[float], object]
     poll_interval: float
+    #: The first wait between two polls of a job, doubling up to ``poll_interval``
+    #: (``None``: every wait is ``poll_interval``). See :meth:`poller`.
+    first_poll_wait: float | None = None
     #: Seconds any one job may take, from ``--wavespeed-timeout``; else see :meth:`job_timeout`.
     timeout_override: float | None = None
     transport: httpx.BaseTransport | None = None
@@ -359,6 +363,12 @@ class Target:
     second_key_missing: str = "no second API key: pass --wavespeed-second-api-key"
     exchanges: deque[Exchange] = field(default_factory=lambda: deque(maxlen=4))
     _clients: list[httpx.Client] = field(default_factory=list)
+
+    def poller(self, client: httpx.Client) -> Poller:
+        """Reads a job through ``client`` until it settles, at this target's pace."""
+        return Poller(
+            client, self.wait, self.poll_interval, self.timeout, first_wait=self.first_poll_wait
+        )
 
     @property
     def is_fake(self) -> bool:
@@ -615,6 +625,9 @@ def connect(
         # on loopback answers a poll in a few ms: 50 ms sees each state of a job on any
         # pace but instant, and a finished job is still read twice more to see it settle.
         poll_interval=poll_interval if poll_interval is not None else (0.05 if fake else 5.0),
+        # A fake on loopback often finishes a job within milliseconds: the first wait
+        # is 5 ms, doubling up to the interval (the real service is polled flat).
+        first_poll_wait=0.005 if fake and poll_interval is None else None,
         timeout_override=timeout,
         open_keys=open_keys,
         video_url=video_url,
