@@ -416,7 +416,7 @@ def setup_first_request(times: int = 15) -> list[float]:
 
 def plugin_setup_first_request(times: int = 15) -> list[float]:
     """The pytest plugin's way: ``WavespeedMock()``, its sync client, first GET, close."""
-    from mock_api.pytest_plugin import WavespeedMock
+    from mock_api.testing import WavespeedMock
 
     found: list[float] = []
     for _ in range(times):

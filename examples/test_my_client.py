@@ -17,7 +17,7 @@ import httpx
 import pytest
 import wavespeed
 
-from mock_api.pytest_plugin import WavespeedMock, WavespeedMockServer
+from mock_api.testing import WavespeedMock, WavespeedMockServer
 
 MODEL = "wavespeed-ai/infinitetalk-fast/video-to-video-multi"
 

@@ -4,18 +4,36 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import httpcore  # noqa: F401 - see below
 import httpx
 import pytest
 
+import mock_api.testing  # noqa: F401 - see below
 from mock_api import ManualClock, MockService, Settings, create_app
 from tests.helpers import BASE, MakeClient
 
+# Modules loaded on first use are imported here, before any test runs: the
+# package's (mock_api/__init__.py and the pytest plugin load them lazily) and
+# httpcore (httpx imports it when it makes its first transport). A
+# pytester.inline_run removes from sys.modules whatever was first imported
+# during it, and a module loaded twice has two copies of its exception classes:
+# httpx then let httpcore's errors through unmapped (a ConnectError escaped
+# ``except httpx.TransportError``), depending on which test ran first.
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The wheel tests first: building and installing the wheel is the longest chain of
-    work in the suite, so under pytest-xdist (scripts/check) it should overlap the rest on
-    one worker rather than trail after it. Otherwise the order is unchanged."""
-    items.sort(key=lambda item: item.get_closest_marker("wheel") is None)
+    """The longest tests first: the wheel tests (building and installing the wheel is the
+    longest chain of work in the suite), then those marked ``slow``. Under pytest-xdist
+    (scripts/check) each worker starts on one of them and they overlap the rest, rather
+    than one trailing after everything else on one worker. Otherwise the order is
+    unchanged (the sort is stable)."""
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("wheel") is not None:
+            return 0
+        return 1 if item.get_closest_marker("slow") is not None else 2
+
+    items.sort(key=rank)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_api import MockService, Settings, create_app
@@ -74,6 +75,7 @@ def submissions(service: MockService) -> list[str]:
     return [e.headers.get("x-mock-outcome", "") for e in service.journal.entries(path=SUBMIT)]
 
 
+@pytest.mark.slow
 def test_the_whole_suite_passes_against_the_fake_by_url() -> None:
     with serving() as (url, service):
         # The URL from the environment, the key from an option: both ways work together.

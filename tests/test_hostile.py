@@ -92,6 +92,7 @@ async def test_an_oversized_upload_is_refused_without_holding_the_body(path: str
     assert sent < 40 * MB  # it stopped reading early
 
 
+@pytest.mark.slow
 async def test_two_thousand_concurrent_submissions_across_ten_accounts() -> None:
     clock = ManualClock()
     service = MockService(Settings(random_seed=5), clock)

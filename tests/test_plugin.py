@@ -22,7 +22,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from mock_api.pytest_plugin import WavespeedMock, WavespeedMockServer
+from mock_api.testing import WavespeedMock, WavespeedMockServer
 
 SUBMIT = "/api/v3/wavespeed-ai/infinitetalk-fast/video-to-video-multi"
 

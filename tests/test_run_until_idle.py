@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mock_api.pytest_plugin import BaseWavespeedMock
+from mock_api.testing import BaseWavespeedMock
 
 SUBMIT = "/api/v3/wavespeed-ai/infinitetalk-fast/video-to-video-multi"
 HANDLES = ["wavespeed_mock", "wavespeed_mock_server"]

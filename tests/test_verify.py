@@ -44,6 +44,7 @@ def verify(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_verify_passes_a_paid_looking_fake_within_budget_and_says_what_it_spent() -> None:
     with serving(paid_looking=True) as (url, service):
         result = verify(url, "--budget", "3.5", "--poll-interval", "0.02")
