@@ -218,11 +218,11 @@ def _traced(work: Callable[[], Any]) -> int:
 def bytes_per_job(sample: int = 5_000) -> float:
     """Memory one stored job costs (with its ledger entry), over ``sample`` realistic jobs."""
     service: MockService = create_app(_instant(), clock=ManualClock()).state.service
-    account = service.open_account(API_KEY)
+    account = service.accounts.open(API_KEY)
 
     def store_jobs() -> None:
         populate(service, account, sample, realistic=True)
-        service.balance(account)  # as the next submission does: settles the charges
+        service.accounts.balance(account)  # as the next submission does: settles the charges
 
     return _traced(store_jobs) / sample
 
@@ -294,18 +294,18 @@ async def _stored_jobs(count: int, rounds: int, per_round: int, scratch: Path) -
     started = time.perf_counter()
     for state in ("jobs", "sqlite jobs"):
         service = services[state]
-        own = service.open_account(API_KEY)
+        own = service.accounts.open(API_KEY)
         populate(service, own, count)
         # Quotas on: every submission asks for the account's recent and unfinished jobs.
-        service.set_limits(own, Level.SILVER.limits)
+        service.accounts.set_limits(own, Level.SILVER.limits)
         assert len(service.store.jobs()) == count
     populate_s = time.perf_counter() - started
     others = services["others"]
     per_account = max(1, count // OTHER_ACCOUNTS)
     for n in range(OTHER_ACCOUNTS):
         populate(others, f"acct_other_{n:04d}", per_account, first=n * per_account)
-    own = others.open_account(API_KEY)
-    others.set_limits(own, Level.SILVER.limits)  # quotas read the account's own jobs
+    own = others.accounts.open(API_KEY)
+    others.accounts.set_limits(own, Level.SILVER.limits)  # quotas read the account's own jobs
     gets: dict[str, list[float]] = {state: [] for state in apps}
     submits: dict[str, list[float]] = {state: [] for state in apps}
     async with contextlib.AsyncExitStack() as stack:

@@ -188,7 +188,7 @@ def api_key(authorization: str | None) -> str:
 def get_account(request: Request, service: MockService | None = None) -> str:
     """The caller's account (``service``: the request's, if the caller has it already)."""
     service = service or get_service(request)
-    account = service.open_account(api_key(request.headers.get("authorization")))
+    account = service.accounts.open(api_key(request.headers.get("authorization")))
     request.state.account = account
     return account
 

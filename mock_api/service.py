@@ -1,17 +1,24 @@
 """The fake's behaviour, between the HTTP edge and the pure cores.
 
-:class:`MockService` turns requests into records: it opens accounts for keys,
-reads the submitted media, prices the job with :mod:`mock_api.billing`, plans
-its life with :mod:`mock_api.planning`, charges the account and stores the
-job. Routes only translate HTTP to these calls and back.
+:class:`MockService` is the jobs' service: it reads the submitted media,
+prices the job with :mod:`mock_api.billing`, plans its life with
+:mod:`mock_api.planning`, has it charged and stores it; it answers for jobs,
+the history, price quotes, outputs and samples. Routes only translate HTTP to
+these calls and back.
 
 It is the one way to the state: nothing else holds its store
 (``tests/test_architecture.py``). It is composed of small services, one
-concern each, which callers use by their named operations: the rule books
-(``scenarios``, ``faults``: add, remove, list), the webhook dispatcher
-(``webhooks``: deliveries, pump), the request journal (``journal``), the clock
-(``clock``) and the contract (``spec``: validation). Each keeps what it needs
-in the store protocol of its own concern (:mod:`mock_api.store`).
+concern each, which callers use by their named operations:
+
+* ``accounts`` (:class:`~mock_api.accounts.Accounts`): keys to accounts,
+  balances, the ledger, charges, quotas' settings;
+* ``uploads`` (:class:`~mock_api.uploads.Uploads`): uploaded files, tickets;
+* ``scenarios``, ``faults``: the rule books (add, remove, list);
+* ``webhooks``: the dispatcher (deliveries, pump);
+* ``journal`` (the request journal), ``clock``, and ``spec`` (validation).
+
+Each keeps what it needs in the store protocol of its own concern
+(:mod:`mock_api.store`), and nothing more.
 """
 
 from __future__ import annotations
@@ -28,17 +35,15 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from mock_api import billing, quotas
+from mock_api.accounts import Accounts
 from mock_api.clock import Clock, ManualClock, OffsetClock, SystemClock
 from mock_api.datauri import is_data_uri, read_data_uri
 from mock_api.errors import (
-    InsufficientBalance,
     InvalidInput,
     MediaError,
     NotFound,
-    PayloadTooLarge,
     RateLimited,
     TaskError,
-    Unauthorized,
     ValidationFailed,
 )
 from mock_api.faults import FaultBook
@@ -53,27 +58,20 @@ from mock_api.media import (
     probe_image,
     probe_video,
     silence_wav,
-    sniff_content_type,
-    sniff_kind,
     write_mp4,
 )
 from mock_api.models import DEFAULT_MODEL, ModelSpec
 from mock_api.planning import Directive, choose_outcome, job_key, plan_job
-from mock_api.quotas import Limits
 from mock_api.scenarios import ScenarioBook
 from mock_api.settings import Settings
 from mock_api.spec import Spec, default_spec
 from mock_api.store import (
-    EntryKind,
     Job,
-    LedgerEntry,
     MediaKind,
     MemoryStore,
     Store,
-    StoredFile,
-    UploadTicket,
-    account_id,
 )
+from mock_api.uploads import Uploads
 from mock_api.urls import FILES_PREFIX, OUTPUTS_PREFIX, SAMPLES_PREFIX, Urls
 from mock_api.views import prediction
 from mock_api.webhooks import SECRET_PREFIX, Delivery, WebhookDispatcher, payload_bytes
@@ -101,6 +99,8 @@ class MockService:
         self.spec = spec or default_spec()
         # Per process, even when several share one store.
         self.journal = Journal(max_bytes=self.settings.journal_max_bytes)
+        self.accounts = Accounts(self.settings, self.clock, self.store)
+        self.uploads = Uploads(self.settings, self.clock, self.store, self._new_id)
         self.scenarios = ScenarioBook(self.store)
         self.faults = FaultBook(self.store)
         self.webhooks = WebhookDispatcher(
@@ -140,21 +140,6 @@ class MockService:
         with self._rng_lock:
             return f"{self._rng.getrandbits(128):032x}"
 
-    # accounts
-
-    def open_account(self, key: str) -> str:
-        """The account behind an API key, opened on first use; Unauthorized for a key
-        the settings do not allow. (The HTTP edge reads the key from its header.)"""
-        allowed = self.settings.api_keys
-        if allowed is not None and key not in allowed:
-            raise Unauthorized("invalid API key")
-        account = account_id(key)
-        self.store.open_account(account, self.clock.now_ms(), self.settings.initial_balance_micros)
-        return account
-
-    def balance(self, account: str) -> int:
-        return self.store.balance(account, self.clock.now_ms())
-
     # jobs
 
     def job(self, account: str, job_id: str) -> Job:
@@ -170,14 +155,6 @@ class MockService:
     def any_job(self, job_id: str) -> Job | None:
         """A job whoever owns it (the control API and test handles see every account)."""
         return self.store.job(job_id)
-
-    def ledger(self, account: str) -> list[LedgerEntry]:
-        """An account's ledger: charges, refunds and balance settings, in order."""
-        return self.store.ledger(account)
-
-    def stored_file(self, file_id: str) -> StoredFile | None:
-        """An uploaded file by id (a capability URL: whoever has the URL may read it)."""
-        return self.store.file(file_id)
 
     @property
     def shares_state(self) -> bool:
@@ -275,7 +252,7 @@ class MockService:
                 # workers sharing a database cannot each take the last free place.
                 self._check_rate(account, now)
                 if quote is not None:
-                    self._check_funds(account, quote.cost_micros, now)
+                    self.accounts.check_funds(account, quote.cost_micros, now)
                 # Only a job that is accepted uses up a queued outcome or a counted rule
                 # (a rule's count is a write the transaction takes back if it fails).
                 if directive is None:
@@ -346,7 +323,7 @@ class MockService:
             variant=int(key[:8], 16),
         )
         if quote is not None:
-            self._charge(job, quote, now)
+            self.accounts.charge(job, quote, now)
         self.store.add_job(job)
         return job
 
@@ -406,30 +383,8 @@ class MockService:
 
     # quotas
 
-    @property
-    def default_limits(self) -> Limits:
-        return self.store.limits(None) or self.settings.limits
-
-    def set_balance(self, account: str, micros: int) -> None:
-        """Make the balance ``micros`` now, with an adjustment entry in the ledger."""
-        with self.store.transaction():
-            now = self.clock.now_ms()
-            difference = micros - self.store.balance(account, now)
-            self.store.record(
-                LedgerEntry(
-                    account, now, EntryKind.ADJUSTMENT, difference, None, "set by the control API"
-                )
-            )
-
-    def limits(self, account: str) -> Limits:
-        return self.store.limits(account) or self.default_limits
-
-    def set_limits(self, account: str | None, limits: Limits) -> None:
-        """Set one account's quotas, or (``None``) every account's default."""
-        self.store.set_limits(account, limits)
-
     def _check_rate(self, account: str, now: int) -> None:
-        limits = self.limits(account)
+        limits = self.accounts.limits(account)
         if limits.videos_per_minute is None:
             return  # unlimited: no need to read the account's jobs
         submitted = self.store.created_after(account, now - quotas.WINDOW_MS)
@@ -443,7 +398,7 @@ class MockService:
             )
 
     def _free_slot_ms(self, account: str, now: int, directive: Directive) -> int:
-        limits = self.limits(account)
+        limits = self.accounts.limits(account)
         if limits.max_concurrent is None:
             return 0
         queue = self.settings.pace.queue_ms if directive.queue_ms is None else directive.queue_ms
@@ -462,33 +417,6 @@ class MockService:
             return None
         body = prediction(job, now, Urls(delivery.base_url))
         return payload_bytes({**body, "input": dict(job.input)})
-
-    def _check_funds(self, account: str, cost: int, now: int) -> None:
-        available = self.store.balance(account, now)
-        if cost > available:
-            raise InsufficientBalance(
-                f"insufficient balance: the job costs {billing.format_usd(cost)}, "
-                f"the balance is {billing.format_usd(available)}"
-            )
-
-    def _charge(self, job: Job, quote: billing.Quote, now: int) -> None:
-        """Record the charge (checked by :meth:`_check_funds`) and any planned refund."""
-        cost = quote.cost_micros
-        entries = [
-            LedgerEntry(job.account, now, EntryKind.CHARGE, -cost, job.id, quote.rule),
-        ]
-        if job.plan.outcome.status.refunded:
-            entries.append(
-                LedgerEntry(
-                    job.account,
-                    job.plan.finished_ms,
-                    EntryKind.REFUND,
-                    cost,
-                    job.id,
-                    f"job failed: {job.plan.outcome.error}",
-                )
-            )
-        self.store.record(*entries)
 
     async def _read_media(self, name: str, url: str, kind: MediaKind, urls: Urls) -> _Media:
         """Fetch and probe one input; a :class:`MediaError` names the input."""
@@ -539,7 +467,7 @@ class MockService:
         path = parts.path
         if path.startswith(FILES_PREFIX):
             file_id = path[len(FILES_PREFIX) :].split("/", 1)[0]
-            stored = self.store.file(file_id)
+            stored = self.uploads.file(file_id)
             if stored is None:
                 raise MediaError(f"no uploaded file at {url}")
             return stored.data
@@ -577,107 +505,8 @@ class MockService:
             return write_mp4(max(1, int(params["seconds"] * 1000)))
         raise NotFound(f"no sample named {name!r}: try silence.wav or video.mp4")
 
-    # uploads
-
-    def _check_size(self, kind: MediaKind, size: int) -> None:
-        limit = self.settings.upload_limits[kind]
-        if size > limit:
-            raise PayloadTooLarge(
-                f"file is {size} bytes; the limit for {kind} is {limit} bytes",
-                field="size",
-                reason="too large",
-            )
-
-    def upload_limit_for(self, head: bytes) -> tuple[str, int]:
-        """The kind and size limit of a file that starts with ``head``, sniffed."""
-        kind = sniff_kind(head) or "other"
-        return kind, self.settings.upload_limits[kind]
-
-    def store_file(self, account: str, filename: str, data: bytes) -> StoredFile:
-        """Keep an upload; its kind and type come from its bytes, not its name."""
-        kind: MediaKind = sniff_kind(data) or "other"
-        self._check_size(kind, len(data))
-        stored = StoredFile(
-            id=self._new_id(),
-            account=account,
-            filename=_safe_filename(filename),
-            content_type=sniff_content_type(data) or "application/octet-stream",
-            kind=kind,
-            data=data,
-            created_ms=self.clock.now_ms(),
-        )
-        self.store.add_file(stored)
-        return stored
-
-    def create_ticket(
-        self, account: str, filename: str, size: int, content_type: str | None
-    ) -> UploadTicket:
-        kind = _kind_from_content_type(content_type)
-        self._check_size(kind, size)
-        ticket = UploadTicket(
-            id=self._new_id(),
-            account=account,
-            file_id=self._new_id(),
-            filename=_safe_filename(filename),
-            size=size,
-            content_type=content_type or "application/octet-stream",
-            expires_ms=self.clock.now_ms() + self.settings.ticket_ttl_ms,
-        )
-        self.store.add_ticket(ticket)
-        return ticket
-
-    def ticket(self, ticket_id: str) -> UploadTicket:
-        """An open ticket; used, expired and unknown ones are all 404."""
-        ticket = self.store.ticket(ticket_id)
-        if ticket is None or ticket.expires_ms < self.clock.now_ms():
-            raise NotFound(f"upload ticket {ticket_id} not found, used or expired")
-        return ticket
-
-    def fulfil_ticket(self, ticket_id: str, data: bytes) -> StoredFile:
-        self.ticket(ticket_id)
-        ticket = self.store.take_ticket(ticket_id)
-        if ticket is None:  # taken by a concurrent PUT since the check
-            raise NotFound(f"upload ticket {ticket_id} not found, used or expired")
-        try:
-            if len(data) != ticket.size:
-                raise ValidationFailed(
-                    field="body",
-                    reason=f"is {len(data)} bytes; the ticket was issued for {ticket.size}",
-                )
-            kind: MediaKind = sniff_kind(data) or "other"
-            self._check_size(kind, len(data))
-        except Exception:
-            self.store.return_ticket(ticket)
-            raise
-        stored = StoredFile(
-            id=ticket.file_id,
-            account=ticket.account,
-            filename=ticket.filename,
-            content_type=sniff_content_type(data) or ticket.content_type,
-            kind=kind,
-            data=data,
-            created_ms=self.clock.now_ms(),
-        )
-        self.store.add_file(stored)
-        return stored
-
 
 def _seconds(media: Mapping[str, _Media], name: str) -> Decimal:
     """How long an input lasts; 0 s when it was not given (a partial price quote)."""
     found = media.get(name)
     return (found.info.duration if found else None) or Decimal(0)
-
-
-def _kind_from_content_type(content_type: str | None) -> MediaKind:
-    major = (content_type or "").split("/", 1)[0].strip().lower()
-    if major in ("image", "video", "audio"):
-        return major  # type: ignore[return-value]
-    return "other"
-
-
-def _safe_filename(name: str) -> str:
-    """A name to show in URLs: the last path segment, with no control characters."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in '<>:"|?*')
-    cleaned = cleaned.strip(" .")
-    return cleaned[:255] or "upload"

@@ -130,7 +130,7 @@ class BaseWavespeedMock(Generic[ClockT]):
     # state
 
     def _account(self, api_key: str | None) -> str:
-        return self.service.open_account(api_key or self.api_key)
+        return self.service.accounts.open(api_key or self.api_key)
 
     def jobs(self, api_key: str | None = None) -> list[Job]:
         """Stored jobs in submission order: every account's, or only ``api_key``'s."""
@@ -145,7 +145,7 @@ class BaseWavespeedMock(Generic[ClockT]):
 
     def balance(self, api_key: str | None = None) -> Decimal:
         """The USD balance of ``api_key``'s account (the handle's key by default)."""
-        return micros_to_usd(self.service.balance(self._account(api_key)))
+        return micros_to_usd(self.service.accounts.balance(self._account(api_key)))
 
     def reset(self) -> None:
         """Forget jobs, files, accounts, queued outcomes and the journal."""

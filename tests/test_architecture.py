@@ -131,3 +131,35 @@ def test_only_the_service_reaches_the_store() -> None:
         if isinstance(node, ast.Attribute) and node.attr == "store"
     )
     assert reaching == []
+
+
+#: The service's parts, and the only store protocols each may name: its own concerns.
+SERVICE_PARTS = {
+    "mock_api.accounts": {"StateStore", "AccountStore", "LimitStore"},
+    "mock_api.uploads": {"FileStore"},
+    "mock_api.rulebook": {"RuleStore"},
+    "mock_api.webhooks": {"DeliveryStore"},
+}
+_PROTOCOLS = {
+    "Store",
+    "StateStore",
+    "AccountStore",
+    "JobStore",
+    "FileStore",
+    "LimitStore",
+    "RuleStore",
+    "DeliveryStore",
+    "ClockStateStore",
+}
+
+
+@pytest.mark.parametrize("module", sorted(SERVICE_PARTS))
+def test_each_part_of_the_service_names_only_its_own_store_protocols(module: str) -> None:
+    """A new store (PostgreSQL, say) serves each part once it passes that part's suites."""
+    tree = ast.parse(_modules()[module].read_text(encoding="utf-8"))
+    named = {
+        node.id if isinstance(node, ast.Name) else node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name | ast.Attribute)
+    }
+    assert named & _PROTOCOLS <= SERVICE_PARTS[module], sorted(named & _PROTOCOLS)

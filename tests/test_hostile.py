@@ -131,7 +131,7 @@ async def test_two_thousand_concurrent_submissions_across_ten_accounts() -> None
                 Decimal(str(balance.json()["data"]["balance"]))
                 == Decimal(100_000_000 - charged) / MB
             )
-            account_jobs = service.store.jobs(service.open_account(key))
+            account_jobs = service.store.jobs(service.accounts.open(key))
             assert len(account_jobs) == 200
 
 
@@ -197,8 +197,8 @@ async def test_json_nan_and_infinity_are_refused_naming_the_field(
 ) -> None:
     # Before: the clock's advance answered 500 (round(nan)), and the journal, which kept
     # the body, answered 500 to every read from then on (JSON cannot write NaN back).
-    account = service.open_account(KEY)
-    balance = service.balance(account)
+    account = service.accounts.open(KEY)
+    balance = service.accounts.balance(account)
     response = await _send_raw(client, method, path, _json(body, escape=constant))
     assert response.status_code == 400
     assert response.json()["details"] == [
@@ -209,7 +209,7 @@ async def test_json_nan_and_infinity_are_refused_naming_the_field(
         }
     ]
     assert service.store.jobs() == []
-    assert service.balance(account) == balance
+    assert service.accounts.balance(account) == balance
     await _reads_answer(client)
     query = {"path": path, "method": method}
     kept = (await client.get("/_mock/journal", params=query)).json()["data"]["entries"]
@@ -244,8 +244,8 @@ async def test_the_clock_cannot_be_set_or_advanced_past_2100(
     assert (
         await client.post("/_mock/clock", json={"action": "set", "now_ms": 4_102_444_800_000})
     ).status_code == 200
-    account = service.open_account(KEY)
-    before = service.balance(account)
+    account = service.accounts.open(KEY)
+    before = service.accounts.balance(account)
     submitted = await client.post(SUBMIT, json=job_input(), headers=AUTH)
     assert submitted.status_code == 200, submitted.text
     assert (
@@ -255,7 +255,7 @@ async def test_the_clock_cannot_be_set_or_advanced_past_2100(
     ).status_code == 200
     [job] = service.store.jobs()
     assert job.quote is not None
-    assert service.balance(account) == before - job.quote.cost_micros > 0
+    assert service.accounts.balance(account) == before - job.quote.cost_micros > 0
     await _reads_answer(client)
 
 
@@ -482,8 +482,8 @@ async def test_a_wav_whose_header_claims_more_than_it_holds_fails_the_job_unbill
         "/api/v3/media/upload/binary", files={"file": ("ten-hours.wav", forged)}, headers=AUTH
     )
     assert upload.status_code == 200, upload.text
-    account = service.open_account(KEY)
-    before = service.balance(account)
+    account = service.accounts.open(KEY)
+    before = service.accounts.balance(account)
     body = {**job_input(), "left_audio": upload.json()["data"]["download_url"]}
     submitted = await client.post(SUBMIT, json=body, headers=AUTH)
     assert submitted.status_code == 200, submitted.text
@@ -499,7 +499,7 @@ async def test_a_wav_whose_header_claims_more_than_it_holds_fails_the_job_unbill
         "holds only 0: it is truncated or its header is wrong"
     )
     assert service.store.jobs()[0].plan.outcome.code == 1402
-    assert service.balance(account) == before
+    assert service.accounts.balance(account) == before
 
 
 @pytest.fixture
@@ -547,7 +547,7 @@ async def test_after_a_500_the_same_keep_alive_connection_still_works(
     def broken(account: str) -> int:
         raise RuntimeError("a bug in the fake")
 
-    monkeypatch.setattr(service, "balance", broken)
+    monkeypatch.setattr(service.accounts, "balance", broken)
     host, port = live_server.split(":")
     with socket.create_connection((host, int(port))) as sock:
         get = (
@@ -605,13 +605,13 @@ async def test_a_browser_page_cannot_steer_the_mock(
     # Before: Content-Type text/plain with Origin http://evil.example reset everything.
     submitted = await client.post(SUBMIT, json=job_input(), headers=AUTH)
     assert submitted.status_code == 200
-    account = service.open_account(KEY)
-    balance, now = service.balance(account), clock.now_ms()
+    account = service.accounts.open(KEY)
+    balance, now = service.accounts.balance(account), clock.now_ms()
     response = await client.request(method, path, content=body, headers=headers)
     assert response.status_code == 403, response.text
     assert response.json()["message"].startswith("the control API ")
     assert [j.id for j in service.store.jobs()] == [submitted.json()["data"]["id"]]
-    assert (service.balance(account), clock.now_ms()) == (balance, now)
+    assert (service.accounts.balance(account), clock.now_ms()) == (balance, now)
 
 
 @pytest.mark.parametrize(
@@ -650,8 +650,8 @@ async def test_a_webhook_can_never_be_aimed_at_a_control_api(
 ) -> None:
     # Before: ?webhook=http://127.0.0.1:PORT/_mock/reset wiped every account when the
     # job ended.
-    account = service.open_account(KEY)
-    balance = service.balance(account)
+    account = service.accounts.open(KEY)
+    balance = service.accounts.balance(account)
     if where == "query":
         response = await client.post(
             SUBMIT, params={"webhook": target}, json=job_input(), headers=AUTH
@@ -670,7 +670,7 @@ async def test_a_webhook_can_never_be_aimed_at_a_control_api(
     ]
     assert service.store.jobs() == []
     assert service.webhooks.deliveries() == []
-    assert service.balance(account) == balance
+    assert service.accounts.balance(account) == balance
 
 
 def _recording(sent: list[httpx.Request], status: int) -> httpx.MockTransport:

@@ -38,7 +38,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 def _state(service: MockService, account: str) -> dict[str, Any]:
     """Everything a submission may write, as plain values."""
     return {
-        "balance": service.balance(account),
+        "balance": service.accounts.balance(account),
         "ledger": service.store.ledger(account),
         "jobs": [j.id for j in service.store.jobs()],
         "deliveries": [d.as_dict() for d in service.webhooks.deliveries()],
@@ -76,7 +76,7 @@ async def test_a_submission_failing_after_the_charge_leaves_every_store_as_it_wa
     store: Store, step: str, queue: bool
 ) -> None:
     service = MockService(Settings(random_seed=3), ManualClock(), store)
-    account = service.open_account(KEY)
+    account = service.accounts.open(KEY)
     # A counted rule (count_rule happens before the charge: it must be taken back too).
     service.scenarios.add(rule_from_dict({"id": "once", "then": "fail", "times": 1}))
     if queue:
@@ -121,7 +121,7 @@ async def test_a_webhook_url_with_a_lone_surrogate_is_refused_and_not_charged(
     service = MockService(Settings(random_seed=3), ManualClock(), store)
     app = create_app(service=service)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
-        account = service.open_account(KEY)
+        account = service.accounts.open(KEY)
         before = _state(service, account)
         body = _raw(job_input(webhook_url="http://127.0.0.1:9/MARK"), "MARK", "\\ud800")
         response = await client.post(

@@ -15,7 +15,7 @@ router = APIRouter()
 @router.get("/api/v3/balance")
 async def balance(service: Service, account: Account) -> JSONResponse:
     return JSONResponse(
-        envelope({"balance": usd_number(service.balance(account)), "currency": "USD"})
+        envelope({"balance": usd_number(service.accounts.balance(account)), "currency": "USD"})
     )
 
 

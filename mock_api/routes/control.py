@@ -268,11 +268,11 @@ def _account_query(request: Request) -> str:
 @router.get("/ledger")
 async def ledger(request: Request, service: Service) -> JSONResponse:
     account = _account_query(request)
-    entries = service.ledger(account)
+    entries = service.accounts.ledger(account)
     return _ok(
         {
             "account": account,
-            "balance": usd_number(service.balance(account)),
+            "balance": usd_number(service.accounts.balance(account)),
             "entries": [
                 {
                     "at": iso_ms(e.at_ms),
@@ -302,17 +302,17 @@ async def set_balance(service: Service, body: Body) -> JSONResponse:
             field="balance", reason=f"must be from 0 to {format_usd(MAX_BALANCE_MICROS)}"
         )
     try:
-        account = service.open_account(body["api_key"])
+        account = service.accounts.open(body["api_key"])
     except Unauthorized as exc:  # the caller is fine; the key it names is not
         raise ValidationFailed(field="api_key", reason=f"names no account: {exc.message}") from None
-    service.set_balance(account, micros)
-    return _ok({"account": account, "balance": usd_number(service.balance(account))})
+    service.accounts.set_balance(account, micros)
+    return _ok({"account": account, "balance": usd_number(service.accounts.balance(account))})
 
 
 @router.get("/limits")
 async def get_limits(request: Request, service: Service) -> JSONResponse:
     key = request.query_params.get("api_key")
-    limits = service.limits(account_id(key)) if key else service.default_limits
+    limits = service.accounts.limits(account_id(key)) if key else service.accounts.default_limits
     return _ok(
         {"videos_per_minute": limits.videos_per_minute, "max_concurrent": limits.max_concurrent}
     )
@@ -329,7 +329,7 @@ async def set_limits(service: Service, body: Body) -> JSONResponse:
         except ValueError as exc:
             raise ValidationFailed(field=str(exc).split()[0], reason=str(exc)) from None
     key = body.get("api_key")
-    service.set_limits(account_id(key) if key else None, limits)
+    service.accounts.set_limits(account_id(key) if key else None, limits)
     return _ok(
         {"videos_per_minute": limits.videos_per_minute, "max_concurrent": limits.max_concurrent}
     )

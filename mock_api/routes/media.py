@@ -19,7 +19,7 @@ _SAMPLE_TYPES = {"silence.wav": "audio/wav", "video.mp4": "video/mp4"}
 
 @router.get("/media/files/{file_id}/{filename}")
 async def get_file(file_id: str, filename: str, service: Service) -> Response:
-    stored = service.stored_file(file_id)
+    stored = service.uploads.file(file_id)
     if stored is None:
         raise NotFound(f"file {file_id} not found")
     return Response(stored.data, media_type=stored.content_type)

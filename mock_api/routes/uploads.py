@@ -28,7 +28,9 @@ async def create_ticket(
     body = await json_body(request)
     service.spec.validate_body("createUploadTicket", body)
     size = int(body["size"])  # JSON Schema counts 112.0 as an integer; keep a true int
-    ticket = service.create_ticket(account, body["filename"], size, body.get("content_type"))
+    ticket = service.uploads.create_ticket(
+        account, body["filename"], size, body.get("content_type")
+    )
     return JSONResponse(
         envelope(
             {
@@ -49,7 +51,7 @@ async def create_ticket(
 async def put_ticket(
     ticket_id: str, request: Request, service: Service, urls: BaseUrls
 ) -> JSONResponse:
-    ticket = service.ticket(ticket_id)
+    ticket = service.uploads.ticket(ticket_id)
     # Read no more than the ticket allows: a client that sends more is told
     # so as soon as it passes the declared size, not after the whole body.
     received = bytearray()
@@ -61,7 +63,7 @@ async def put_ticket(
                 field="body",
                 reason="too large",
             )
-    stored = service.fulfil_ticket(ticket_id, bytes(received))
+    stored = service.uploads.fulfil_ticket(ticket_id, bytes(received))
     return JSONResponse(envelope(stored_file(stored, urls)))
 
 
@@ -70,9 +72,9 @@ async def _multipart_file(request: Request, service: Service, account: str) -> S
         request.headers.get("content-type", ""),
         request.stream(),
         name="file",
-        limit_for=service.upload_limit_for,
+        limit_for=service.uploads.limit_for,
     )
-    return service.store_file(account, part.filename, bytes(part.data))
+    return service.uploads.store_file(account, part.filename, bytes(part.data))
 
 
 @router.post("/api/v3/media/upload/binary")
