@@ -1,6 +1,6 @@
 """Run every benchmark of the fake on this machine and print figures, ratios and targets.
 
-    .venv/bin/python benchmarks/run.py            # the table (about 4 minutes)
+    .venv/bin/python benchmarks/run.py            # the table (about 3 minutes)
     .venv/bin/python benchmarks/run.py --json     # the same figures as JSON
     bash benchmarks/run.sh                        # installs Prism, Mockoon (and wrk), then runs
 

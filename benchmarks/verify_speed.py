@@ -1,6 +1,6 @@
 """How long ``wavespeed-mock verify`` takes against the fake by URL, and where the time goes.
 
-    .venv/bin/python benchmarks/verify_speed.py              # one run of each, about 1.5 min
+    .venv/bin/python benchmarks/verify_speed.py              # one run of each, under a minute
     .venv/bin/python benchmarks/verify_speed.py --runs 3     # medians of three
     .venv/bin/python benchmarks/verify_speed.py --json
 

@@ -75,6 +75,7 @@ def test_urls_the_target_hands_out_on_another_origin_never_receive_the_key() -> 
             env=clean_env(),
         )
         main_requests = service.journal.entries()
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     seen = elsewhere.seen
     paths = {path.split("/")[2] if path.startswith("/media/") else path for _m, path, _a in seen}
     # The upload PUTs, the urls.get read and the output download all went to the second host...
