@@ -411,9 +411,14 @@ class MockService:
         return self.store.webhook_secret(account, lambda: f"{SECRET_PREFIX}{self._new_id()}")
 
     def _webhook_payload(self, delivery: Delivery) -> bytes | None:
+        """The delivery's body once its job has finished; NotFound if the job was deleted."""
         job = self.store.job(delivery.job_id)
         now = self.clock.now_ms()
-        if job is None or not status_at(job.plan, now).terminal:
+        if job is None:
+            raise NotFound(
+                f"prediction {delivery.job_id} was deleted: nothing to deliver"
+            )
+        if not status_at(job.plan, now).terminal:
             return None
         body = prediction(job, now, Urls(delivery.base_url))
         return payload_bytes({**body, "input": dict(job.input)})

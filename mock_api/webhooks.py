@@ -49,7 +49,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from mock_api.clock import Clock
-from mock_api.errors import MediaError
+from mock_api.errors import MediaError, NotFound
 from mock_api.fetch import Resolver, vet_target
 from mock_api.tls import tls_context
 
@@ -194,7 +194,9 @@ class WebhookDispatcher:
         resolver: Resolver | None = None,
     ) -> None:
         self.clock = clock
-        self._payload = payload  # JSON body for a delivery; None while its job is unfinished
+        # JSON body for a delivery; None while its job is unfinished; NotFound once the
+        # job is gone (deleted), which ends the delivery as failed.
+        self._payload = payload
         self._secret = secret  # account -> its secret
         self._transport = transport
         self._store = store
@@ -233,7 +235,12 @@ class WebhookDispatcher:
 
     async def _attempt(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
         try:
-            body = self._payload(delivery)
+            try:
+                body = self._payload(delivery)
+            except NotFound as exc:  # the job is gone (deleted): nothing can ever be sent
+                delivery.attempts.append(Attempt(self.clock.now_ms(), None, exc.message, 0.0))
+                delivery.state = DeliveryState.FAILED
+                return
             if body is None:  # not finished after all (a stuck job): try again later
                 delivery.next_attempt_ms = self.clock.now_ms() + BACKOFF_MS[0]
                 return

@@ -109,6 +109,29 @@ async def test_failed_deliveries_are_retried_with_backoff_and_logged(
     assert [a["error"] for a in log[0]["attempts"]] == ["HTTP 500", "HTTP 503", ""]
 
 
+async def test_a_job_deleted_before_it_finished_ends_its_delivery(
+    client: httpx.AsyncClient, clock: ManualClock, service: MockService, receiver: Receiver
+) -> None:
+    # Before: the pump found no finished job and put the delivery back for later, every
+    # time, forever: a pending delivery that nothing could ever complete.
+    submitted = await client.post(
+        SUBMIT, params={"webhook": receiver.url}, json=job_input(), headers=AUTH
+    )
+    job_id = submitted.json()["data"]["id"]
+    deleted = await client.post("/api/v3/predictions/delete", json={"ids": [job_id]}, headers=AUTH)
+    assert deleted.status_code == 200, deleted.text
+    clock.advance(60)
+    assert await service.webhooks.pump() == 1
+    [delivery] = service.webhooks.deliveries(job_id=job_id)
+    assert delivery.state.value == "failed"
+    assert [(a.status, a.error) for a in delivery.attempts] == [
+        (None, f"prediction {job_id} was deleted: nothing to deliver")
+    ]
+    clock.advance(3600)
+    assert await service.webhooks.pump() == 0  # never attempted again
+    assert receiver.received == []
+
+
 async def test_a_dead_receiver_is_given_up_after_the_last_attempt(
     client: httpx.AsyncClient, clock: ManualClock, service: MockService
 ) -> None:
