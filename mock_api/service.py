@@ -415,9 +415,7 @@ class MockService:
         job = self.store.job(delivery.job_id)
         now = self.clock.now_ms()
         if job is None:
-            raise NotFound(
-                f"prediction {delivery.job_id} was deleted: nothing to deliver"
-            )
+            raise NotFound(f"prediction {delivery.job_id} was deleted: nothing to deliver")
         if not status_at(job.plan, now).terminal:
             return None
         body = prediction(job, now, Urls(delivery.base_url))

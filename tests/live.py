@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -22,8 +23,18 @@ def free_port() -> int:
         return port
 
 
+#: ``serve``'s first line names the port it listens on (``--port 0``: the one the system chose).
+_BANNER_PORT = re.compile(rb"docs at http://[^\s]+:(\d+)/docs")
+
+
 class ServerProcess:
-    """One ``serve`` process on a fixed loopback port: start it, stop it, start it again."""
+    """One ``serve`` process on a loopback port: start it, stop it, start it again.
+
+    Without ``port``, the first start asks for ``--port 0`` and reads the port the
+    system gave from ``serve``'s first line; restarts keep it. (Choosing a free port
+    here and handing it over left a window in which a test running beside this one
+    could take it, or answer this one's readiness probe from its own server.)
+    """
 
     def __init__(
         self,
@@ -37,11 +48,21 @@ class ServerProcess:
         self.command = tuple(command)
         self.cwd = cwd
         self.env = None if env is None else dict(env)
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = port or 0
         self.process: subprocess.Popen[bytes] | None = None
         # A file, not a pipe, so a chatty server never blocks; kept across restarts.
         self._log: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+
+    @property
+    def url(self) -> str:
+        if not self.port:
+            raise RuntimeError("the server has not been started: its port is not known yet")
+        return f"http://127.0.0.1:{self.port}"
+
+    def _chosen_port(self) -> int | None:
+        self._log.seek(0)
+        found = _BANNER_PORT.search(self._log.read())
+        return int(found.group(1)) if found else None
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
         command = [
@@ -60,8 +81,14 @@ class ServerProcess:
         while True:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.output}")
+            if not self.port:
+                self.port = self._chosen_port() or 0
             try:
-                if httpx.get(f"{self.url}/openapi.yaml", timeout=1).status_code == 200:
+                # Until serve has said where it listens, there is nothing to ask.
+                if (
+                    self.port
+                    and httpx.get(f"{self.url}/openapi.yaml", timeout=1).status_code == 200
+                ):
                     return self
             except httpx.TransportError:
                 pass
@@ -69,8 +96,9 @@ class ServerProcess:
                 # Callers start servers outside their try blocks: a server that is
                 # slow to answer must not outlive the test that gave up on it.
                 self.stop(signal.SIGKILL)
-                raise RuntimeError(f"server on {self.url} did not start within {timeout} s")
-            time.sleep(0.05)
+                where = f"on {self.url}" if self.port else "(no port announced)"
+                raise RuntimeError(f"server {where} did not start within {timeout} s")
+            time.sleep(0.05 if self.port else 0.02)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
         """Send ``sig`` (SIGTERM: a graceful stop; SIGKILL: a crash); returns the exit code."""
