@@ -109,14 +109,18 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> typing.Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # found once, then an ordinary attribute
-    return value
+# Hidden from type checkers: they read the imports above, and a module-level
+# __getattr__ would make them accept any name (a misspelt one included).
+if not typing.TYPE_CHECKING:
+
+    def __getattr__(name: str) -> typing.Any:
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(home), name)
+        globals()[name] = value  # found once, then an ordinary attribute
+        return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    return sorted(name for name in {*globals(), *__all__} if name not in ("importlib", "typing"))

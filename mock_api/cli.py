@@ -279,7 +279,7 @@ def serve(
     from mock_api.app import create_app
     from mock_api.events import log_config
     from mock_api.rules import add_rules
-    from mock_api.server import serve_workers
+    from mock_api.server import serve_workers, url_host
     from mock_api.spec import SPEC_PATH, default_spec
 
     options = ServeOptions(
@@ -336,12 +336,12 @@ def serve(
         "started",
         f"wavespeed-mock: state in {where}{kept}; "
         f"pace {settings.pace.name}, control API {control}, "
-        f"{workers} worker{'s' if workers > 1 else ''}, docs at http://{host}:{port}/docs",
+        f"{workers} worker{'s' if workers > 1 else ''}, docs at http://{url_host(host)}:{port}/docs",
         state=str(where),
         pace=settings.pace.name,
         control_api=settings.control_enabled,
         workers=workers,
-        docs=f"http://{host}:{port}/docs",
+        docs=f"http://{url_host(host)}:{port}/docs",
     )
     logs = log_config(log_level, log_format)
     if workers == 1:

@@ -50,12 +50,20 @@ STRICT = "wavespeed_mock_strict"
 # mock_api.testing; they are importable from here as before.
 
 
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from mock_api import testing
+# Hidden from type checkers, which read the imports above: a module-level
+# __getattr__ would make them accept any name (a misspelt one included).
+if not TYPE_CHECKING:
 
-        return getattr(testing, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def __getattr__(name: str) -> Any:
+        if name in __all__:
+            from mock_api import testing
+
+            return getattr(testing, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
 # hooks and fixtures

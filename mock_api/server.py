@@ -26,9 +26,12 @@ from starlette.types import ASGIApp
 
 from mock_api.serving import SHUTDOWN_GRACE_SECONDS
 
+#: Connections waiting to be accepted, as uvicorn's default.
+BACKLOG = 2048
+
 
 def tcp_listener(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host:port`` (not yet listening), whose connections never wait.
+    """A TCP socket listening on ``host:port``, whose connections never wait.
 
     Made with ``IPPROTO_TCP`` named, not the default protocol 0: asyncio turns
     Nagle's algorithm off (``TCP_NODELAY``) only on connections accepted from a
@@ -38,7 +41,11 @@ def tcp_listener(host: str, port: int) -> socket.socket:
     after the first on a kept-alive connection (the SDKs', httpx's, requests')
     took about 44 ms instead of 2. ``TCP_NODELAY`` is set on the listener too,
     which Linux copies to accepted connections, for servers that do not set it.
-    Raises ``OSError`` as ``bind`` does (a busy port: ``errno.EADDRINUSE``).
+
+    It listens at once, not when the server starts: with ``SO_REUSEADDR``,
+    Linux lets a second socket bind a port that is bound but not yet listening,
+    so a second ``serve`` on a busy port would start too. Raises ``OSError`` as
+    ``bind`` does (a busy port: ``errno.EADDRINUSE``).
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -46,10 +53,16 @@ def tcp_listener(host: str, port: int) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((host, port))
+        sock.listen(BACKLOG)
     except OSError:
         sock.close()
         raise
     return sock
+
+
+def url_host(host: str) -> str:
+    """``host`` as a URL names it: an IPv6 address in brackets (``[::1]``)."""
+    return f"[{host}]" if ":" in host else host
 
 
 def serve_workers(config: uvicorn.Config, listener: socket.socket) -> None:
@@ -88,7 +101,7 @@ class LiveServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"http://{url_host(self.host)}:{self.port}"
 
     def _run(self) -> None:
         self._server.run(sockets=[self._socket])

@@ -74,7 +74,13 @@ from mock_api.store import (
 from mock_api.uploads import Uploads
 from mock_api.urls import FILES_PREFIX, OUTPUTS_PREFIX, SAMPLES_PREFIX, Urls
 from mock_api.views import prediction
-from mock_api.webhooks import SECRET_PREFIX, Delivery, WebhookDispatcher, payload_bytes
+from mock_api.webhooks import (
+    SECRET_PREFIX,
+    Delivery,
+    WebhookDispatcher,
+    deleted_reason,
+    payload_bytes,
+)
 
 _PROBES = {"video": probe_video, "audio": probe_audio, "image": probe_image}
 
@@ -336,10 +342,15 @@ class MockService:
         """Delete the account's predictions among ``job_ids``; how many there were.
 
         Others' ids and unknown ids count as nothing and change nothing, so the
-        answer reveals no one else's jobs. A deleted job answers 404 from then on
+        answer reveals no one else's jobs. Its webhook deliveries still pending end as
+        failed, with that reason. A deleted job answers 404 from then on
         and leaves the history; its charge (and planned refund) stay in the ledger.
         """
-        return len(self.store.delete_jobs(account, job_ids))
+        with self.store.transaction():
+            deleted = self.store.delete_jobs(account, job_ids)
+            for job_id in deleted:
+                self.webhooks.job_deleted(job_id)
+        return len(deleted)
 
     async def quote(self, model: ModelSpec, inputs: Mapping[str, Any], urls: Urls) -> billing.Quote:
         """What submitting ``inputs`` would be charged: the same probing and rule as the charge.
@@ -415,7 +426,7 @@ class MockService:
         job = self.store.job(delivery.job_id)
         now = self.clock.now_ms()
         if job is None:
-            raise NotFound(f"prediction {delivery.job_id} was deleted: nothing to deliver")
+            raise NotFound(deleted_reason(delivery.job_id))
         if not status_at(job.plan, now).terminal:
             return None
         body = prediction(job, now, Urls(delivery.base_url))

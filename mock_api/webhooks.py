@@ -114,6 +114,11 @@ def verify(
         raise ValueError("no signature matches")
 
 
+def deleted_reason(job_id: str) -> str:
+    """Why a delivery of a deleted job ended."""
+    return f"prediction {job_id} was deleted: nothing to deliver"
+
+
 class DeliveryState(enum.StrEnum):
     PENDING = "pending"  # waiting for the job to finish, or for its next attempt
     DELIVERED = "delivered"  # a 2xx answer was received
@@ -213,6 +218,18 @@ class WebhookDispatcher:
         self, *, job_id: str | None = None, account: str | None = None
     ) -> list[Delivery]:
         return self._store.deliveries(job_id=job_id, account=account)
+
+    def job_deleted(self, job_id: str) -> None:
+        """End the job's pending deliveries as failed, with the reason: nothing is left to send.
+
+        One being attempted right now ends by itself (its payload finds no job).
+        """
+        for delivery in self._store.deliveries(job_id=job_id):
+            if delivery.state is DeliveryState.PENDING and not delivery.in_flight:
+                now = self.clock.now_ms()
+                delivery.attempts.append(Attempt(now, None, deleted_reason(job_id), 0.0))
+                delivery.state = DeliveryState.FAILED
+                self._store.release_delivery(delivery)
 
     def _due(self) -> list[Delivery]:
         return self._store.claim_due_deliveries(self.clock.now_ms())

@@ -4,8 +4,10 @@ And importing the package, or the pytest plugin pytest imports at start-up,
 imports none of the rest: the public names load on first use.
 """
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import mock_api
 
@@ -49,3 +51,15 @@ def test_the_handles_are_still_importable_from_the_plugin() -> None:
 
     for name in pytest_plugin.__all__:
         assert getattr(pytest_plugin, name) is getattr(testing, name)
+
+
+def test_type_checkers_never_see_a_module_level_getattr() -> None:
+    # Before: mock_api and its plugin defined __getattr__(...) -> Any where mypy saw it,
+    # so `from mock_api import Setings` (misspelt) passed mypy --strict in users' code.
+    package = Path(mock_api.__file__).parent
+    exposed = []
+    for path in package.rglob("*.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
+                exposed.append(str(path.relative_to(package)))
+    assert exposed == [], "define module-level __getattr__ under `if not TYPE_CHECKING:`"

@@ -12,9 +12,12 @@ option on the server's side of real connections.
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 
+import click
 import httpx
+import pytest
 
 from mock_api.app import create_app
 from mock_api.cli import _listen
@@ -69,3 +72,23 @@ def test_a_live_servers_kept_alive_connections_have_nodelay() -> None:
         sockets = [c.transport.get_extra_info("socket") for c in connections]
         assert sockets, "the server holds the kept-alive connection"
         assert all(_nodelay(sock) for sock in sockets)
+
+
+def test_a_second_listener_on_the_same_port_is_refused_at_once() -> None:
+    # Before: the first was bound but not listening until uvicorn started, and with
+    # SO_REUSEADDR Linux let a second serve bind the same port: both said "started".
+    with tcp_listener("127.0.0.1", 0) as first:
+        port = first.getsockname()[1]
+        with pytest.raises(OSError, match="in use") as refused:
+            tcp_listener("127.0.0.1", port)
+        assert refused.value.errno == errno.EADDRINUSE
+        busy = f"port {port} on 127.0.0.1 is already in use"
+        with pytest.raises(click.ClickException, match=busy):
+            _listen("127.0.0.1", port)
+
+
+def test_an_ipv6_live_server_has_a_url_that_works() -> None:
+    # Before: http://::1:PORT, which no client can parse.
+    with LiveServer(create_app(), host="::1") as live:
+        assert live.url == f"http://[::1]:{live.port}"
+        assert httpx.get(f"{live.url}/openapi.yaml").status_code == 200
