@@ -70,3 +70,13 @@ async def test_rate_limits_and_injected_faults_carry_it_too(client: httpx.AsyncC
     fault = {"id": "boom", "kind": "status", "status": 502, "path": "/api/v3/balance"}
     assert (await client.post("/_mock/faults", json=fault)).status_code == 200
     check(await client.get("/api/v3/balance", headers=AUTH), 502, "bad_gateway")
+
+
+def test_every_error_code_the_fake_uses_is_the_one_openapi_yaml_lists() -> None:
+    # Before: 502, 503 and 504 answered bad_gateway, service_unavailable and
+    # gateway_timeout, where the spec said unlisted statuses get http_<status>.
+    described = default_spec().document["components"]["schemas"]["Error"]["properties"][
+        "error_code"
+    ]["description"]
+    for status, code in ERROR_CODES.items():
+        assert f"`{code}` {status}" in " ".join(described.split()), (status, code)
