@@ -291,3 +291,23 @@ async def test_bad_limits_are_a_400_naming_the_field(
     assert response.status_code == 400, response.text
     assert response.json()["details"][0]["field"] == field
     assert await get_limits(client) == {"videos_per_minute": None, "max_concurrent": None}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        # Before: 200, with the explicit value silently dropped for the level's.
+        ({"api_key": KEY, "level": "gold", "max_concurrent": 2}, "max_concurrent"),
+        # Before: 200, and the account set to unlimited on both quotas.
+        ({"api_key": KEY, "bogus": 1}, "bogus"),
+    ],
+)
+async def test_limits_that_do_not_say_one_thing_are_refused_and_change_nothing(
+    client: httpx.AsyncClient, body: dict[str, Any], field: str
+) -> None:
+    before = (await client.get("/_mock/limits", params={"api_key": KEY})).json()["data"]
+    answer = await client.put("/_mock/limits", json=body)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["details"][0]["field"] == field
+    after = (await client.get("/_mock/limits", params={"api_key": KEY})).json()["data"]
+    assert after == before

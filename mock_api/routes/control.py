@@ -321,6 +321,11 @@ async def get_limits(request: Request, service: Service) -> JSONResponse:
 @router.put("/limits")
 async def set_limits(service: Service, body: Body) -> JSONResponse:
     service.spec.validate_body("setLimits", body)
+    explicit = sorted({"videos_per_minute", "max_concurrent"} & set(body))
+    if "level" in body and explicit:
+        raise ValidationFailed(
+            field=explicit[0], reason="cannot be given with level: give a level or explicit quotas"
+        )
     if "level" in body:
         limits = Level(body["level"]).limits
     else:
