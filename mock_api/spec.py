@@ -10,6 +10,7 @@ field and the rule, in words a person can act on.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -245,8 +246,34 @@ def _violations(error: jsonschema.ValidationError) -> list[Violation]:
         return [Violation(field, str(schema["x-reason"]))]
     if keyword == "minLength" and value == 1:
         return [Violation(field, "must not be empty")]
+    if keyword in ("anyOf", "oneOf") and isinstance(value, list):
+        # The alternative of the value's own type says what is wrong with it ("must
+        # match ..."); with none of its type, the types allowed are the reason.
+        fitting = [sub for sub in error.context or () if sub.validator != "type"]
+        if fitting:
+            return _violations(min(fitting, key=lambda sub: len(sub.path)))
+        return [Violation(field, _one_of_reason(value))]
     explain = _REASONS.get(keyword)
-    return [Violation(field, explain(value) if explain else error.message)]
+    if explain is not None:
+        return [Violation(field, explain(value))]
+    # jsonschema's own words begin with the value as Python writes it (True, None,
+    # 'text'): the client sent JSON, so it is shown as JSON.
+    message = error.message
+    shown = repr(error.instance)
+    if message.startswith(shown):
+        message = json.dumps(error.instance, default=str)[:200] + message[len(shown) :]
+    return [Violation(field, message)]
+
+
+def _one_of_reason(alternatives: list[Any]) -> str:
+    """``must be a number or a string``, from the alternatives' types where they all say one."""
+    kinds: list[str] = []
+    for alternative in alternatives:
+        kind = alternative.get("type") if isinstance(alternative, Mapping) else None
+        if kind is None:
+            return "matches none of the forms the field allows"
+        kinds += [kind] if isinstance(kind, str) else [str(k) for k in kind]
+    return _type_reason(list(dict.fromkeys(kinds)))
 
 
 def _type_reason(value: Any) -> str:

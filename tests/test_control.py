@@ -170,3 +170,26 @@ async def test_control_api_can_be_off(make_client: MakeClient) -> None:
         assert response.status_code == 403
         assert "control API is off" in response.json()["message"]
         assert (await client.get("/api/v3/balance", headers=AUTH)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        # Before: "True is not valid under any of the given schemas" (Python's spelling
+        # of the value, and no word of what was wanted); likewise None and '1e3'.
+        ("true", "must be a number or a string"),
+        ("null", "must be a number or a string"),
+        ('"1e3"', r"must match ^[0-9]{1,10}(\.[0-9]{1,6})?$"),
+        ("-1", "must be >= 0"),
+    ],
+)
+async def test_a_balance_of_the_wrong_form_says_what_form_is_wanted(
+    client: httpx.AsyncClient, raw: str, reason: str
+) -> None:
+    answer = await client.put(
+        "/_mock/balance",
+        content=f'{{"api_key": "{KEY}", "balance": {raw}}}',
+        headers={"content-type": "application/json"},
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["details"] == [{"field": "balance", "reason": reason, "location": "body"}]
