@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from python_multipart import MultipartParser
 from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import parse_options_header
+from python_multipart.multipart import MultipartState, parse_options_header
 
 from mock_api.errors import PayloadTooLarge, ValidationFailed
 
@@ -48,20 +48,10 @@ async def read_file_part(
     """The part called ``name``; 413 once it passes the limit ``limit_for(first bytes)`` gives.
 
     ``limit_for`` answers the file's kind and its size limit from the first bytes.
+    A body cut off before its closing boundary, or with two parts called ``name``,
+    is a 400: neither says which file was meant.
     """
-    kind, options = parse_options_header(content_type)
-    boundary = options.get(b"boundary")
-    if kind != b"multipart/form-data" or not boundary:
-        raise ValidationFailed(
-            field=name, reason=f"is required: send multipart/form-data with a part named {name!r}"
-        )
-    if len(boundary) > MAX_BOUNDARY:
-        raise ValidationFailed(
-            field="Content-Type",
-            reason=f"has a multipart boundary of {len(boundary)} characters; RFC 2046 "
-            f"allows 1 to {MAX_BOUNDARY}",
-            location="header",
-        )
+    boundary = _boundary(content_type, name)
     found: FilePart | None = None
     limit: tuple[str, int] | None = None
     part = _Part()
@@ -83,7 +73,11 @@ async def read_file_part(
     def on_headers_finished() -> None:
         nonlocal found
         disposition, params = parse_options_header(part.headers.get(b"content-disposition", b""))
-        if disposition == b"form-data" and params.get(b"name") == name.encode() and found is None:
+        if disposition == b"form-data" and params.get(b"name") == name.encode():
+            if found is not None:
+                raise ValidationFailed(
+                    field=name, reason=f"is sent twice: send one file part named {name!r}"
+                )
             filename = params.get(b"filename", b"upload").decode("utf-8", "replace")
             found = FilePart(filename=filename or "upload")
             part.headers[b"x-target"] = b"1"
@@ -122,10 +116,32 @@ async def read_file_part(
         raise ValidationFailed(field=name, reason=reason) from None
     if found is None:
         raise ValidationFailed(field=name, reason=f"is required: send a file part named {name!r}")
+    if parser.state != MultipartState.END:  # no closing boundary: the file may be cut off
+        raise ValidationFailed(
+            field=name, reason="is cut short: the body ends before its closing boundary"
+        )
     limit = limit_for(bytes(found.data[:SNIFF_BYTES]))
     if len(found.data) > limit[1]:
         raise _too_large(name, limit, str(len(found.data)))
     return found
+
+
+def _boundary(content_type: str, name: str) -> bytes:
+    """The multipart boundary ``content_type`` names; 400 when it names none, or too long."""
+    kind, options = parse_options_header(content_type)
+    boundary = options.get(b"boundary")
+    if kind != b"multipart/form-data" or not boundary:
+        raise ValidationFailed(
+            field=name, reason=f"is required: send multipart/form-data with a part named {name!r}"
+        )
+    if len(boundary) > MAX_BOUNDARY:
+        raise ValidationFailed(
+            field="Content-Type",
+            reason=f"has a multipart boundary of {len(boundary)} characters; RFC 2046 "
+            f"allows 1 to {MAX_BOUNDARY}",
+            location="header",
+        )
+    return bytes(boundary)
 
 
 def _too_large(name: str, limit: tuple[str, int], size: str) -> PayloadTooLarge:

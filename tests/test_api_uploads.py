@@ -203,3 +203,28 @@ async def test_a_malformed_multipart_body_is_a_400_naming_the_field(
     )
     assert response.status_code == 400
     assert response.json()["message"].startswith('field "file" is not readable multipart/form-data')
+
+
+_PART = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        # Before: 200, and the file stored as far as the body went.
+        (_PART + b"RIFF and then the connection was cut", "is cut short"),
+        # Before: 200, the first part kept and the second ignored without a word.
+        (_PART + b"one\r\n" + _PART + b"two\r\n--b--\r\n", "is sent twice"),
+    ],
+)
+async def test_a_multipart_body_that_does_not_say_which_file_is_refused(
+    client: httpx.AsyncClient, body: bytes, reason: str
+) -> None:
+    response = await client.post(
+        "/api/v3/media/upload/binary",
+        content=body,
+        headers={**AUTH, "Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["message"].startswith(f'field "file" {reason}')
+    assert response.json()["details"][0]["field"] == "file"
