@@ -19,6 +19,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_api import MockService, Settings, create_app
+from mock_api.contract.jobs import SUBMIT_PATH
 from mock_api.server import LiveServer
 from tests.test_contracts_by_url import BRISK, KEY
 
@@ -160,23 +161,29 @@ def fake_with_urls_elsewhere() -> Iterator[tuple[str, HeaderRecorder, MockServic
 
 
 class StopsAfter:
-    """An ASGI app that answers ``limit`` requests, then shuts its server down for good.
+    """An ASGI app that shuts its server down for good once it has seen ``submissions``
+    job submissions (``POST`` to our model's path).
 
-    The request that crosses the limit is still answered (a server going away
-    finishes what it has); every later connection is refused.
+    Counting submissions, not requests, makes the point of stopping independent of
+    how many polls a job took: every check before the one that submits last has
+    finished. The request that crosses the limit is still answered (a server going
+    away finishes what it has); every later connection is refused.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, submissions: int) -> None:
         self.app = app
-        self.limit = limit
+        self.submissions = submissions
         self.count = 0
+        self.submitted = 0
         self.server: LiveServer | None = None
         self._stopping = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             self.count += 1
-            if self.count >= self.limit and not self._stopping and self.server is not None:
+            if scope["method"] == "POST" and scope["path"] == SUBMIT_PATH:
+                self.submitted += 1
+            if self.submitted >= self.submissions and not self._stopping and self.server:
                 self._stopping = True
                 # stop() joins the server's thread, which is this one: from another thread.
                 threading.Thread(target=self.server.stop, daemon=True).start()
@@ -184,10 +191,10 @@ class StopsAfter:
 
 
 @contextmanager
-def stops_after(limit: int) -> Iterator[tuple[str, StopsAfter]]:
-    """The fake on a loopback port that stops answering after ``limit`` requests."""
+def stops_after(submissions: int) -> Iterator[tuple[str, StopsAfter]]:
+    """The fake on a loopback port that stops answering after ``submissions`` jobs."""
     app = create_app(Settings(random_seed=7, pace=BRISK, api_keys=frozenset({KEY})))
-    stopper = StopsAfter(app, limit)
+    stopper = StopsAfter(app, submissions)
     server = LiveServer(stopper)
     stopper.server = server
     with server:

@@ -8,11 +8,13 @@ import httpx
 import pytest
 
 from mock_api.contract.invariants import (
+    READ_ATTEMPTS,
     Invariant,
     InvariantViolation,
     LifecycleTimeout,
     Poller,
     check_history,
+    read_job,
 )
 
 JOB = "0123456789abcdef0123456789abcdef"
@@ -156,3 +158,63 @@ def test_the_poller_reads_a_finished_job_again_to_see_it_settle() -> None:
     # Four polls, each reading both paths: the finished job is read three times more.
     statuses = ["processing", "completed", "completed", "completed"]
     assert [r["status"] for r in history] == [status for status in statuses for _ in (1, 2)]
+
+
+# read_job: both result paths at the same moment, on a job that may move between reads
+
+
+def _scripted(*answers: tuple[str, dict[str, Any]]) -> tuple[httpx.Client, list[str]]:
+    """A client whose n-th request must be to the n-th path (``result`` or ``plain``)."""
+    script = iter(answers)
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        path, data = next(script)
+        asked.append("result" if request.url.path.endswith("/result") else "plain")
+        assert asked[-1] == path, (asked, path)
+        return _answer(data)
+
+    return httpx.Client(
+        base_url="https://api.example", transport=httpx.MockTransport(answer)
+    ), asked
+
+
+def test_a_job_that_moves_twice_between_the_reads_is_read_again() -> None:
+    """A short job can go created -> processing -> completed across one read of each path:
+    that proves nothing either way, so /{id} is read again beside the newer /result."""
+    client, asked = _scripted(
+        ("result", read("created")),
+        ("plain", read("processing")),
+        ("result", read("completed")),
+        ("plain", read("completed")),
+    )
+    with client:
+        reads = read_job(client, JOB)
+    assert [r["status"] for r in reads] == ["created", "processing", "completed", "completed"]
+    assert asked == ["result", "plain", "result", "plain"]
+
+
+def test_paths_that_disagree_while_the_job_stands_still_are_a_violation() -> None:
+    stale = read("completed", timings={"inference": 0})
+    client, _asked = _scripted(
+        ("result", read("completed")), ("plain", stale), ("result", read("completed"))
+    )
+    with client, pytest.raises(InvariantViolation) as caught:
+        read_job(client, JOB)
+    assert caught.value.invariant is Invariant.PATHS_AGREE
+    assert "disagree on timings" in str(caught.value)
+
+
+def test_paths_that_never_agree_on_a_moving_job_are_a_violation_in_the_end() -> None:
+    """/{id} one step behind a job that moves at every read never agrees: after
+    ``READ_ATTEMPTS`` windows it is a violation, not an endless loop."""
+    moments = [read("processing", timings={"step": step}) for step in range(20)]
+    answers = [("result", moments[0])]
+    for step in range(1, 10):
+        answers += [("plain", moments[step - 1] | {"status": "created"}), ("result", moments[step])]
+    client, asked = _scripted(*answers)
+    with client, pytest.raises(InvariantViolation) as caught:
+        read_job(client, JOB)
+    assert caught.value.invariant is Invariant.PATHS_AGREE
+    assert "again and again" in str(caught.value)
+    assert asked.count("plain") == READ_ATTEMPTS

@@ -49,8 +49,10 @@ def test_the_suite_catches_the_drift(
             *selection,
             *("--wavespeed-base-url", server.url, "--wavespeed-api-key", KEY),
             *("--wavespeed-second-api-key", SECOND_KEY, "--wavespeed-poll-interval", "0.02"),
-            "-p",
-            "no:cacheprovider",
+            *("-p", "no:cacheprovider"),
+            # Started as `pytest` (not `python -m pytest`), the package is loaded by its
+            # editable install's finder before the inner session can mark it for rewriting.
+            *("-W", "ignore::pytest.PytestAssertRewriteWarning"),
         )
     passed, skipped, failed = recorder.listoutcomes()
     ran = [report.nodeid for report in (*passed, *skipped, *failed)]

@@ -274,29 +274,47 @@ def _read_path(client: httpx.Client, operation_id: str, path: str) -> Snapshot:
     return snapshot
 
 
+#: How many times :func:`read_job` reads ``/{id}`` again while the job moves under it.
+READ_ATTEMPTS = 5
+
+
 def read_job(client: httpx.Client, job_id: str) -> list[Snapshot]:
     """Read a job on both documented paths, each answer held to ``openapi.yaml``.
 
     The two must agree at the same moment. A job may move on between two reads,
     so ``/result`` is read on either side of ``/{id}``: the middle read must
-    equal one of them. Returns every read, in order, for the lifecycle checks.
+    equal one of them. If it equals neither and the two ``/result`` reads are
+    the same, the job stood still and the paths disagree (a violation); if the
+    job moved during the window (a short job can move twice), the window proves
+    nothing, so ``/{id}`` is read again against the newer ``/result``, up to
+    ``READ_ATTEMPTS`` times. Returns every read, in order, for the lifecycle checks.
     """
     result_op, result_path = _PATHS[0]
     plain_op, plain_path = _PATHS[1]
     first = _read_path(client, result_op, result_path.format(id=job_id))
     plain = _read_path(client, plain_op, plain_path.format(id=job_id))
-    if plain == first:
-        return [first, plain]
-    last = _read_path(client, result_op, result_path.format(id=job_id))
-    if plain != last:
-        changed = sorted(k for k in {*first, *plain} if first.get(k) != plain.get(k))
-        _fail(
-            Invariant.PATHS_AGREE,
-            f"the two paths disagree on {', '.join(changed)} (read /result, /{{id}}, /result)",
-            plain,
-            first,
-        )
-    return [first, plain, last]
+    reads = [first, plain]
+    attempts = 0
+    while plain != first:
+        last = _read_path(client, result_op, result_path.format(id=job_id))
+        reads.append(last)
+        if plain == last:
+            return reads
+        attempts += 1
+        stood_still = last == first
+        first = last
+        if stood_still or attempts == READ_ATTEMPTS:
+            changed = sorted(k for k in {*first, *plain} if first.get(k) != plain.get(k))
+            _fail(
+                Invariant.PATHS_AGREE,
+                f"the two paths disagree on {', '.join(changed)} (read /result, /{{id}}, "
+                f"/result{' again and again' if not stood_still else ''})",
+                plain,
+                first,
+            )
+        plain = _read_path(client, plain_op, plain_path.format(id=job_id))
+        reads.append(plain)
+    return reads
 
 
 @dataclass
