@@ -173,16 +173,13 @@ class StopsAfter:
     def __init__(self, app: ASGIApp, submissions: int) -> None:
         self.app = app
         self.submissions = submissions
-        self.count = 0
         self.submitted = 0
         self.server: LiveServer | None = None
         self._stopping = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            self.count += 1
-            if scope["method"] == "POST" and scope["path"] == SUBMIT_PATH:
-                self.submitted += 1
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == SUBMIT_PATH:
+            self.submitted += 1
             if self.submitted >= self.submissions and not self._stopping and self.server:
                 self._stopping = True
                 # stop() joins the server's thread, which is this one: from another thread.

@@ -294,24 +294,25 @@ def read_job(client: httpx.Client, job_id: str) -> list[Snapshot]:
     first = _read_path(client, result_op, result_path.format(id=job_id))
     plain = _read_path(client, plain_op, plain_path.format(id=job_id))
     reads = [first, plain]
-    attempts = 0
+    windows = 0
     while plain != first:
         last = _read_path(client, result_op, result_path.format(id=job_id))
         reads.append(last)
         if plain == last:
             return reads
-        attempts += 1
-        stood_still = last == first
-        first = last
-        if stood_still or attempts == READ_ATTEMPTS:
-            changed = sorted(k for k in {*first, *plain} if first.get(k) != plain.get(k))
+        windows += 1
+        moved = last != first
+        if not moved or windows == READ_ATTEMPTS:
+            changed = sorted(k for k in {*last, *plain} if last.get(k) != plain.get(k))
+            again = " again and again" if moved else ""
             _fail(
                 Invariant.PATHS_AGREE,
-                f"the two paths disagree on {', '.join(changed)} (read /result, /{{id}}, "
-                f"/result{' again and again' if not stood_still else ''})",
+                f"the two paths disagree on {', '.join(changed)} "
+                f"(read /result, /{{id}}, /result{again})",
                 plain,
-                first,
+                last,
             )
+        first = last  # the job moved: a new window, /{id} beside the newer /result
         plain = _read_path(client, plain_op, plain_path.format(id=job_id))
         reads.append(plain)
     return reads
