@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mock_api.contract import lazy
 from mock_api.contract.budget import BudgetExceeded, PlannedSpend, Spender
 from mock_api.contract.jobs import upload_video
 from mock_api.contract.options import OPTIONS, OptionError, add_options, resolve
@@ -46,6 +47,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # test_schema.py's items build their Hypothesis tests when they run, not at collection
+    # (about 3 s of CPU for a run that deselects them all, or runs them elsewhere).
+    lazy.install()
     config.addinivalue_line(
         "markers",
         f"{SPENDS}(*plans): the submissions a contract check may make and their worst-case "

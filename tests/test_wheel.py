@@ -41,11 +41,13 @@ import httpx
 import pytest
 
 from tests.live import ServerProcess
+from tests.once import once_per_run
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "wheel-key"
 
-# One worker builds the wheel once for all of them (scripts/check: --dist loadgroup).
+# Kept on one worker where pytest-xdist's --dist loadgroup works (scripts/check asks
+# for it); where it does not, the wheel is still built once (tests/once.py).
 pytestmark = [pytest.mark.wheel, pytest.mark.xdist_group("wheel")]
 
 #: What a release build must not see: local state, caches, other builds.
@@ -83,9 +85,7 @@ class Installed:
         )
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
-    base = tmp_path_factory.mktemp("wheel")
+def _build_and_install(base: Path) -> None:
     source = base / "source"
     shutil.copytree(ROOT, source, ignore=_NOT_SOURCES)
     built = subprocess.run(
@@ -119,8 +119,17 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     (Path(purelib) / "_borrowed_dependencies.pth").write_text(
         sysconfig.get_paths()["purelib"] + "\n"
     )
-    workdir = base / "work"
-    workdir.mkdir()
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """The wheel, built and installed once per run (tests/once.py), and a directory of
+    this module's own to run it in."""
+    base = once_per_run(tmp_path_factory, "wheel", _build_and_install)
+    (wheel,) = (base / "dist").glob("*.whl")
+    home = base / "venv"
+    # An empty directory far from the checkout: serve keeps its state where it starts.
+    workdir = tmp_path_factory.mktemp("wheel-work")
     env = {
         "PATH": f"{home / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
         "HOME": str(workdir),
