@@ -75,7 +75,10 @@ def submissions(service: MockService) -> list[str]:
     return [e.headers.get("x-mock-outcome", "") for e in service.journal.entries(path=SUBMIT)]
 
 
+# Untraced (no_cover): what runs in this process is the fake answering a whole suite's
+# requests, which the in-process tests cover route by route; tracing it only costs time.
 @pytest.mark.slow
+@pytest.mark.no_cover
 def test_the_whole_suite_passes_against_the_fake_by_url() -> None:
     with serving() as (url, service):
         # The URL from the environment, the key from an option: both ways work together.

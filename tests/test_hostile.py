@@ -92,7 +92,10 @@ async def test_an_oversized_upload_is_refused_without_holding_the_body(path: str
     assert sent < 40 * MB  # it stopped reading early
 
 
+# Untraced (no_cover), like the fuzz tests: a volume run whose lines the rest of the
+# suite reaches too; tracing its thousands of requests doubled its time.
 @pytest.mark.slow
+@pytest.mark.no_cover
 async def test_two_thousand_concurrent_submissions_across_ten_accounts() -> None:
     clock = ManualClock()
     service = MockService(Settings(random_seed=5), clock)

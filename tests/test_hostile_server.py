@@ -22,6 +22,10 @@ from mock_api.serving import SHUTDOWN_GRACE_SECONDS
 from tests.helpers import AUTH, SUBMIT, job_input
 from tests.live import ServerProcess
 
+# Untraced (no_cover): the servers under test are other processes, which coverage does
+# not follow; what runs here is only the clients sending the traffic.
+pytestmark = pytest.mark.no_cover
+
 MB = 1024 * 1024
 
 

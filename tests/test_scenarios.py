@@ -423,6 +423,9 @@ async def _failed_indices(client: httpx.AsyncClient, seed: int, count: int) -> s
     return failed
 
 
+# Untraced (no_cover), like the fuzz tests: a volume run whose lines the rest of the
+# suite reaches too; tracing its thousands of requests doubled its time.
+@pytest.mark.no_cover
 async def test_a_seeded_share_replays_exactly_and_depends_on_the_seed(
     make_client: MakeClient,
 ) -> None:

@@ -44,7 +44,10 @@ def verify(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+# Untraced (no_cover): what runs in this process is the fake answering a whole suite's
+# requests, which the in-process tests cover route by route; tracing it only costs time.
 @pytest.mark.slow
+@pytest.mark.no_cover
 def test_verify_passes_a_paid_looking_fake_within_budget_and_says_what_it_spent() -> None:
     with serving(paid_looking=True) as (url, service):
         result = verify(url, "--budget", "3.5", "--poll-interval", "0.02")
