@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from schemathesis.pytest import _test_builder
 
-from mock_api.contract.lazy import LazyOperationTest
+from mock_api.contract.lazy import LazyOperationTest, install
 from tests.test_contracts_by_url import ROOT
 
 pytest_plugins = ["pytester"]
@@ -109,6 +109,13 @@ def _inline(pytester: pytest.Pytester, *args: str) -> pytest.HookRecorder:
         *args,
         *("-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning"),
     )
+
+
+def test_installing_twice_keeps_one_lazy_builder() -> None:
+    install()
+    once = _test_builder.build_operation_test
+    install()
+    assert _test_builder.build_operation_test is once
 
 
 def test_a_run_that_deselects_them_builds_none(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from mock_api import Settings, create_app
 from mock_api.contract.budget import BudgetExceeded, priced
 from mock_api.contract.options import TargetOptions
 from mock_api.contract.session import ContractSession, TargetUnreachable, TargetUnusable
 from mock_api.contract.target import TargetKind
+from mock_api.server import LiveServer
 from tests.live import free_port
-from tests.test_contracts_by_url import KEY, serving
+from tests.test_contracts_by_url import BRISK, KEY, serving
 
 PLAN = [priced("one job", [(1000, 1000, "meanwhile")], "minimum")]
 
@@ -33,6 +35,19 @@ def test_a_fake_by_url_needs_no_budget() -> None:
         state = ContractSession(TargetOptions(base_url=url, api_key=KEY))
         assert state.open(PLAN).kind is TargetKind.FAKE
         state.close()
+
+
+def test_a_fake_that_accepts_any_key_says_the_auth_check_is_off() -> None:
+    app = create_app(Settings(random_seed=7, pace=BRISK))  # no api_keys: any key opens one
+    with LiveServer(app) as server:
+        state = ContractSession(TargetOptions(base_url=server.url, api_key="any"))
+        state.open(PLAN)
+        summary = state.summary()
+        state.close()
+    assert summary[0] == (
+        f"target: the fake, by URL ({server.url}); it accepts any API key (started without "
+        "--api-key), so schemathesis's ignored_auth check is off for this run"
+    )
 
 
 def test_a_paid_looking_target_over_budget_says_why_it_counts_as_paid() -> None:
