@@ -37,19 +37,21 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio.from_thread
 import httpx
 from starlette.types import ASGIApp
 
-from mock_api import PACES, ManualClock, MockService, Settings, create_app
 from mock_api.contract.invariants import Poller
 from mock_api.contract.rule import MINIMUM_SECONDS
-from mock_api.http import OUTCOME_HEADER, outcome_from_header
 from mock_api.lifecycle import NEVER_MS
 from mock_api.planning import Directive
 from mock_api.spec import SPEC_PATH
 from mock_api.tls import tls_context
+
+if TYPE_CHECKING:
+    from mock_api import MockService
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -518,6 +520,9 @@ class Target:
         """
         if not self.can_force_outcomes:
             raise RuntimeError(f"{self.describe()} cannot be told how a job ends")
+        # The HTTP edge (and FastAPI with it) is imported here, not with this module.
+        from mock_api.http import OUTCOME_HEADER, outcome_from_header
+
         if self.service is not None:
             self.service.queue_directive(Directive(outcome=outcome_from_header(outcome)))
             return {}
@@ -540,6 +545,10 @@ def in_process(*, api_key: str = DEFAULT_API_KEY, seed: int = 20_240_601) -> Tar
     schemathesis's check that authentication is enforced.
     """
     keys = frozenset({api_key, SECOND_API_KEY})
+    # The app is imported here, not with this module: a run by URL never builds one, and
+    # importing FastAPI was a sixth of verify's start-up.
+    from mock_api import PACES, ManualClock, MockService, Settings, create_app
+
     clock = ManualClock()
     service = MockService(Settings(random_seed=seed, api_keys=keys, pace=PACES["fast"]), clock)
     schema_service = MockService(Settings(random_seed=seed, api_keys=keys, pace=PACES["instant"]))
