@@ -1,11 +1,17 @@
 """The contract suite by URL: against a second fake on a loopback port, never the internet.
 
-``pytest contracts/`` runs in a subprocess with ``--wavespeed-base-url``
-pointing at a :class:`~mock_api.server.LiveServer` in this process, so the
-by-URL path (identification, sleeps instead of a clock, ``X-Mock-Outcome``)
-is exercised for real. A fake that hides its ``/openapi.yaml`` looks like a
-paid endpoint, which is how the paid path and the budget's refusal are tested
-for free (through ``verify``, in ``test_verify.py``).
+What the by-URL tests share: :func:`serving` starts a fake as a
+:class:`~mock_api.server.LiveServer` in this process, and :func:`run` starts
+``pytest contracts/...`` in a subprocess pointed at it, so the by-URL path
+(identification, sleeps instead of a clock, ``X-Mock-Outcome``) is exercised for
+real. A fake that hides its ``/openapi.yaml`` looks like a paid endpoint, which
+is how the paid path and the budget's refusal are tested for free (through
+``verify``, in ``test_verify.py``).
+
+Where the whole suite runs by URL: ``tests/test_wheel.py`` (``verify`` from the
+installed wheel against ``serve``, every check, two accounts, nothing skipped)
+and ``tests/test_verify.py`` (against a paid-looking fake). Parts of it run here
+and in ``tests/test_contracts_harness.py`` against servers that misbehave.
 """
 
 from __future__ import annotations
@@ -17,7 +23,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_api import MockService, Settings, create_app
@@ -73,30 +78,6 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 def submissions(service: MockService) -> list[str]:
     return [e.headers.get("x-mock-outcome", "") for e in service.journal.entries(path=SUBMIT)]
-
-
-# Untraced (no_cover): what runs in this process is the fake answering a whole suite's
-# requests, which the in-process tests cover route by route; tracing it only costs time.
-@pytest.mark.slow
-@pytest.mark.no_cover
-def test_the_whole_suite_passes_against_the_fake_by_url() -> None:
-    with serving() as (url, service):
-        # The URL from the environment, the key from an option: both ways work together.
-        result = run(
-            "contracts",
-            *("--wavespeed-api-key", KEY, "--wavespeed-poll-interval", "0.02"),
-            *("--wavespeed-second-api-key", SECOND_KEY),
-            env=clean_env(WAVESPEED_BASE_URL=url),
-        )
-        sent = submissions(service)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
-    assert f"target: the fake, by URL ({url})" in result.stdout
-    assert "budget: not needed" in result.stdout
-    assert " failed" not in result.stdout
-    assert " skipped" not in result.stdout
-    # It really ran over HTTP, and told the fake how jobs end with the header.
-    assert len(sent) > 50
-    assert {"complete", "fail", "nsfw"} <= set(sent)
 
 
 def test_the_options_are_registered_for_a_plain_pytest_at_the_root() -> None:

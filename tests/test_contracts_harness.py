@@ -35,7 +35,7 @@ from mock_api.media import silence_wav
 from mock_api.server import LiveServer
 from tests.live import free_port
 from tests.stand_ins import fake_with_urls_elsewhere, stateless, stops_after
-from tests.test_contracts_by_url import BRISK, KEY, clean_env, run, serving
+from tests.test_contracts_by_url import BRISK, KEY, clean_env, run, serving, submissions
 from tests.test_verify import verify
 
 # the key goes only to the target's own origin
@@ -197,10 +197,14 @@ def test_k_matching_nothing_says_so_and_fails() -> None:
 
 
 def test_a_run_by_url_counts_only_checks_of_the_target() -> None:
-    with serving() as (url, _service):
+    with serving() as (url, service):
         result = verify(url, "-k", "quote or properties or lifecycle")
+        sent = submissions(service)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "billing rule ·" not in result.stdout
     assert result.stdout.startswith("wavespeed-mock verify: 4 checks against ")
+    # By URL the fake is told how each job ends with X-Mock-Outcome.
+    assert {"complete", "fail", "nsfw"} <= set(sent)
 
 
 # the stateful-links check needs a server that keeps jobs

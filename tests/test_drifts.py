@@ -4,8 +4,9 @@ Each case starts a correct fake behind one drift's proxy (``tests/drifts.py``) o
 a loopback port, runs the check the catalogue names against it through the
 by-URL suite (the same ``contracts/`` files and options a user runs, in an
 inline pytest session), and asserts that check fails. The unbroken fake
-passes the same checks (``tests/test_contracts_by_url.py`` runs the whole
-suite against it with the same settings), so a failure here is the drift's.
+passes the same checks by URL (the whole suite: ``tests/test_wheel.py``, against
+``serve``; ``tests/test_verify.py``, against a paid-looking fake), so a failure
+here is the drift's.
 The README's table of drifts is this catalogue, and is checked to be.
 """
 

@@ -45,6 +45,8 @@ from tests.once import once_per_run
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "wheel-key"
+SECOND_KEY = "wheel-key-2"
+SUBMIT = "/api/v3/wavespeed-ai/infinitetalk-fast/video-to-video-multi"
 
 # Kept on one worker where pytest-xdist's --dist loadgroup works (scripts/check asks
 # for it); where it does not, the wheel is still built once (tests/once.py).
@@ -217,7 +219,13 @@ def test_on_a_socket(wavespeed_mock_server):
 
 
 def test_serve_plugin_and_verify_from_the_wheel(installed: Installed) -> None:
-    """The issue's bar: a user's plugin test passes, and verify passes against serve."""
+    """The issue's bar: a user's plugin test passes, and verify passes against serve.
+
+    This is also the suite's whole run by URL against a second instance of the fake
+    (every check, two accounts, nothing skipped); tests/test_verify.py makes another
+    against a fake that looks paid, and the harness tests run parts of it against
+    servers that misbehave.
+    """
     user_test = installed.workdir / "test_my_client.py"
     user_test.write_text(USER_TEST.format(venv=str(installed.venv)))
     plugin = installed.run(
@@ -227,10 +235,7 @@ def test_serve_plugin_and_verify_from_the_wheel(installed: Installed) -> None:
     assert "3 passed" in plugin.stdout
 
     server = ServerProcess(
-        "--api-key",
-        KEY,
-        "--pace",
-        "instant",
+        *("--api-key", KEY, "--api-key", SECOND_KEY, "--pace", "instant"),
         command=[str(installed.bin / "wavespeed-mock")],
         cwd=str(installed.workdir),
         env=installed.env,
@@ -239,18 +244,30 @@ def test_serve_plugin_and_verify_from_the_wheel(installed: Installed) -> None:
         server.start()
         docs = httpx.get(f"{server.url}/docs")
         assert docs.status_code == 200
-        verify = installed.run(
-            str(installed.bin / "wavespeed-mock"),
-            "verify",
-            "--base-url",
-            server.url,
-            "--api-key",
-            KEY,
+        # The URL from the environment, the keys from options: both ways work together.
+        keys = ("--api-key", KEY, "--second-api-key", SECOND_KEY)
+        verify = subprocess.run(
+            [str(installed.bin / "wavespeed-mock"), "verify", *keys],
+            cwd=installed.workdir,
+            env={**installed.env, "WAVESPEED_BASE_URL": server.url},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
+        journal = httpx.get(
+            f"{server.url}/_mock/journal", params={"path": SUBMIT, "limit": 100_000}
+        ).json()["data"]["entries"]
     finally:
         server.close()
-    assert verify.returncode == 0, verify.stdout[-4000:] + verify.stderr[-4000:]
-    assert "verify: all checks passed" in verify.stdout
-    assert "target: the fake, by URL" in verify.stdout
+    out = verify.stdout
+    assert verify.returncode == 0, out[-4000:] + verify.stderr[-4000:]
+    assert f"target: the fake, by URL ({server.url})" in out
+    assert "budget: not needed" in out
+    assert "  FAIL  " not in out
+    assert "  SKIP  " not in out, out  # two accounts: the isolation checks run too
+    assert out.rstrip().endswith("verify: all checks passed")
+    # It really ran over HTTP: the fake journaled the suite's submissions.
+    assert len(journal) > 50
     # serve kept its state where it was started: the user's directory, not site-packages.
     assert (installed.workdir / ".wavespeed-mock" / "state.db").is_file()
