@@ -576,6 +576,12 @@ def _price_durations(
     return durations
 
 
+def _cache_dir() -> Path:
+    """This tool's cache: ``$XDG_CACHE_HOME/wavespeed-mock``, else ``~/.cache/wavespeed-mock``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "wavespeed-mock"
+
+
 @main.command()
 @click.option("--base-url", required=True, envvar="WAVESPEED_BASE_URL", help="The server to check.")
 @click.option("--api-key", required=True, envvar="WAVESPEED_API_KEY", help="Its API key.")
@@ -650,6 +656,10 @@ def verify(
         parse_budget(budget)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--budget") from None
+    # Hypothesis caches what it learns (the constants it draws from this package) under
+    # .hypothesis/ in the working directory: right for a project's test suite, litter for
+    # a command. verify keeps it in the user's cache directory, unless told otherwise.
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(_cache_dir() / "hypothesis"))
     raise SystemExit(
         run(
             base_url,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from mock_api import views
 from mock_api.cli import main
 from mock_api.planning import Pace
 from mock_api.routes import predictions as prediction_routes
+from tests.live import free_port
 from tests.test_contracts_by_url import KEY, ROOT, clean_env, serving
 
 
@@ -129,3 +131,37 @@ def test_verify_refuses_bad_options_before_running_anything(args: list[str], mes
     result = CliRunner().invoke(main, args, env={"WAVESPEED_BASE_URL": "", "WAVESPEED_API_KEY": ""})
     assert result.exit_code == 2
     assert message in result.output
+
+
+@pytest.mark.parametrize("told", [False, True])
+def test_verify_leaves_no_hypothesis_directory_where_it_is_run(tmp_path: Path, told: bool) -> None:
+    # Before: every verify wrote Hypothesis's cache to ./.hypothesis of whatever
+    # directory it was started in.
+    workdir, home, chosen = tmp_path / "work", tmp_path / "home", tmp_path / "chosen"
+    workdir.mkdir()
+    env = {k: v for k, v in clean_env(HOME=str(home)).items() if k != "XDG_CACHE_HOME"}
+    if told:
+        env["HYPOTHESIS_STORAGE_DIRECTORY"] = str(chosen)
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mock_api.cli",
+            "verify",
+            "--api-key",
+            KEY,
+            "--base-url",
+            unreachable,
+        ],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 4, result.stdout + result.stderr  # unreachable, as meant
+    assert list(workdir.iterdir()) == []
+    where = chosen if told else home / ".cache" / "wavespeed-mock" / "hypothesis"
+    assert (where / "constants").is_dir()
