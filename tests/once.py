@@ -11,11 +11,19 @@ does the work there; the others wait for it, then find it done.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+
+fcntl: ModuleType | None
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
 
 
 def once_per_run(
@@ -28,13 +36,11 @@ def once_per_run(
     does the work in a directory of its own.
     """
     base = tmp_path_factory.getbasetemp()
-    shared = base.parent if _can_lock() and os.environ.get("PYTEST_XDIST_WORKER") else base
+    shared = base.parent if fcntl is not None and os.environ.get("PYTEST_XDIST_WORKER") else base
     where, done = shared / name, shared / f"{name}.done"
     with _exclusive(shared / f"{name}.lock"):
         if not done.exists():
             if where.exists():
-                import shutil
-
                 shutil.rmtree(where)
             where.mkdir()
             make(where)
@@ -42,21 +48,11 @@ def once_per_run(
     return where
 
 
-def _can_lock() -> bool:
-    try:
-        import fcntl  # noqa: F401
-    except ImportError:  # pragma: no cover - Windows
-        return False
-    return True
-
-
 @contextmanager
 def _exclusive(lock: Path) -> Iterator[None]:
-    if not _can_lock():  # pragma: no cover - Windows: nothing is shared, nothing to lock
+    if fcntl is None:  # pragma: no cover - Windows: nothing is shared, nothing to lock
         yield
         return
-    import fcntl
-
     with lock.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
 pytest_plugins = ["pytester"]
 
-ROOT_OF_TESTS = __file__.rsplit("/", 2)[0]
+#: Where ``tests`` is importable from, for the inner run.
+ROOT = Path(__file__).resolve().parent.parent
 
 SHARED = """
 import os
@@ -48,7 +50,7 @@ def test_three_workers_do_the_work_once(
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     result = pytester.runpytest_subprocess(
         *("-p", "xdist", "-n", "3", "-p", "no:cacheprovider"),
-        *("-o", f"pythonpath={ROOT_OF_TESTS}"),
+        *("-o", f"pythonpath={ROOT}"),
     )
     result.assert_outcomes(passed=6)
     assert len(log.read_text().splitlines()) == 1

@@ -75,11 +75,14 @@ class Installed:
     workdir: Path  # an empty directory, far from the checkout
     env: dict[str, str]
 
-    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, timeout: float = 300, **environ: str
+    ) -> subprocess.CompletedProcess[str]:
+        """``args`` from the empty work directory, in the venv's environment plus ``environ``."""
         return subprocess.run(
             list(args),
             cwd=self.workdir,
-            env=self.env,
+            env={**self.env, **environ},
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -246,14 +249,8 @@ def test_serve_plugin_and_verify_from_the_wheel(installed: Installed) -> None:
         assert docs.status_code == 200
         # The URL from the environment, the keys from options: both ways work together.
         keys = ("--api-key", KEY, "--second-api-key", SECOND_KEY)
-        verify = subprocess.run(
-            [str(installed.bin / "wavespeed-mock"), "verify", *keys],
-            cwd=installed.workdir,
-            env={**installed.env, "WAVESPEED_BASE_URL": server.url},
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
+        verify = installed.run(
+            str(installed.bin / "wavespeed-mock"), "verify", *keys, WAVESPEED_BASE_URL=server.url
         )
         journal = httpx.get(
             f"{server.url}/_mock/journal", params={"path": SUBMIT, "limit": 100_000}

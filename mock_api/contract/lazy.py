@@ -91,7 +91,7 @@ class LazyOperationTest:
         return self._test_func.__module__
 
     def built(self) -> Callable[..., Any]:
-        """The real test: schemathesis builds it on the first call."""
+        """The real test, which schemathesis builds on the first call or read of it."""
         if self._built is None:
             self._built = self._build()
             self.__dict__.update(self._built.__dict__)
