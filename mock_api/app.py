@@ -56,9 +56,9 @@ _NO_TELEMETRY: dict[str, Any] = (
 
 #: Plain routes matched first: the paths clients poll (see predictions.POLL_ROUTES).
 ROUTES = predictions.POLL_ROUTES
-#: Every router the app serves, in order, after ROUTES; the spec-agreement test walks both.
+#: Every router the app serves, in order, after ROUTES and the submit routes of the
+#: service's models (:func:`predictions.submit_router`).
 ROUTERS = (
-    predictions.router,
     history.router,
     catalogue.router,
     uploads.router,
@@ -141,6 +141,7 @@ def create_app(
         app.add_middleware(ReadScopeMiddleware)
     install_error_handlers(app)
     app.router.routes.extend(ROUTES)
+    app.include_router(predictions.submit_router(service.models.models))
     for router in ROUTERS:
         app.include_router(router)
     app.mount(docs.DOCS_STATIC, StaticFiles(directory=swagger_ui_path), name="docs-static")

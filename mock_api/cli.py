@@ -163,6 +163,13 @@ def main() -> None:
     help="Fetch job inputs from other hosts (public addresses only). Off by default.",
 )
 @click.option(
+    "--strict-inputs",
+    is_flag=True,
+    help="Refuse (400) a submission field the model does not take; by default it is "
+    "ignored. The platform's fields (enable_sync_mode, enable_base64_output, "
+    "webhook_url) are always taken.",
+)
+@click.option(
     "--sync-timeout",
     type=click.FloatRange(0),
     default=60.0,
@@ -255,6 +262,7 @@ def serve(
     random_seed: int | None,
     public_url: str | None,
     allow_remote_fetch: bool,
+    strict_inputs: bool,
     sync_timeout: float,
     level: str | None,
     scenarios_file: Path | None,
@@ -297,6 +305,7 @@ def serve(
         random_seed=random_seed,
         public_url=public_url,
         allow_remote_fetch=allow_remote_fetch,
+        strict_inputs=strict_inputs,
         sync_timeout=sync_timeout,
         level=level,
         control_token=control_token,

@@ -45,6 +45,7 @@ from mock_api.errors import (
     RateLimited,
     TaskError,
     ValidationFailed,
+    Violation,
 )
 from mock_api.faults import FaultBook
 from mock_api.fetch import fetch_remote
@@ -60,11 +61,11 @@ from mock_api.media import (
     silence_wav,
     write_mp4,
 )
-from mock_api.models import DEFAULT_MODEL, ModelSpec
+from mock_api.models import DEFAULT_MODEL, ModelSpec, Registry, load_registry
 from mock_api.planning import Directive, choose_outcome, job_key, plan_job
 from mock_api.scenarios import ScenarioBook
 from mock_api.settings import Settings
-from mock_api.spec import Spec, default_spec
+from mock_api.spec import RequestInvalid, Spec, default_spec
 from mock_api.store import (
     Job,
     MediaKind,
@@ -103,6 +104,8 @@ class MockService:
         self.clock = clock or SystemClock()
         self.store: Store = store if store is not None else MemoryStore()
         self.spec = spec or default_spec()
+        #: The models this service serves: those its spec defines (mock_api.models).
+        self.models: Registry = load_registry(self.spec)
         # Per process, even when several share one store.
         self.journal = Journal(max_bytes=self.settings.journal_max_bytes)
         self.accounts = Accounts(self.settings, self.clock, self.store)
@@ -222,6 +225,7 @@ class MockService:
         filled, the scenario rules, then the seeded rates.
         """
         self._check_rate(account, self.clock.now_ms())  # before fetching any media
+        body = self._known_inputs(model, body)
         inputs = {**model.default_inputs(), **body}
         inputs.pop("enable_sync_mode", None)
         inputs.pop("webhook_url", None)
@@ -362,6 +366,7 @@ class MockService:
         would make a failed job instead), an ``order`` that is not one, a video
         over the length limit, a ``resolution`` the model does not have.
         """
+        inputs = self._known_inputs(model, inputs, prefix="inputs.", platform=False)
         choices = {
             "order": [o.value for o in billing.Order] if model.two_speakers else [],
             "resolution": list(model.pricing.resolutions),
@@ -391,6 +396,29 @@ class MockService:
             return self._price(model, media, {**model.default_inputs(), **inputs})
         except InvalidInput as exc:
             raise ValidationFailed(field=f"inputs.{exc.field}", reason=exc.reason) from None
+
+    def _known_inputs(
+        self,
+        model: ModelSpec,
+        body: Mapping[str, Any],
+        *,
+        prefix: str = "",
+        platform: bool = True,
+    ) -> Mapping[str, Any]:
+        """``body`` less the fields ``model`` does not take: dropped, or refused under
+        ``strict_inputs`` (a 400 naming each, with the model's inputs)."""
+        unknown = model.unknown_fields(body, platform=platform)
+        if not unknown:
+            return body
+        if self.settings.strict_inputs:
+            takes = ", ".join(model.fields)
+            raise RequestInvalid(
+                [
+                    Violation(prefix + name, f"is not an input of {model.id} (it takes: {takes})")
+                    for name in unknown
+                ]
+            )
+        return {name: value for name, value in body.items() if name not in unknown}
 
     # quotas
 

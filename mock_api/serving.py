@@ -72,6 +72,7 @@ class ServeOptions:
     level: str | None = None
     control_token: str | None = None
     journal_max_mb: int = 32
+    strict_inputs: bool = False
     #: None: allowed when serving on loopback only (local receivers are the common case).
     webhook_allow_private: bool | None = None
     #: The SQLite file (absolute once resolved), or :data:`MEMORY`.
@@ -95,6 +96,7 @@ class ServeOptions:
             control_enabled=self.control_token is not None or is_loopback(self.host),
             control_token=self.control_token,
             journal_max_bytes=self.journal_max_mb * 1024 * 1024,
+            strict_inputs=self.strict_inputs,
             webhook_allow_private=(
                 is_loopback(self.host)
                 if self.webhook_allow_private is None

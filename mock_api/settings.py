@@ -64,6 +64,11 @@ class Settings:
     webhook_allow_private: bool = True
     #: The most the request journal holds (bytes); the oldest entries go first.
     journal_max_bytes: int = DEFAULT_MAX_BYTES
+    #: A submission's (or quote's) field that is neither one of the model's inputs
+    #: nor a platform field (sync mode, base64 output, the webhook): ``False`` ignores
+    #: it (not read, not stored), as one integration says the platform does; ``True``
+    #: refuses it with a 400 naming it, as another says (README: unknown fields).
+    strict_inputs: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.initial_balance_micros <= MAX_BALANCE_MICROS:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import jsonschema
 import yaml
@@ -40,6 +40,11 @@ SPEC_PATH = _spec_path()
 # document, a cost every process that starts the fake pays (benchmarks/run.py).
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+#: What the real catalogue shows of each input of a request schema.
+_CATALOGUE_KEYWORDS = frozenset(
+    {"type", "description", "default", "enum", "x-accept", "x-ui-component"}
+)
 
 _TYPE_WORDS = {
     "string": "a string",
@@ -135,13 +140,44 @@ class Spec:
         found = (v for error in validator.iter_errors(body) for v in _violations(error))
         return [Violation(v.field, v.reason, "response") for v in dict.fromkeys(found)]
 
-    def inlined_schema(self, name: str) -> dict[str, Any]:
-        """``components/schemas/<name>`` standing alone: references inlined, ``x-`` notes dropped.
+    def resolved_schema(self, node: Mapping[str, Any]) -> dict[str, Any]:
+        """A schema with its ``$ref`` chain followed: the keywords beside a ``$ref`` win."""
+        merged: dict[str, Any] = {}
+        while True:
+            merged = {**{k: v for k, v in node.items() if k != "$ref"}, **merged}
+            ref = node.get("$ref")
+            if not isinstance(ref, str) or not ref.startswith("#/components/schemas/"):
+                return merged
+            node = self.document["components"]["schemas"][ref.rsplit("/", 1)[1]]
 
-        For clients that take a model's request schema from the catalogue and
-        cannot follow references into a document they do not have.
+    def catalogue_schema(self, name: str) -> dict[str, Any]:
+        """``components/schemas/<name>`` as WaveSpeed's catalogue gives a request schema.
+
+        The real ``GET /api/v3/models`` shows each input's ``type``, ``description``,
+        ``default`` and ``enum`` and its UI hints (``x-accept``, ``x-ui-component``),
+        the ``required`` list and ``x-order-properties``; this project's bounds
+        (patterns, lengths, ranges) and its own notes (``x-media``, ``x-reason``)
+        validate submissions but are not part of that answer, and neither are the
+        platform's fields (``allOf``: sync mode, base64 output, the webhook), which
+        no real request schema lists.
         """
-        return cast(dict[str, Any], _inline(self.document["components"]["schemas"][name], self))
+        schema = self.document["components"]["schemas"][name]
+        properties = {
+            field: {
+                key: value
+                for key, value in self.resolved_schema(node).items()
+                if key in _CATALOGUE_KEYWORDS
+            }
+            for field, node in schema.get("properties", {}).items()
+        }
+        shown: dict[str, Any] = {
+            "properties": properties,
+            "required": list(schema.get("required", [])),
+            "type": "object",
+        }
+        if "x-order-properties" in schema:
+            shown["x-order-properties"] = list(schema["x-order-properties"])
+        return shown
 
     def validate_body(
         self, operation_id: str, body: object, content_type: str = "application/json"
@@ -189,19 +225,6 @@ class Spec:
         if violations:
             raise RequestInvalid(violations)
         return values
-
-
-def _inline(node: Any, spec: Spec) -> Any:
-    if isinstance(node, Mapping):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
-            target = spec.document["components"]["schemas"][ref.rsplit("/", 1)[1]]
-            siblings = {k: v for k, v in node.items() if k != "$ref"}
-            return _inline({**target, **siblings}, spec)
-        return {k: _inline(v, spec) for k, v in node.items() if not str(k).startswith("x-")}
-    if isinstance(node, list):
-        return [_inline(item, spec) for item in node]
-    return node
 
 
 def _coerce(raw: str, kind: str) -> Any:

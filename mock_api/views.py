@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from mock_api.billing import MICROS_PER_USD, BillingPolicy, Quote
+from mock_api.billing import MICROS_PER_USD, Quote
 from mock_api.clock import iso_ms, iso_ns
 from mock_api.history import HistoryPage, created_ns
 from mock_api.lifecycle import Status, status_at
@@ -64,34 +64,27 @@ def history_item(job: Job, now_ms: int, urls: Urls) -> dict[str, Any]:
     return {**prediction(job, now_ms, urls), "created_at": iso_ns(created_ns(job))}
 
 
-def model_entry(model: ModelSpec, policy: BillingPolicy, spec: Spec) -> dict[str, Any]:
-    """One model of ``GET /api/v3/models``, readable both ways clients read the catalogue.
+def model_entry(model: ModelSpec, spec: Spec) -> dict[str, Any]:
+    """One model of ``GET /api/v3/models``, field for field as the real catalogue lists it.
 
-    The official clients (WaveSpeed's CLI, MCP server and desktop app) read
-    ``model_id, name, type, base_price, description, formula`` and
-    ``api_schema.api_schemas[0].request_schema``; the docs' page names the same
-    things ``model_uuid`` and ``category``. Every entry carries both names.
+    ``model_id, name, type, description, base_price, formula`` and
+    ``api_schema.api_schemas[0].request_schema`` are what the recorded real answer
+    carries (``fixtures/real-catalog-infinitetalk.json``; ``tests/test_catalogue_real.py``
+    holds this to it). ``sort_order`` is added because WaveSpeed's CLI reads it
+    (``models --popular``). ``base_price`` is the spec's (``x-price``), per block of
+    ``per_seconds`` at the default resolution, as the real one means it (also when
+    ``--min-seconds`` bills our model otherwise: the catalogue describes the service).
     """
-    request_schema = spec.inlined_schema(model.input_schema)
-    request_schema["x-order-properties"] = list(request_schema.get("properties", {}))
     return {
         "model_id": model.id,
-        "model_uuid": model.id,
         "name": model.name,
         "type": model.type,
-        "category": model.type,
         "description": model.description,
-        "base_price": usd_number(model.base_price_micros(policy)),
-        "formula": model.formula(policy),
+        "base_price": usd_number(int(model.base_price * MICROS_PER_USD)),
+        "formula": model.formula,
+        "sort_order": model.sort_order,
         "api_schema": {
-            "api_schemas": [
-                {
-                    "type": "model_run",
-                    "method": "POST",
-                    "api_path": model.api_path,
-                    "request_schema": request_schema,
-                }
-            ]
+            "api_schemas": [{"request_schema": spec.catalogue_schema(model.input_schema)}]
         },
     }
 
@@ -100,8 +93,8 @@ def price_quote(model: ModelSpec, priced: Quote) -> dict[str, Any]:
     """``data`` of ``POST /api/v3/model/price``, the shape WaveSpeed's MCP server reads.
 
     The fake has no discounts: ``discounted_price`` is the price and
-    ``discount_rate`` 0. ``unit_price`` repeats the price for the older CLI that
-    printed it from this endpoint (``/model/pricing`` answers ``unit_price``).
+    ``discount_rate`` 0. ``billed_seconds`` and ``rule`` are the fake's own, to
+    show how the price was reached.
     """
     price = usd_number(priced.cost_micros)
     return {
@@ -109,11 +102,15 @@ def price_quote(model: ModelSpec, priced: Quote) -> dict[str, Any]:
         "price": price,
         "discounted_price": price,
         "discount_rate": 0,
-        "unit_price": price,
         "currency": "USD",
         "billed_seconds": priced.billed_seconds,
         "rule": priced.rule,
     }
+
+
+def pricing_quote(model: ModelSpec, priced: Quote) -> dict[str, Any]:
+    """``data`` of ``POST /api/v3/model/pricing``: what WaveSpeed's CLI and desktop app read."""
+    return {"model_id": model.id, "unit_price": usd_number(priced.cost_micros), "currency": "USD"}
 
 
 def _output(job: Job, urls: Urls) -> str:

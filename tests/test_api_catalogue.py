@@ -12,14 +12,14 @@ import pytest
 
 from mock_api import Settings
 from mock_api.billing import BillingPolicy
-from mock_api.models import DEFAULT_MODEL, MODELS, MODELS_BY_ID
-from mock_api.spec import default_spec
+from mock_api.models import MODELS
 from tests.helpers import AUTH, SUBMIT, MakeClient, auth, job_input, silence, video
 
 pytestmark = pytest.mark.anyio
 
 MODEL = "wavespeed-ai/infinitetalk-fast/video-to-video-multi"
 PRICE = "/api/v3/model/price"
+PRICING = "/api/v3/model/pricing"
 
 
 async def _data(response: httpx.Response) -> Any:
@@ -36,15 +36,15 @@ async def test_the_catalogue_reads_as_the_official_clients_read_it(
     models = await _data(await client.get("/api/v3/models", headers=AUTH))
     assert isinstance(models, list)
     [ours] = [m for m in models if m["model_id"] == MODEL]
-    assert ours["name"]
-    assert ours["description"]
-    assert ours["type"] == "video-to-video"
-    assert ours["base_price"] == 0.075  # the 5 s minimum at $0.015/s
-    # The MCP server's list_models filters by type; get_model_schema reads this path.
+    assert ours["name"] == MODEL
+    assert ours["description"].startswith("InfiniteTalk fast video-to-video multi")
+    assert ours["type"] == "digital-human"
+    assert ours["base_price"] == 0.075  # $0.075 per 5 s block: $0.015/s
+    # The MCP server's list_models filters by type; get_model_schema and the CLI's
+    # `schema` read this path.
     [api] = ours["api_schema"]["api_schemas"]
     schema = api["request_schema"]
-    assert api["api_path"] == f"/api/v3/{MODEL}"
-    assert schema["required"] == ["video", "left_audio", "right_audio"]
+    assert schema["required"] == ["left_audio", "right_audio", "video"]
     assert schema["properties"]["order"]["enum"] == ["meanwhile", "left_right", "right_left"]
     assert schema["x-order-properties"][:3] == ["video", "left_audio", "right_audio"]
     # Standing alone: no references into a document the client does not have.
@@ -58,21 +58,19 @@ async def test_the_catalogue_reads_as_the_official_clients_read_it(
     assert "base_price" in ours["formula"]
 
 
-async def test_the_catalogue_carries_the_docs_names_and_not_their_items_wrapper(
+async def test_the_catalogue_adds_only_what_a_named_client_reads(
     client: httpx.AsyncClient,
 ) -> None:
-    """The docs' reading: every entry has ``model_uuid, name, category, description``.
-
-    Their ``data.items`` wrapper cannot coexist with the list every official
-    client reads, so a client written from that page alone finds no ``items``
-    (the README says why the list won).
-    """
+    """The real entry's fields, plus ``sort_order`` (WaveSpeed's CLI: ``models --popular``)."""
     models = await _data(await client.get("/api/v3/models", headers=AUTH))
+    real = {"model_id", "name", "type", "description", "base_price", "formula", "api_schema"}
     for entry in models:
-        assert entry["model_uuid"] == entry["model_id"]
-        assert entry["category"] == entry["type"]
-        assert {"model_uuid", "name", "category", "description"} <= entry.keys()
-    assert not isinstance(models, dict)  # data.items does not exist
+        assert set(entry) == real | {"sort_order"}
+        assert entry["sort_order"] <= 10_000  # the CLI's threshold of "popular"
+        assert set(entry["api_schema"]) == {"api_schemas"}
+        assert [set(s) for s in entry["api_schema"]["api_schemas"]] == [{"request_schema"}]
+    orders = [m["sort_order"] for m in models]
+    assert orders == sorted(orders)
 
 
 async def test_every_served_model_is_listed_once(client: httpx.AsyncClient) -> None:
@@ -80,58 +78,37 @@ async def test_every_served_model_is_listed_once(client: httpx.AsyncClient) -> N
     assert [m["model_id"] for m in models] == [m.id for m in MODELS]
 
 
-V2V = [
-    "wavespeed-ai/infinitetalk/video-to-video",
-    "wavespeed-ai/infinitetalk/video-to-video-multi",
-    "wavespeed-ai/infinitetalk-fast/video-to-video",
-    MODEL,
-]
-I2V = [
-    "wavespeed-ai/infinitetalk",
-    "wavespeed-ai/infinitetalk/multi",
-    "wavespeed-ai/infinitetalk-fast/multi",
-]
-
-
+@pytest.mark.parametrize("name", ["type", "category"])
 @pytest.mark.parametrize(
-    ("category", "listed"),
-    [
-        ("video-to-video", V2V),
-        ("VIDEO-TO-VIDEO", V2V),
-        ("image-to-video", I2V),
-        ("text-to-image", []),
-        ("", []),
-    ],
+    ("wanted", "everything"),
+    [("digital-human", True), ("DIGITAL-HUMAN", True), ("text-to-image", False), ("", False)],
 )
-async def test_the_catalogue_filters_by_category(
-    client: httpx.AsyncClient, category: str, listed: list[str]
+async def test_the_catalogue_filters_by_type_under_either_name(
+    client: httpx.AsyncClient, name: str, wanted: str, everything: bool
 ) -> None:
-    response = await client.get("/api/v3/models", params={"category": category}, headers=AUTH)
-    assert [m["model_id"] for m in await _data(response)] == listed
+    response = await client.get("/api/v3/models", params={name: wanted}, headers=AUTH)
+    listed = [m["model_id"] for m in await _data(response)]
+    assert listed == ([m.id for m in MODELS] if everything else [])
 
 
-async def test_the_catalogue_base_price_follows_the_billing_policy(
+async def test_both_filters_must_hold(client: httpx.AsyncClient) -> None:
+    params = {"type": "digital-human", "category": "text-to-image"}
+    response = await client.get("/api/v3/models", params=params, headers=AUTH)
+    assert await _data(response) == []
+
+
+async def test_the_catalogue_describes_the_service_whatever_the_billing_options(
     make_client: MakeClient,
 ) -> None:
-    """Ours follows ``Settings.billing`` whole; the family keeps its own rates and minimums."""
+    """``--min-seconds`` bills our model otherwise; the catalogue says what the service says."""
     policy = BillingPolicy(rate_micros_per_second=20_000, minimum_seconds=3)
     async with make_client(Settings(billing=policy)) as client:
         models = await _data(await client.get("/api/v3/models", headers=AUTH))
     by_id = {m["model_id"]: m for m in models}
-    model = by_id[MODEL]
-    assert model["base_price"] == 0.06
-    assert "$max([3, " in model["formula"]
-    # 480p floors: 3 s or 5 s at $0.03/s; the fast ones 5 s at $0.015/s.
-    assert {k: m["base_price"] for k, m in by_id.items() if k != MODEL} == {
-        "wavespeed-ai/infinitetalk": 0.09,
-        "wavespeed-ai/infinitetalk/multi": 0.15,
-        "wavespeed-ai/infinitetalk/video-to-video": 0.09,
-        "wavespeed-ai/infinitetalk/video-to-video-multi": 0.15,
-        "wavespeed-ai/infinitetalk-fast/multi": 0.075,
-        "wavespeed-ai/infinitetalk-fast/video-to-video": 0.075,
-    }
+    assert by_id[MODEL]["base_price"] == 0.075
+    assert "$max([5, " in by_id[MODEL]["formula"]
+    assert by_id["wavespeed-ai/infinitetalk"]["base_price"] == 0.15
     assert 'resolution = "720p" ? 2' in by_id["wavespeed-ai/infinitetalk"]["formula"]
-    assert "get_duration_v3(audio)" in by_id["wavespeed-ai/infinitetalk"]["formula"]
 
 
 async def test_the_catalogue_needs_a_key(client: httpx.AsyncClient) -> None:
@@ -164,7 +141,7 @@ async def test_a_quote_has_the_shape_the_mcp_server_reads(client: httpx.AsyncCli
     inputs = {"left_audio": silence(4), "right_audio": silence(6), "order": "left_right"}
     quote = await _data(await _price(client, inputs))
     assert quote["model_id"] == MODEL
-    assert quote["price"] == quote["discounted_price"] == quote["unit_price"] == 0.15
+    assert quote["price"] == quote["discounted_price"] == 0.15
     assert quote["discount_rate"] == 0
     assert quote["currency"] == "USD"
     assert quote["billed_seconds"] == 10
@@ -231,10 +208,15 @@ async def test_a_quote_of_inputs_that_cannot_be_priced_is_a_400_naming_them(
     assert response.json()["details"][0]["field"] == field
 
 
-async def test_a_quote_for_an_unknown_model_is_a_400(client: httpx.AsyncClient) -> None:
-    response = await client.post(PRICE, json={"model_id": "acme/nothing"}, headers=AUTH)
-    assert response.status_code == 400
-    assert response.json()["details"][0]["field"] == "model_id"
+@pytest.mark.parametrize("path", [PRICE, PRICING])
+async def test_a_quote_for_an_unknown_model_is_a_404_naming_the_catalogue(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.post(path, json={"model_id": "acme/nothing"}, headers=AUTH)
+    assert response.status_code == 404
+    message = response.json()["message"]
+    assert message.startswith('model_id "acme/nothing" is not a model this server serves')
+    assert "GET /api/v3/models" in message
 
 
 async def test_a_quote_reads_media_given_as_data_uris(client: httpx.AsyncClient) -> None:
@@ -249,21 +231,13 @@ async def test_a_quote_charges_nothing(client: httpx.AsyncClient) -> None:
     assert (await _data(await client.get("/api/v3/balance", headers=AUTH)))["balance"] == 100
 
 
-def test_the_spec_prices_exactly_the_models_served() -> None:
-    """A model added to ``mock_api.models`` must be added to the price request's enum too."""
-    schemas = default_spec().document["components"]["schemas"]
-    assert schemas["PriceRequest"]["properties"]["model_id"]["enum"] == [m.id for m in MODELS]
-    for model in MODELS:
-        assert model.input_schema in schemas
-        assert f"/api/v3/{model.id}" in default_spec().document["paths"]
-
-
 @pytest.mark.parametrize(
     ("model_id", "inputs", "price", "billed"),
     [
-        ("wavespeed-ai/infinitetalk", {"audio": silence(1.2)}, 0.09, 3),
+        ("wavespeed-ai/infinitetalk", {"audio": silence(1.2)}, 0.15, 5),
         ("wavespeed-ai/infinitetalk", {"audio": silence(7.3), "resolution": "720p"}, 0.48, 8),
-        ("wavespeed-ai/infinitetalk/video-to-video", {"audio": silence(4)}, 0.12, 4),
+        ("wavespeed-ai/infinitetalk/video-to-video", {"audio": silence(4)}, 0.15, 5),
+        ("wavespeed-ai/infinitetalk-fast", {"audio": silence(6.2)}, 0.105, 7),
         (
             "wavespeed-ai/infinitetalk/multi",
             {"left_audio": silence(4), "right_audio": silence(6.5), "order": "left_right"},
@@ -279,7 +253,7 @@ def test_the_spec_prices_exactly_the_models_served() -> None:
         ("wavespeed-ai/infinitetalk-fast/multi", {"left_audio": silence(9.5)}, 0.15, 10),
         ("wavespeed-ai/infinitetalk-fast/video-to-video", {"audio": silence(2)}, 0.075, 5),
         ("wavespeed-ai/infinitetalk-fast/video-to-video", {}, 0.075, 5),
-        ("wavespeed-ai/infinitetalk", {}, 0.09, 3),
+        ("wavespeed-ai/infinitetalk", {}, 0.15, 5),
     ],
 )
 async def test_every_model_is_quoted_by_its_own_rule(
@@ -313,17 +287,36 @@ async def test_a_one_speaker_quote_ignores_an_order_it_does_not_have(
 ) -> None:
     body = {"model_id": "wavespeed-ai/infinitetalk", "inputs": {"order": "sideways"}}
     quote = await _data(await client.post(PRICE, json=body, headers=AUTH))
-    assert quote["price"] == 0.09
+    assert quote["price"] == 0.15
 
 
-def test_the_formula_names_the_inputs_that_set_the_price() -> None:
-    """The form WaveSpeed's CLI quotes for ``wavespeed-ai/infinitetalk`` (one audio)."""
-    single = MODELS_BY_ID["wavespeed-ai/infinitetalk-fast/video-to-video"]
-    assert single.formula(BillingPolicy()) == (
-        '{"total_price": $max([5, $min([$ceil(get_duration_v3(audio)), 600])]) / 5 * base_price}'
-    )
-    assert DEFAULT_MODEL.formula(BillingPolicy()) == (
-        '{"total_price": $max([5, $min([$ceil((order = "meanwhile" ? '
-        "$max([get_duration_v3(left_audio), get_duration_v3(right_audio)]) : "
-        "get_duration_v3(left_audio) + get_duration_v3(right_audio))), 600])]) / 5 * base_price}"
-    )
+@pytest.mark.parametrize(
+    ("model_id", "inputs", "unit_price"),
+    [
+        (MODEL, {"left_audio": silence(4), "right_audio": silence(6), "order": "left_right"}, 0.15),
+        (MODEL, {}, 0.075),
+        ("wavespeed-ai/infinitetalk/multi", {"left_audio": silence(8), "resolution": "720p"}, 0.48),
+    ],
+)
+async def test_the_older_pricing_path_answers_unit_price_as_the_cli_reads_it(
+    client: httpx.AsyncClient, model_id: str, inputs: dict[str, Any], unit_price: float
+) -> None:
+    """``POST /model/pricing``: WaveSpeed's CLI (``wavespeed price``) and desktop app."""
+    body = {"model_id": model_id, "inputs": inputs}
+    pricing = await _data(await client.post(PRICING, json=body, headers=AUTH))
+    assert pricing == {"model_id": model_id, "unit_price": unit_price, "currency": "USD"}
+    price = await _data(await client.post(PRICE, json=body, headers=AUTH))
+    assert price["price"] == unit_price
+
+
+@pytest.mark.parametrize(
+    ("inputs", "field"),
+    [({"order": "sideways"}, "inputs.order"), ({"left_audio": 5}, "inputs.left_audio")],
+)
+async def test_the_older_pricing_path_refuses_what_price_refuses(
+    client: httpx.AsyncClient, inputs: dict[str, Any], field: str
+) -> None:
+    response = await client.post(PRICING, json={"model_id": MODEL, "inputs": inputs}, headers=AUTH)
+    assert response.status_code == 400
+    assert response.json()["details"][0]["field"] == field
+    assert (await client.post(PRICING, json={}, headers=AUTH)).status_code == 400

@@ -161,7 +161,6 @@ async def test_bad_outcome_header_is_a_400_naming_it(
         ),
         ({"right_audio": video(3)}, "right_audio", "expected audio"),
         ({"video": silence(3)}, "video", "expected video"),
-        ({"mask_image": silence(3)}, "mask_image", ""),
         ({"video": "http://testserver/somewhere/else.mp4"}, "video", "serves no media"),
     ],
 )

@@ -94,7 +94,8 @@ def test_price_refuses_a_file_that_is_not_audio(tmp_path: Path) -> None:
 
 # Every model of the family: its audio options, its rate at its resolution, its minimum.
 FAMILY_PRICES = [
-    ("wavespeed-ai/infinitetalk", ["--audio", "1.2"], "3 s", "$0.09"),
+    ("wavespeed-ai/infinitetalk", ["--audio", "1.2"], "5 s", "$0.15"),
+    ("wavespeed-ai/infinitetalk-fast", ["--audio", "6.2"], "7 s", "$0.105"),
     ("wavespeed-ai/infinitetalk", ["--audio", "7.3", "--resolution", "720p"], "8 s", "$0.48"),
     ("wavespeed-ai/infinitetalk/multi", ["--left", "4", "--right", "6.5"], "7 s", "$0.21"),
     (
@@ -103,7 +104,7 @@ FAMILY_PRICES = [
         "11 s",
         "$0.66",
     ),
-    ("wavespeed-ai/infinitetalk/video-to-video", ["--audio", "2"], "3 s", "$0.09"),
+    ("wavespeed-ai/infinitetalk/video-to-video", ["--audio", "2"], "5 s", "$0.15"),
     (
         "wavespeed-ai/infinitetalk/video-to-video-multi",
         ["--left", "1", "--right", "1"],
@@ -185,7 +186,7 @@ def test_price_json_names_the_model_resolution_and_rate() -> None:
         ),
         (
             ["--model", "wavespeed-ai/infinitetalk", "--audio", "1", "--min-seconds", "2"],
-            "its documented 3 s minimum",
+            "its documented 5 s minimum",
         ),
         (["--model", "wavespeed-ai/nope", "--audio", "1"], "Invalid value for '--model'"),
     ],

@@ -165,8 +165,9 @@ def test_every_model_is_monotonic_and_its_orders_compare_as_documented(
 
 def test_a_one_track_model_ignores_the_second_track_and_the_order() -> None:
     price = family_price("wavespeed-ai/infinitetalk", "720p")
-    assert price(3500, 0, "meanwhile") == price(3500, 9000, "left_right") == 4 * 60_000
-    assert price(1000, 0, "meanwhile") == 3 * 60_000  # the 3 s minimum
+    assert price(3500, 0, "meanwhile") == price(3500, 9000, "left_right") == 5 * 60_000
+    assert price(6200, 0, "meanwhile") == price(6200, 9000, "right_left") == 7 * 60_000
+    assert price(1000, 0, "meanwhile") == 5 * 60_000  # the 5 s minimum
 
 
 def test_a_wrong_rate_or_minimum_is_caught_per_model() -> None:
@@ -175,7 +176,15 @@ def test_a_wrong_rate_or_minimum_is_caught_per_model() -> None:
     at_480 = family_price("wavespeed-ai/infinitetalk/multi", "480p")
     with pytest.raises(properties.RuleViolation, match="documented rule's amount"):
         properties.check_agrees_with_rule(at_480, 7000, 1000, "meanwhile", tariff=rule)
-    three_s = tariff("wavespeed-ai/infinitetalk")
-    five_s_floor = family_price("wavespeed-ai/infinitetalk-fast/video-to-video", "")
+    # A fake that kept a page revision's 3 s minimum, against the recorded 5 s.
+    model = MODELS_BY_ID["wavespeed-ai/infinitetalk"]
+    three_s = BillingPolicy(rate_micros_per_second=30_000, minimum_seconds=3)
+
+    def three_s_floor(left_ms: int, right_ms: int, order: Order) -> int:
+        return billing.quote_single(Decimal(left_ms) / 1000, three_s).cost_micros
+
+    assert model.quote({}, BillingPolicy()).cost_micros == 150_000
     with pytest.raises(properties.RuleViolation):
-        properties.check_bounds(five_s_floor, 1000, 0, "meanwhile", tariff=three_s)
+        properties.check_bounds(
+            three_s_floor, 1000, 0, "meanwhile", tariff=tariff("wavespeed-ai/infinitetalk")
+        )

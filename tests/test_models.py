@@ -1,160 +1,99 @@
-"""The model registry and ``openapi.yaml`` agree, entry by entry and both ways.
+"""The registry read from ``openapi.yaml`` is the family the real catalogue lists.
 
-``openapi.yaml`` is the contract and :mod:`mock_api.models` the registry the
-fake runs from; neither is generated from the other, so this is what keeps
-them one description: each entry's path and operation, its request schema,
-which inputs are media of which kind (``x-media`` in the spec), which are
-required, the speaking order and resolution inputs and their defaults; and no
-submission in the spec without an entry.
+The expected values come from the recorded real answer
+(``fixtures/real-catalog-infinitetalk.json``) and from numbers stated here, never
+from the spec the registry is read from: a wrong price block in the spec must
+fail these tests. No test names the list of models or counts them: adding a
+model to the spec and to the recorded catalogue is enough.
 """
 
 from __future__ import annotations
 
+import copy
+import json
+import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mock_api.billing import BillingPolicy, Order
-from mock_api.models import DEFAULT_MODEL, MODELS, MODELS_BY_ID, ModelSpec
+from mock_api.models import (
+    DEFAULT_MODEL,
+    MODELS,
+    MODELS_BY_ID,
+    RegistryError,
+    load_registry,
+)
 from mock_api.settings import MODEL_ID
-from mock_api.spec import default_spec
+from mock_api.spec import Spec, default_spec
 
-SPEC = default_spec()
-SCHEMAS: dict[str, Any] = SPEC.document["components"]["schemas"]
-SUBMITTED = "#/components/responses/Submitted"
-FAMILY = [
-    "wavespeed-ai/infinitetalk",
-    "wavespeed-ai/infinitetalk/multi",
-    "wavespeed-ai/infinitetalk/video-to-video",
-    "wavespeed-ai/infinitetalk/video-to-video-multi",
-    "wavespeed-ai/infinitetalk-fast/multi",
-    "wavespeed-ai/infinitetalk-fast/video-to-video",
-    "wavespeed-ai/infinitetalk-fast/video-to-video-multi",
-]
-
-by_model = pytest.mark.parametrize("model", MODELS, ids=lambda m: m.id)
-
-
-def _schema(model: ModelSpec) -> dict[str, Any]:
-    schema: dict[str, Any] = SCHEMAS[model.input_schema]
-    return schema
+CATALOGUE = json.loads(
+    (Path(__file__).parent.parent / "fixtures" / "real-catalog-infinitetalk.json").read_text()
+)
+REAL: dict[str, dict[str, Any]] = {m["model_id"]: m for m in CATALOGUE["models"]}
+#: What each input of the family is, by name: the kind of media it must be.
+MEDIA_KIND = {
+    "image": "image",
+    "video": "video",
+    "audio": "audio",
+    "left_audio": "audio",
+    "right_audio": "audio",
+    "mask_image": "image",
+}
+by_model = pytest.mark.parametrize("model_id", sorted(REAL))
 
 
-def _resolved(node: dict[str, Any]) -> dict[str, Any]:
-    ref = node.get("$ref", "")
-    return {**SCHEMAS[ref.rsplit("/", 1)[1]], **node} if ref else node
-
-
-def test_the_registry_is_the_whole_family_with_ours_the_default() -> None:
-    assert sorted(MODELS_BY_ID) == sorted(FAMILY)
-    assert len(MODELS) == len(FAMILY)
+def test_the_registry_is_the_recorded_family_with_ours_the_default() -> None:
+    assert sorted(MODELS_BY_ID) == sorted(REAL)
     assert DEFAULT_MODEL.id == MODEL_ID
     assert len({m.operation_id for m in MODELS}) == len(MODELS)
+    assert len({m.sort_order for m in MODELS}) == len(MODELS)
+    assert DEFAULT_MODEL is MODELS[0]  # the catalogue lists ours first
 
 
 @by_model
-def test_each_entry_has_its_path_operation_and_schema_in_the_spec(model: ModelSpec) -> None:
-    op = SPEC.operation(model.operation_id)
-    assert (op.method, op.path) == ("post", model.api_path)
-    body = op.definition["requestBody"]["content"]["application/json"]["schema"]
-    assert body == {"$ref": f"#/components/schemas/{model.input_schema}"}
-    assert op.definition["responses"]["200"] == {"$ref": SUBMITTED}
-
-
-@by_model
-def test_the_spec_media_fields_and_kinds_are_the_entrys(model: ModelSpec) -> None:
-    properties = _schema(model)["properties"]
-    in_spec = {name: prop["x-media"] for name, prop in properties.items() if "x-media" in prop}
-    assert in_spec == dict(model.media_inputs)
-    # Exactly the fields the spec reads as media: by URL or data: URI.
-    media_refs = {
-        name
-        for name, prop in properties.items()
-        if prop.get("$ref", "").endswith(("/MediaInput", "/OptionalMediaInput"))
+def test_inputs_required_and_defaults_are_the_real_schemas(model_id: str) -> None:
+    model, real = MODELS_BY_ID[model_id], REAL[model_id]["request_schema"]
+    assert sorted(model.fields) == sorted(real["properties"])
+    assert list(model.required) == real["required"]
+    assert model.default_inputs() == {
+        name: prop["default"] for name, prop in real["properties"].items() if "default" in prop
     }
-    assert media_refs == set(in_spec)
-
-
-@by_model
-def test_the_spec_required_inputs_are_the_entrys(model: ModelSpec) -> None:
-    schema = _schema(model)
-    assert schema["required"] == list(model.required)
-    assert set(model.audio_inputs) <= set(model.required)
-    for name in model.required:  # a required media input cannot be left empty
-        assert schema["properties"][name]["$ref"].endswith("/MediaInput")
-
-
-@by_model
-def test_order_and_resolution_are_inputs_exactly_where_the_entry_prices_them(
-    model: ModelSpec,
-) -> None:
-    properties = _schema(model)["properties"]
-    defaults = model.default_inputs()
-    if model.two_speakers:
-        order = _resolved(properties["order"])
-        assert order["enum"] == [o.value for o in Order]
-        assert defaults["order"] == order["default"] == "meanwhile"
-    else:
-        assert "order" not in properties
-        assert "order" not in defaults
-    if model.pricing.resolutions:
-        resolution = _resolved(properties["resolution"])
-        assert resolution["enum"] == list(model.pricing.resolutions)
-        assert defaults["resolution"] == resolution["default"] == "480p"
-    else:
-        assert "resolution" not in properties
-        assert "resolution" not in defaults
-    assert defaults["seed"] == _resolved(properties["seed"])["default"] == -1
-
-
-def test_no_submission_in_the_spec_lacks_an_entry() -> None:
-    submissions = {
-        op.operation_id
-        for op in SPEC.operations
-        if op.definition["responses"].get("200") == {"$ref": SUBMITTED}
-        or op.operation_id.startswith("submit")
+    assert model.default_inputs()["seed"] == -1
+    assert dict(model.media_inputs) == {
+        name: MEDIA_KIND[name] for name in real["properties"] if name in MEDIA_KIND
     }
-    assert submissions == {m.operation_id for m in MODELS}
+    # In the catalogue's order (the x-order-properties of the real schema).
+    order = [name for name in real["x-order-properties"] if name in MEDIA_KIND]
+    assert [name for name, _ in model.media_inputs] == order
 
 
-def test_the_price_request_names_every_model() -> None:
-    assert SCHEMAS["PriceRequest"]["properties"]["model_id"]["enum"] == [m.id for m in MODELS]
-
-
-STANDARD = {"480p": 30_000, "720p": 60_000}
-
-
-@pytest.mark.parametrize(
-    ("model_id", "rates", "minimum", "tracks"),
-    [
-        ("wavespeed-ai/infinitetalk", STANDARD, 3, 1),
-        ("wavespeed-ai/infinitetalk/multi", STANDARD, 5, 2),
-        ("wavespeed-ai/infinitetalk/video-to-video", STANDARD, 3, 1),
-        ("wavespeed-ai/infinitetalk/video-to-video-multi", STANDARD, 5, 2),
-        ("wavespeed-ai/infinitetalk-fast/multi", {"": 15_000}, 5, 2),
-        ("wavespeed-ai/infinitetalk-fast/video-to-video", {"": 15_000}, 5, 1),
-        ("wavespeed-ai/infinitetalk-fast/video-to-video-multi", {"": 15_000}, 5, 2),
-    ],
-)
-def test_each_entry_prices_as_its_page_says(
-    model_id: str, rates: dict[str, int], minimum: int, tracks: int
-) -> None:
-    model = MODELS_BY_ID[model_id]
+@by_model
+def test_each_model_prices_as_the_real_catalogue_says(model_id: str) -> None:
+    """base_price per 5 s, x2 at 720p, 5 s minimum, 600 s cap, durations as the formula."""
+    model, real = MODELS_BY_ID[model_id], REAL[model_id]
+    base_rate = int(Decimal(str(real["base_price"])) * 1_000_000 / 5)
+    assert base_rate in (15_000, 30_000)  # $0.015/s fast, $0.03/s standard
+    doubles = 'resolution = "720p" ? 2' in real["formula"]
+    rates = {"480p": base_rate, "720p": 2 * base_rate} if doubles else {"": base_rate}
+    tracks = sorted(set(re.findall(r"get_duration_v3\((\w+)\)", real["formula"])))
+    assert sorted(model.audio_inputs) == tracks
+    assert model.formula == real["formula"]
+    assert model.base_price == Decimal(str(real["base_price"]))
     base = BillingPolicy()
-    assert len(model.audio_inputs) == tracks
     for resolution, rate in rates.items():
         policy = model.policy(base, resolution or None)
-        assert (policy.rate_micros_per_second, policy.minimum_seconds) == (rate, minimum)
+        assert (policy.rate_micros_per_second, policy.minimum_seconds) == (rate, 5)
         assert (policy.maximum_seconds, policy.padding_tolerance) == (600, Decimal("0.050"))
-        long = model.quote(
-            dict.fromkeys(model.audio_inputs, Decimal(7)), base, resolution=resolution
-        )
-        spoken = 7  # one track of 7 s, or two of 7 s at once (meanwhile)
-        assert (long.billed_seconds, long.cost_micros) == (spoken, spoken * rate)
-        assert long.output_seconds == Decimal(spoken)
-        assert long.tracks == tracks
-        assert model.quote({}, base, resolution=resolution).cost_micros == minimum * rate
+        seven = model.quote(dict.fromkeys(tracks, Decimal(7)), base, resolution=resolution)
+        assert (seven.billed_seconds, seven.cost_micros) == (7, 7 * rate)
+        assert seven.output_seconds == Decimal(7)
+        assert seven.tracks == len(tracks)
+        assert model.quote({}, base, resolution=resolution).cost_micros == 5 * rate
+    if not doubles:
+        assert model.pricing.resolutions == ()
 
 
 def test_settings_billing_is_ours_whole_and_the_familys_open_readings() -> None:
@@ -179,3 +118,61 @@ def test_a_one_speaker_quote_says_audio_and_a_sequential_two_speaker_one_adds_up
     seconds = {"left_audio": Decimal(4), "right_audio": Decimal(6)}
     q = multi.quote(seconds, base, order=Order.LEFT_RIGHT, resolution="720p")
     assert (q.billed_seconds, q.cost_micros, q.output_seconds) == (10, 600_000, Decimal(10))
+
+
+def test_every_submission_takes_the_platform_fields_beside_its_inputs() -> None:
+    for model in MODELS:
+        assert set(model.platform_fields) == {
+            "enable_sync_mode",
+            "enable_base64_output",
+            "webhook_url",
+        }
+        assert model.unknown_fields({"mask_image": "", "enable_sync_mode": True, "x": 1}) == [
+            name for name in ("mask_image", "x") if name not in model.fields
+        ]
+
+
+def _spec_with(change: Any) -> Spec:
+    document = copy.deepcopy(default_spec().document)
+    change(document["paths"][f"/api/v3/{MODEL_ID}"]["post"])
+    return Spec(document, "")
+
+
+def _set(key: str, value: Any) -> Any:
+    def change(op: dict[str, Any]) -> None:
+        op["x-price"][key] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "names"),
+    [
+        (_set("base_price", "0.0750001"), "not a whole number"),
+        (_set("base_price", "-1"), "base_price >= 0"),
+        (_set("minimum_seconds", 700), "minimum_seconds <= maximum_seconds"),
+        (_set("priced_by", ["video"]), "priced_by must name one or two audio inputs"),
+        (_set("priced_by", []), "priced_by"),
+        (_set("resolution_factors", {"1080p": 3}), "unknown resolution"),
+        (lambda op: op["x-price"].pop("formula"), "formula"),
+        (lambda op: op.update({"x-price": "free"}), "must both be objects"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_a_model_block_that_cannot_be_served_stops_the_load_naming_it(
+    change: Any, names: str
+) -> None:
+    with pytest.raises(RegistryError) as caught:
+        load_registry(_spec_with(change))
+    assert "submitInfiniteTalkFastVideoToVideoMulti" in str(caught.value)
+    assert names in str(caught.value)
+
+
+def test_a_spec_without_models_is_refused() -> None:
+    document = copy.deepcopy(default_spec().document)
+    for item in document["paths"].values():
+        for op in item.values():
+            if isinstance(op, dict):
+                op.pop("x-model", None)
+    with pytest.raises(RegistryError, match="defines no model"):
+        load_registry(Spec(document, ""))

@@ -339,8 +339,8 @@ def test_the_one_image_model_runs_with_an_uploaded_picture(fake: Fake, tmp_path:
 
     [output] = result["outputs"]
     assert_is_mp4(httpx.get(output, timeout=CAP).content, Decimal("3.4"))  # as long as the audio
-    # 3.4 s rounds up to 4 s (over the 3 s minimum) at $0.03/s (480p) = $0.12
-    assert fake.balance() == Decimal("99.88")
+    # 3.4 s rounds up to 4 s, under the 5 s minimum: 5 s at $0.03/s (480p) = $0.15
+    assert fake.balance() == Decimal("99.85")
     path = f"/api/v3/{model}"
     [submit] = [e for e in fake.sdk_requests("POST", path) if e.path == path]
     assert submit.status == 200

@@ -12,6 +12,8 @@ from openapi_spec_validator import validate
 from starlette.routing import Route
 
 from mock_api.app import ROUTERS, ROUTES
+from mock_api.models import MODELS
+from mock_api.routes.predictions import submit_router
 from mock_api.spec import SPEC_PATH, default_spec
 
 # Routes that serve the contract itself rather than take part in it.
@@ -25,7 +27,11 @@ def test_spec_is_valid_openapi() -> None:
 def _served() -> set[tuple[str, str]]:
     return {
         (method, re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path))  # {id:convertor} -> {id}
-        for route in [*ROUTES, *(route for router in ROUTERS for route in router.routes)]
+        for route in [
+            *ROUTES,
+            *submit_router(MODELS).routes,
+            *(route for router in ROUTERS for route in router.routes),
+        ]
         if isinstance(route, Route)
         for method in route.methods or ()
         if method != "HEAD"

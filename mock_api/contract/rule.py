@@ -14,13 +14,13 @@ The rule, from the product page of InfiniteTalk Fast video-to-video multi:
   at most 600 s;
 * cost: $0.015 per billed second.
 
-The family's other pages (:data:`FAMILY`, one :class:`Tariff` per model and
-resolution, written out from the pages rather than read from the fake's
-registry): the standard models cost $0.03/s at 480p and $0.06/s at 720p, the
-fast ones $0.015/s; a one-speaker model bills its one audio track; the
-minimum is 5 s, or 3 s on the two one-speaker standard pages (the fake's
-reading of "a newer revision of two sibling pages": its README says why
-those two); the cap is 600 s everywhere.
+The family (:data:`FAMILY`, one :class:`Tariff` per model and resolution,
+written out from the recorded real catalogue rather than read from the fake's
+spec): the standard models cost $0.15 per 5 s at 480p ($0.03/s) and twice that
+at 720p, the fast ones $0.075 per 5 s ($0.015/s); a one-speaker model bills
+its one audio track; the minimum is 5 s and the cap 600 s for all eight (a
+newer revision of two sibling pages said 3 s; the recorded real catalogue
+says 5 s, and the recorded answer wins).
 
 One reading the docs leave open: compressed audio reads a little longer than
 its nominal length (encoder padding). The fake forgives up to 50 ms of each
@@ -81,12 +81,14 @@ class Tariff:
 OURS = Tariff()
 _STANDARD_480 = Tariff(rate_micros_per_second=30_000)
 _STANDARD_720 = Tariff(rate_micros_per_second=60_000)
-_ONE_480 = Tariff(rate_micros_per_second=30_000, minimum_seconds=3, tracks=1)
-_ONE_720 = Tariff(rate_micros_per_second=60_000, minimum_seconds=3, tracks=1)
+_ONE_480 = Tariff(rate_micros_per_second=30_000, tracks=1)
+_ONE_720 = Tariff(rate_micros_per_second=60_000, tracks=1)
+_FAST_ONE = Tariff(tracks=1)
 
 #: Every model of the family, by id, then by resolution (``""``: the model has none).
 FAMILY: dict[str, dict[str, Tariff]] = {
     "wavespeed-ai/infinitetalk": {"480p": _ONE_480, "720p": _ONE_720},
+    "wavespeed-ai/infinitetalk-fast": {"": _FAST_ONE},
     "wavespeed-ai/infinitetalk/multi": {"480p": _STANDARD_480, "720p": _STANDARD_720},
     "wavespeed-ai/infinitetalk/video-to-video": {"480p": _ONE_480, "720p": _ONE_720},
     "wavespeed-ai/infinitetalk/video-to-video-multi": {
@@ -94,7 +96,7 @@ FAMILY: dict[str, dict[str, Tariff]] = {
         "720p": _STANDARD_720,
     },
     "wavespeed-ai/infinitetalk-fast/multi": {"": OURS},
-    "wavespeed-ai/infinitetalk-fast/video-to-video": {"": Tariff(tracks=1)},
+    "wavespeed-ai/infinitetalk-fast/video-to-video": {"": _FAST_ONE},
     "wavespeed-ai/infinitetalk-fast/video-to-video-multi": {"": OURS},
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -26,13 +26,11 @@ from mock_api.http import (
     outcome_from_header,
 )
 from mock_api.lifecycle import status_at
-from mock_api.models import MODELS, ModelSpec
+from mock_api.models import ModelSpec
 from mock_api.planning import Directive
 from mock_api.store import Job, read_scope
 from mock_api.views import envelope, prediction
 from mock_api.webhooks import control_path_refusal
-
-router = APIRouter()
 
 SYNC_TIMEOUT_CODE = 5004
 #: The documented answer to a webhook with base64 output (HTTP 400).
@@ -76,15 +74,23 @@ def _submit_endpoint(model: ModelSpec) -> Callable[..., Awaitable[JSONResponse]]
     return submit
 
 
-# One POST per model of the registry (mock_api/models.py), named by its operationId.
-for _model in MODELS:
-    router.add_api_route(
-        _model.api_path,
-        _submit_endpoint(_model),
-        methods=["POST"],
-        name=_model.operation_id,
-        operation_id=_model.operation_id,
-    )
+def submit_router(models: Iterable[ModelSpec]) -> APIRouter:
+    """One POST per model of the service's registry, named by its operationId.
+
+    Built per app from the models of the spec the service was given
+    (:func:`mock_api.models.load_registry`), so a spec with one more model
+    block serves one more route.
+    """
+    router = APIRouter()
+    for model in models:
+        router.add_api_route(
+            model.api_path,
+            _submit_endpoint(model),
+            methods=["POST"],
+            name=model.operation_id,
+            operation_id=model.operation_id,
+        )
+    return router
 
 
 async def _wait_for(job: Job, service: Service, urls: BaseUrls) -> dict[str, object]:
