@@ -90,6 +90,8 @@ _PROBES = {"video": probe_video, "audio": probe_audio, "image": probe_image}
 class _Media:
     info: MediaInfo
     digest: str
+    #: The bytes of an input given inline (a ``data:`` URI), kept as a file with the job.
+    inline: bytes | None = None
 
 
 class MockService:
@@ -273,6 +275,17 @@ class MockService:
                     or self.scenarios.directive_for(account, inputs)
                     or Directive()
                 )
+                # Inline media become files, as the real service keeps them: the job's
+                # input names each by URL (history's `inputs`, `input`, webhooks).
+                kept = {
+                    name: self.uploads.store_file(account, f"{name}.{m.info.container}", m.inline)
+                    for name, m in media.items()
+                    if m.inline is not None
+                }
+                stored_input = {
+                    **stored_input,
+                    **{name: urls.file(f.id, f.filename) for name, f in kept.items()},
+                }
                 job = self._insert(
                     model, account, stored_input, seed, key, quote, failure, directive, now
                 )
@@ -473,7 +486,9 @@ class MockService:
             info = _PROBES[kind](data)
         except MediaError as exc:
             raise exc.for_input(name) from None
-        return _Media(info, "sha256:" + hashlib.sha256(data).hexdigest())
+        return _Media(
+            info, "sha256:" + hashlib.sha256(data).hexdigest(), data if is_data_uri(url) else None
+        )
 
     def _price(
         self, model: ModelSpec, media: Mapping[str, _Media], inputs: Mapping[str, Any]

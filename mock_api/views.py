@@ -43,25 +43,38 @@ def prediction(job: Job, now_ms: int, urls: Urls) -> dict[str, Any]:
         # milliseconds of processing once finished, 0 before (some clients declare it
         # non-optional, so it is always there).
         "executionTime": job.plan.inference_ms if status.terminal else 0,
+        # What was submitted, media by URL (inline media were kept as files): the Go
+        # SDK's prediction declares it, and the documented webhook payload carries it.
+        "input": dict(job.input),
     }
     if status.refunded:
         body["code"] = outcome.code
     return body
 
 
-def history_page(page: HistoryPage, now_ms: int, urls: Urls) -> dict[str, Any]:
+def history_page(
+    page: HistoryPage, now_ms: int, urls: Urls, *, include_inputs: bool = False
+) -> dict[str, Any]:
     """``data`` of ``POST /api/v3/predictions``: the shape WaveSpeed's desktop app and CLI read."""
     return {
         "page": page.page,
         "page_size": page.page_size,
         "total": page.total,
-        "items": [history_item(job, now_ms, urls) for job in page.jobs],
+        "items": [history_item(job, now_ms, urls, include_inputs) for job in page.jobs],
     }
 
 
-def history_item(job: Job, now_ms: int, urls: Urls) -> dict[str, Any]:
-    """A prediction as the history lists it: ``created_at`` in nanoseconds, as the docs' sample."""
-    return {**prediction(job, now_ms, urls), "created_at": iso_ns(created_ns(job))}
+def history_item(job: Job, now_ms: int, urls: Urls, include_inputs: bool = False) -> dict[str, Any]:
+    """A prediction as the history lists it: ``created_at`` in nanoseconds, as the docs' sample.
+
+    Its inputs only when asked (``include_inputs: true``, as WaveSpeed's CLI asks, then
+    showing ``inputs.prompt``), under ``inputs``; without, none.
+    """
+    item = {**prediction(job, now_ms, urls), "created_at": iso_ns(created_ns(job))}
+    inputs = item.pop("input")
+    if include_inputs:
+        item["inputs"] = inputs
+    return item
 
 
 def model_entry(model: ModelSpec, spec: Spec) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import datetime
 from typing import Any
@@ -66,7 +67,45 @@ async def test_history_items_are_the_prediction_with_nanoseconds(
     assert not item["created_at"].endswith("0Z")  # nine digits, as a Go writer leaves them
     # The result endpoint keeps the docs' milliseconds: the same moment, truncated.
     assert item["created_at"][:23] + "Z" == result["data"]["created_at"]
-    assert {**item, "created_at": None} == {**result["data"], "created_at": None}
+    # The same object, but for the inputs: history items carry them only when asked.
+    shown = {k: v for k, v in result["data"].items() if k != "input"}
+    assert {**item, "created_at": None} == {**shown, "created_at": None}
+    assert "input" not in item
+    assert "inputs" not in item
+
+
+@pytest.mark.anyio
+async def test_include_inputs_gives_each_item_what_was_submitted(
+    client: httpx.AsyncClient,
+) -> None:
+    """WaveSpeed's CLI sends ``include_inputs: true`` and shows ``inputs.prompt``."""
+    await submit(client, prompt="two people talk", order="left_right")
+    [item] = (await history(client, include_inputs=True))["items"]
+    inputs = item["inputs"]
+    assert inputs["prompt"] == "two people talk"
+    assert inputs["order"] == "left_right"
+    assert inputs["left_audio"] == job_input()["left_audio"]  # media by URL
+    assert isinstance(inputs["seed"], int)
+    assert inputs["seed"] >= 0
+    [plain] = (await history(client, include_inputs=False))["items"]
+    assert "inputs" not in plain
+
+
+@pytest.mark.anyio
+async def test_inline_media_are_kept_as_files_and_named_by_url(
+    client: httpx.AsyncClient,
+) -> None:
+    """A ``data:`` input reaches ``inputs``, ``input`` and the file it became, by URL."""
+    wav = (await client.get(job_input()["left_audio"])).content
+    uri = "data:audio/wav;base64," + base64.b64encode(wav).decode()
+    job_id = await submit(client, left_audio=uri)
+    [item] = (await history(client, include_inputs=True))["items"]
+    url = item["inputs"]["left_audio"]
+    assert url.startswith("http://testserver/media/files/")
+    assert url.endswith("/left_audio.wav")
+    assert (await client.get(url)).content == wav
+    result = (await client.get(f"/api/v3/predictions/{job_id}/result", headers=AUTH)).json()
+    assert result["data"]["input"]["left_audio"] == url
 
 
 @pytest.mark.anyio

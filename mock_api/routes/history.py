@@ -30,7 +30,9 @@ async def list_predictions(
     body = await json_body(request)
     service.spec.validate_body("listPredictions", body)
     page = service.history(account, _query(body))
-    return JSONResponse(envelope(history_page(page, service.clock.now_ms(), urls)))
+    include = body.get("include_inputs") is True
+    data = history_page(page, service.clock.now_ms(), urls, include_inputs=include)
+    return JSONResponse(envelope(data))
 
 
 @router.post("/api/v3/predictions/delete")
