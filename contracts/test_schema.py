@@ -324,8 +324,9 @@ def test_stateful_links(
     # Every model's submission answers the same `Submitted` response and its links, so
     # following them from our model's proves them for all, and the draws are not spread
     # over the whole family (a paid run affords only a few stateful submissions).
+    # The same goes for the v2 aliases of v3 operations (tag legacy).
     others = [m.operation_id for m in MODELS if m is not DEFAULT_MODEL]
-    linked = linked.exclude(operation_id=others)
+    linked = linked.exclude(operation_id=others).exclude(tag="legacy")
     followed = _Followed()
     machine = _machine(linked, target, spender, followed, sending)
     machine.run(

@@ -35,6 +35,7 @@ from mock_api.routes import (
     control,
     docs,
     history,
+    legacy,
     media,
     predictions,
     uploads,
@@ -60,6 +61,7 @@ ROUTES = predictions.POLL_ROUTES
 #: service's models (:func:`predictions.submit_router`).
 ROUTERS = (
     history.router,
+    legacy.router,
     catalogue.router,
     uploads.router,
     account.router,

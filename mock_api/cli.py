@@ -170,6 +170,14 @@ def main() -> None:
     "webhook_url) are always taken.",
 )
 @click.option(
+    "--legacy-v2",
+    type=click.Choice(["serve", "refuse"]),
+    default="serve",
+    show_default=True,
+    help="The /api/v2 routes older ComfyUI nodes call: serve them as v3, or refuse them "
+    "(403, naming the v3 path) as the service does for accounts made since mid-2026.",
+)
+@click.option(
     "--sync-timeout",
     type=click.FloatRange(0),
     default=60.0,
@@ -263,6 +271,7 @@ def serve(
     public_url: str | None,
     allow_remote_fetch: bool,
     strict_inputs: bool,
+    legacy_v2: str,
     sync_timeout: float,
     level: str | None,
     scenarios_file: Path | None,
@@ -306,6 +315,7 @@ def serve(
         public_url=public_url,
         allow_remote_fetch=allow_remote_fetch,
         strict_inputs=strict_inputs,
+        legacy_v2=legacy_v2,
         sync_timeout=sync_timeout,
         level=level,
         control_token=control_token,

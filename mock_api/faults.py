@@ -2,7 +2,8 @@
 
 A :class:`FaultRule` picks requests (method, path glob, account) and does one
 thing to them: answer an error status (429 with ``Retry-After``, 5xx), add
-latency, drop the connection mid-answer, or answer a malformed body. A rule
+latency before serving or after (``slow-answer``), drop the connection
+mid-answer, or answer a malformed body. A rule
 fires for its next ``times`` matching requests, or for a seeded share of them
 (:mod:`mock_api.rulebook`), so a failing run replays exactly.
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_api.errors import error_body
 from mock_api.rulebook import RuleBook, RuleStore, check_counts, check_range, rule_head
@@ -36,6 +37,9 @@ class FaultKind(enum.StrEnum):
     LATENCY = "latency"  # wait `latency_ms`, then answer normally
     DROP = "drop"  # start the answer, then cut the connection
     MALFORMED = "malformed"  # answer 200 with a truncated JSON body
+    #: serve the request whole (a submission makes its job and is charged), then hold
+    #: the answer `latency_ms`: a client whose timeout is shorter never sees it
+    SLOW_ANSWER = "slow-answer"
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,27 @@ async def _latency(
     await app(scope, receive, send)
 
 
+async def _slow_answer(
+    rule: FaultRule, app: ASGIApp, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Serve the request, then wait ``latency_ms`` before answering.
+
+    What a client with a timeout sees of a slow sync-mode submission or a slow
+    gateway: the work is done (a job made, a charge taken) whether or not it is
+    still there to read the answer, so a client that posts again on its timeout
+    (the official Go SDK does, up to six times) makes a job, and a charge, each time.
+    """
+    held: list[Message] = []
+
+    async def hold(message: Message) -> None:
+        held.append(message)
+
+    await app(scope, receive, hold)
+    await anyio.sleep(rule.latency_ms / 1000)
+    for message in held:
+        await send(message)
+
+
 async def _status(
     rule: FaultRule, app: ASGIApp, scope: Scope, receive: Receive, send: Send
 ) -> None:
@@ -164,6 +189,7 @@ APPLY: dict[FaultKind, Apply] = {
     FaultKind.STATUS: _status,
     FaultKind.MALFORMED: _malformed,
     FaultKind.DROP: _drop,
+    FaultKind.SLOW_ANSWER: _slow_answer,
 }
 if set(APPLY) != set(FaultKind):  # pragma: no cover - a programming error, caught at import
     raise RuntimeError(f"fault kinds without a handler: {sorted(set(FaultKind) - set(APPLY))}")

@@ -73,6 +73,7 @@ class ServeOptions:
     control_token: str | None = None
     journal_max_mb: int = 32
     strict_inputs: bool = False
+    legacy_v2: str = "serve"
     #: None: allowed when serving on loopback only (local receivers are the common case).
     webhook_allow_private: bool | None = None
     #: The SQLite file (absolute once resolved), or :data:`MEMORY`.
@@ -97,6 +98,7 @@ class ServeOptions:
             control_token=self.control_token,
             journal_max_bytes=self.journal_max_mb * 1024 * 1024,
             strict_inputs=self.strict_inputs,
+            legacy_v2=self.legacy_v2 == "serve",
             webhook_allow_private=(
                 is_loopback(self.host)
                 if self.webhook_allow_private is None

@@ -69,6 +69,9 @@ class Settings:
     #: it (not read, not stored), as one integration says the platform does; ``True``
     #: refuses it with a 400 naming it, as another says (README: unknown fields).
     strict_inputs: bool = False
+    #: Serve the ``/api/v2`` routes older ComfyUI nodes call, as v3 (``True``), or
+    #: refuse them with 403 as the service does for accounts made since mid-2026.
+    legacy_v2: bool = True
 
     def __post_init__(self) -> None:
         if not 0 <= self.initial_balance_micros <= MAX_BALANCE_MICROS:

@@ -65,6 +65,7 @@ def test_api_needs_the_bearer_key_media_nothing_and_control_its_token() -> None:
     assert spec.document["security"] == [{"bearerAuth": []}]
     expected: dict[str, object] = {
         "/api/v3/": None,
+        "/api/v2/": None,
         "/media/": [],
         "/_mock/": [{}, {"controlToken": []}],
     }

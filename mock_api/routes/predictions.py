@@ -40,7 +40,7 @@ BASE64_WITH_WEBHOOK = (
 )
 
 
-def _submit_endpoint(model: ModelSpec) -> Callable[..., Awaitable[JSONResponse]]:
+def submit_endpoint(model: ModelSpec) -> Callable[..., Awaitable[JSONResponse]]:
     """The submit operation of ``model``: its body checked against its own schema."""
 
     async def submit(
@@ -85,7 +85,7 @@ def submit_router(models: Iterable[ModelSpec]) -> APIRouter:
     for model in models:
         router.add_api_route(
             model.api_path,
-            _submit_endpoint(model),
+            submit_endpoint(model),
             methods=["POST"],
             name=model.operation_id,
             operation_id=model.operation_id,
