@@ -230,7 +230,8 @@ def outcome_from_header(value: str) -> Outcome:
 
 def get_urls(request: Request, service: MockService | None = None) -> Urls:
     public = (service or get_service(request)).settings.public_url
-    return Urls((public or _base_url(request)).rstrip("/"))
+    own = _base_url(request).rstrip("/")
+    return Urls(public.rstrip("/"), also=(own,)) if public else Urls(own)
 
 
 # Building ``request.base_url`` (two URL parses) took a tenth of a GET; it is a

@@ -42,6 +42,9 @@ def _host_port(url: str) -> tuple[str, int] | None:
 @dataclass(frozen=True)
 class Urls:
     base: str  # scheme://host[:port], no trailing slash
+    #: Other bases that reach this fake too: with ``--public-url``, the one the request
+    #: used (media named either way are the fake's own).
+    also: tuple[str, ...] = ()
 
     def result(self, job_id: str) -> str:
         return f"{self.base}/api/v3/predictions/{job_id}/result"
@@ -57,9 +60,15 @@ class Urls:
 
     def is_own(self, url: str) -> bool:
         """Does ``url`` point at this fake? Loopback names count as one host."""
-        mine, theirs = _host_port(self.base), _host_port(url)
-        if mine is None or theirs is None:
-            return False
-        if mine == theirs:
-            return True
-        return mine[1] == theirs[1] and is_loopback(mine[0]) and is_loopback(theirs[0])
+        theirs = _host_port(url)
+        return theirs is not None and any(
+            _same_host(_host_port(base), theirs) for base in (self.base, *self.also)
+        )
+
+
+def _same_host(mine: tuple[str, int] | None, theirs: tuple[str, int]) -> bool:
+    if mine is None:
+        return False
+    if mine == theirs:
+        return True
+    return mine[1] == theirs[1] and is_loopback(mine[0]) and is_loopback(theirs[0])
