@@ -68,7 +68,7 @@ def test_every_model_runs_to_completion_and_charges_its_rule(
 
 
 def test_every_model_bills_at_least_5_seconds(target: Target) -> None:
-    """1.2 s of audio bills 5 s on all eight: the recorded catalogue's minimum.
+    """1.2 s of audio bills 5 s on every model: the recorded catalogue's minimum.
 
     A newer revision of two one-speaker standard pages said 3 s; the real
     catalogue's formulas all read ``$max([5, ...])`` and the recorded answer wins.

@@ -92,10 +92,20 @@ WITHOUT_COVERAGE_PHASE: dict[str, str] = {
         f"{' and '.join(m.id for m in COVERED_MODELS)}, whose every boundary and broken "
         f"constraint the coverage phase sends; here the spec's examples and {MAX_EXAMPLES} "
         "fuzzed requests, valid and invalid, hold it to the spec (the coverage phase of all "
-        "seven submissions doubled the time `verify` takes)"
+        "submissions doubled the time `verify` takes)"
     )
     for model in MODELS
     if model not in COVERED_MODELS
+} | {
+    legacy: (
+        f"the v3 operation {v3} under its legacy /api/v2 path (the same handler); the "
+        "coverage phase runs on the v3 path"
+    )
+    for legacy, v3 in (
+        ("submitV2", "of each model"),
+        ("getPredictionResultV2", "getPredictionResult"),
+        ("uploadBinaryV2", "uploadBinary"),
+    )
 }
 
 #: Inputs of any model's submission that name media to fetch (from the model registry).
