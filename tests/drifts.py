@@ -48,6 +48,13 @@ RATE_LIMIT = "contracts/test_account.py::test_a_429_says_when_to_come_back"
 WEBHOOK = "contracts/test_webhooks.py::test_webhook_is_signed_as_documented"
 SYNC = "contracts/test_sync.py::test_sync_mode_answers_with_a_finished_job"
 SCHEMA = "contracts/test_schema.py::test_conforms_to_spec"
+QUOTE = "contracts/test_catalogue.py::test_a_quote_is_what_the_job_is_charged"
+QUOTE_FLOOR = "contracts/test_catalogue.py::test_a_quote_of_no_inputs_is_the_minimum"
+CATALOGUE_PRICES = "contracts/test_catalogue.py::test_the_catalogue_prices_every_model_as_the_rule"
+CATALOGUE = (
+    "contracts/test_catalogue.py::test_every_listed_model_is_served_and_every_served_model_listed"
+)
+BALANCES = "contracts/test_catalogue.py::test_both_balance_paths_agree"
 
 SUBMIT = "/api/v3/wavespeed-ai/infinitetalk-fast/video-to-video-multi"
 RATE_MICROS = 15_000
@@ -931,10 +938,158 @@ def _catalogue(first_key: str) -> list[Drift]:
     ]
 
 
+# quotes, the catalogue and the balance paths: the proxy rewrites one answer
+
+
+def _rewrite(method: str, path: str, change: Callable[[Request, dict[str, Any]], Any]) -> Handler:
+    """Answers of ``method path`` (any query) have their envelope passed through ``change``."""
+
+    async def handle(proxy: Proxy, request: Request, scope: Scope) -> Answer:
+        answer = await proxy.forward(request, scope)
+        if request.method != method or request.path != path or answer.status != 200:
+            return answer
+        body = json.loads(answer.body, parse_float=Decimal)
+        changed = change(request, body)
+        return answer.with_json(json.loads(json.dumps(changed, default=float)))
+
+    return handle
+
+
+def _quote_plus_a_second(request: Request, body: dict[str, Any]) -> Any:
+    for name in ("price", "discounted_price", "unit_price"):
+        if name in body["data"]:
+            body["data"][name] += Decimal("0.015")
+    return body
+
+
+def _free_when_empty(request: Request, body: dict[str, Any]) -> Any:
+    if not (request.json() or {}).get("inputs"):
+        for name in ("price", "discounted_price", "unit_price"):
+            if name in body["data"]:
+                body["data"][name] = 0
+    return body
+
+
+def _unit_price_in_cents(request: Request, body: dict[str, Any]) -> Any:
+    body["data"]["unit_price"] *= 100
+    return body
+
+
+def _models(change: Callable[[Request, list[dict[str, Any]]], list[dict[str, Any]]]) -> Handler:
+    return _rewrite(
+        "GET",
+        "/api/v3/models",
+        lambda request, body: {**body, "data": change(request, body["data"])},
+    )
+
+
+def _drop_last(request: Request, models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return models[:-1]
+
+
+def _with_ghost(request: Request, models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    ghost = {**models[0], "model_id": "wavespeed-ai/infinitetalk-ghost", "name": "ghost"}
+    return [*models, ghost]
+
+
+def _per_second(request: Request, models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**m, "base_price": m["base_price"] / 5} for m in models]
+
+
+def _three_second_formula(request: Request, models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**m, "formula": m["formula"].replace("$max([5,", "$max([3,")} for m in models]
+
+
+async def _unfiltered(proxy: Proxy, request: Request, scope: Scope) -> Answer:
+    if request.path == "/api/v3/models":
+        request = replace(request, query=[])
+    return await proxy.forward(request, scope)
+
+
+def _balance_in_cents(request: Request, body: dict[str, Any]) -> Any:
+    body["data"]["balance"] *= 100
+    return body
+
+
+def _quotes_and_catalogue() -> list[Drift]:
+    return [
+        Drift(
+            "quote-a-second-dearer",
+            "quotes",
+            "both quote paths price one second more than the job is charged",
+            QUOTE,
+            _rewrite("POST", "/api/v3/model/price", _quote_plus_a_second),
+        ),
+        Drift(
+            "pricing-a-second-dearer",
+            "quotes",
+            "`/model/pricing` alone quotes one second more than the charge",
+            QUOTE,
+            _rewrite("POST", "/api/v3/model/pricing", _quote_plus_a_second),
+        ),
+        Drift(
+            "empty-quote-free",
+            "quotes",
+            "a quote of no inputs is $0, not the 5 s minimum",
+            QUOTE_FLOOR,
+            _rewrite("POST", "/api/v3/model/price", _free_when_empty),
+        ),
+        Drift(
+            "pricing-in-cents",
+            "quotes",
+            "`/model/pricing` answers `unit_price` in cents",
+            QUOTE_FLOOR,
+            _rewrite("POST", "/api/v3/model/pricing", _unit_price_in_cents),
+        ),
+        Drift(
+            "catalogue-leaves-a-model-out",
+            "catalogue",
+            "`GET /api/v3/models` leaves out a model it serves",
+            CATALOGUE,
+            _models(_drop_last),
+        ),
+        Drift(
+            "catalogue-lists-a-ghost",
+            "catalogue",
+            "the catalogue lists a model no route serves",
+            CATALOGUE,
+            _models(_with_ghost),
+        ),
+        Drift(
+            "catalogue-type-filter-ignored",
+            "catalogue",
+            "`?type=` and `?category=` filter nothing",
+            CATALOGUE,
+            _unfiltered,
+        ),
+        Drift(
+            "catalogue-base-price-per-second",
+            "catalogue",
+            "`base_price` is the rate per second, not per 5 s",
+            CATALOGUE_PRICES,
+            _models(_per_second),
+        ),
+        Drift(
+            "catalogue-formula-3s-minimum",
+            "catalogue",
+            "the formulas state a 3 s minimum",
+            CATALOGUE_PRICES,
+            _models(_three_second_formula),
+        ),
+        Drift(
+            "account-balance-in-cents",
+            "balance",
+            "`/api/v3/account/balance` answers in cents",
+            BALANCES,
+            _rewrite("GET", "/api/v3/account/balance", _balance_in_cents),
+        ),
+    ]
+
+
 def catalogue(first_key: str, second_key: str) -> list[Drift]:
     """Every drift, for a fake whose accounts are ``first_key`` and ``second_key``."""
     del second_key  # the drifts need only the first account; the suite uses both
-    return _catalogue(first_key)
+    return [*_catalogue(first_key), *_quotes_and_catalogue()]
 
 
 def markdown(drifts: list[Drift]) -> str:

@@ -11,7 +11,9 @@ a completed job costs exactly the rule's amount, a failed one nothing.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -107,11 +109,13 @@ def check_charge(
     spender: Spender | None = None,
     label: str = "billing end to end",
     prompt: str | None = None,
+    before_submit: Callable[[dict[str, Any]], None] | None = None,
 ) -> ChargeResult:
     """Run one job of ``case`` to its end and hold the balance to the rule.
 
     ``outcome`` forces how the job ends (``"fail"``, ``"complete"``) on a
-    target that can be told; ``None`` leaves it to the target.
+    target that can be told; ``None`` leaves it to the target. ``before_submit``
+    sees the exact body about to be submitted (to quote it, say).
     """
     left = upload_silence(client, cdn, case.left_ms, "left")
     right = upload_silence(client, cdn, case.right_ms, "right")
@@ -119,6 +123,8 @@ def check_charge(
     if prompt is not None:
         body["prompt"] = prompt
     headers = target.force_outcome(outcome) if outcome is not None else {}
+    if before_submit is not None:
+        before_submit(body)
     if spender is not None:
         spender.reserve(label, case.expected_micros)
     before = balance_micros(client)
