@@ -55,6 +55,11 @@ CATALOGUE = (
     "contracts/test_catalogue.py::test_every_listed_model_is_served_and_every_served_model_listed"
 )
 BALANCES = "contracts/test_catalogue.py::test_both_balance_paths_agree"
+HISTORY = (
+    "contracts/test_history.py::"
+    "test_the_history_lists_the_callers_jobs_newest_first_and_filters_them"
+)
+DELETE = "contracts/test_history.py::test_delete_removes_exactly_the_callers_jobs"
 
 SUBMIT = "/api/v3/wavespeed-ai/infinitetalk-fast/video-to-video-multi"
 RATE_MICROS = 15_000
@@ -1086,10 +1091,150 @@ def _quotes_and_catalogue() -> list[Drift]:
     ]
 
 
+# the history and deletion
+
+
+def _history(change: Callable[[Proxy, Request, dict[str, Any]], Awaitable[Any]]) -> Handler:
+    async def handle(proxy: Proxy, request: Request, scope: Scope) -> Answer:
+        answer = await proxy.forward(request, scope)
+        if request.method != "POST" or request.path != "/api/v3/predictions":
+            return answer
+        if answer.status != 200:
+            return answer
+        body = answer.json()
+        await change(proxy, request, body["data"])
+        return answer.with_json(body)
+
+    return handle
+
+
+async def _skip_newest(proxy: Proxy, request: Request, data: dict[str, Any]) -> None:
+    if data["page"] == 1:
+        data["items"] = data["items"][1:]
+
+
+async def _unfiltered_status(proxy: Proxy, request: Request, data: dict[str, Any]) -> None:
+    asked = request.json()
+    if "status" in asked:
+        whole = {k: v for k, v in asked.items() if k != "status"}
+        answer = await proxy.inner.post(
+            "/api/v3/predictions", json=whole, headers={"Authorization": f"Bearer {request.key}"}
+        )
+        data.update(answer.json()["data"])
+
+
+def _with_others(first_key: str, second_key: str) -> Any:
+    async def change(proxy: Proxy, request: Request, data: dict[str, Any]) -> None:
+        other = second_key if request.key == first_key else first_key
+        answer = await proxy.inner.post(
+            "/api/v3/predictions", json=request.json(), headers={"Authorization": f"Bearer {other}"}
+        )
+        data["items"] = [*data["items"], *answer.json()["data"]["items"]]
+        data["total"] += answer.json()["data"]["total"]
+
+    return change
+
+
+async def _keeps_deleted(proxy: Proxy, request: Request, scope: Scope) -> Answer:
+    seen: dict[str, dict[str, Any]] = proxy.state.setdefault("seen", {})
+    gone: list[str] = proxy.state.setdefault("gone", [])
+    if request.method == "POST" and request.path == "/api/v3/predictions/delete":
+        for job_id in request.json().get("ids", []):
+            found = await proxy.inner.get(
+                f"/api/v3/predictions/{job_id}/result",
+                headers={"Authorization": f"Bearer {request.key}"},
+            )
+            if found.status_code == 200:
+                seen[str(job_id)] = found.json()["data"]
+                gone.append(str(job_id))
+    answer = await proxy.forward(request, scope)
+    if request.method == "POST" and request.path == "/api/v3/predictions" and answer.status == 200:
+        body = answer.json()
+        for item in body["data"]["items"]:
+            seen[item["id"]] = item
+        kept = [seen[job_id] for job_id in gone if job_id in seen]
+        body["data"]["items"] = [*body["data"]["items"], *kept]
+        return answer.with_json(body)
+    return answer
+
+
+async def _delete_nothing(proxy: Proxy, request: Request, scope: Scope) -> Answer:
+    if request.method == "POST" and request.path == "/api/v3/predictions/delete":
+        own = {job["id"] for job in await proxy.jobs(request.key)}
+        count = len(set(request.json().get("ids", [])) & own)
+        return Answer(200, [("content-type", "application/json")], b"").with_json(
+            {"code": 200, "message": "success", "data": {"deleted_count": count}}
+        )
+    return await proxy.forward(request, scope)
+
+
+async def _count_others(proxy: Proxy, request: Request, scope: Scope) -> Answer:
+    deleting = request.method == "POST" and request.path == "/api/v3/predictions/delete"
+    own = {job["id"] for job in await proxy.jobs(request.key)} if deleting else set()
+    answer = await proxy.forward(request, scope)
+    if deleting and answer.status == 200:
+        body = answer.json()
+        for job_id in set(request.json().get("ids", [])) - own:
+            if (await proxy.inner.get(f"/_mock/jobs/{job_id}")).status_code == 200:
+                body["data"]["deleted_count"] += 1
+        return answer.with_json(body)
+    return answer
+
+
+def _history_and_delete(first_key: str, second_key: str) -> list[Drift]:
+    return [
+        Drift(
+            "history-skips-newest",
+            "history",
+            "page 1 of the history leaves out the newest job",
+            HISTORY,
+            _history(_skip_newest),
+        ),
+        Drift(
+            "history-ignores-status",
+            "history",
+            "the history's `status` filter is ignored",
+            HISTORY,
+            _history(_unfiltered_status),
+        ),
+        Drift(
+            "history-lists-others",
+            "history",
+            "the history lists another account's jobs too",
+            HISTORY,
+            _history(_with_others(first_key, second_key)),
+        ),
+        Drift(
+            "history-keeps-deleted",
+            "history",
+            "deleted jobs stay in the history",
+            DELETE,
+            _keeps_deleted,
+        ),
+        Drift(
+            "delete-deletes-nothing",
+            "delete",
+            "delete answers the right count and deletes nothing",
+            DELETE,
+            _delete_nothing,
+        ),
+        Drift(
+            "delete-counts-others",
+            "delete",
+            "delete counts another account's ids (and deletes only the caller's)",
+            DELETE,
+            _count_others,
+        ),
+    ]
+
+
 def catalogue(first_key: str, second_key: str) -> list[Drift]:
     """Every drift, for a fake whose accounts are ``first_key`` and ``second_key``."""
-    del second_key  # the drifts need only the first account; the suite uses both
-    return [*_catalogue(first_key), *_quotes_and_catalogue()]
+    return [
+        *_catalogue(first_key),
+        *_quotes_and_catalogue(),
+        *_history_and_delete(first_key, second_key),
+    ]
 
 
 def markdown(drifts: list[Drift]) -> str:
