@@ -35,7 +35,7 @@ from mock_api.contract.jobs import (
 )
 from mock_api.contract.rule import MINIMUM_SECONDS, RATE_MICROS_PER_SECOND, usd
 from mock_api.contract.schema import UNFETCHABLE
-from mock_api.contract.target import Target
+from mock_api.contract.target import Target, retry_after_seconds
 from mock_api.spec import default_spec
 
 CHEAPEST_MICROS = MINIMUM_SECONDS * RATE_MICROS_PER_SECOND
@@ -170,7 +170,7 @@ def test_a_second_account_cannot_see_the_first(
 
 
 def test_a_429_says_when_to_come_back(target: Target, api: httpx.Client) -> None:
-    """a rate-limited submission answers 429 with a valid Retry-After"""
+    """a rate-limited submission answers 429 with a Retry-After that is right: back after it"""
     if not target.has_control:
         pytest.skip(
             "provoking a 429 needs the fake's control API (/_mock/limits); on other targets "
@@ -189,6 +189,15 @@ def test_a_429_says_when_to_come_back(target: Target, api: httpx.Client) -> None
                 _conforms("submitInfiniteTalkFastVideoToVideoMulti", response)
                 break
         assert 429 in statuses, f"a quota of 1 video a minute, yet submissions answered {statuses}"
+        # Back after Retry-After (the fake's clock is moved rather than slept through):
+        # the same submission is accepted once capacity is back.
+        wait = retry_after_seconds(response)
+        control.post("/_mock/clock", json={"action": "advance", "seconds": wait})
+        again = api.post(SUBMIT_PATH, json=UNREADABLE)
+        assert again.status_code == 200, (
+            f"rate limit: after the {wait:g} s Retry-After said, the submission answered "
+            f"{again.status_code} again: {again.text[:300]}"
+        )
     finally:
         restore = {key: before.get(key) for key in ("videos_per_minute", "max_concurrent")}
         control.put("/_mock/limits", json={"api_key": target.api_key, **restore})

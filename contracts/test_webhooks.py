@@ -13,6 +13,9 @@ changed, so a verifier that accepts anything cannot pass.
 from __future__ import annotations
 
 import json
+import secrets
+from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -91,3 +94,86 @@ def test_webhook_is_signed_as_documented(
         pass
     else:
         raise AssertionError("the reference verifier accepted a delivery whose body was changed")
+
+
+REDELIVERY_PLAN = priced(
+    "webhooks past the first delivery", [(1000, 2000, "meanwhile")] * 2, "5 s minimum, twice"
+)
+#: How long to go on listening after the expected deliveries, in wall seconds: the fake
+#: retries after 1, 2, 4 s; the real service's schedule is not documented.
+LISTEN_SECONDS = {True: 3.0, False: 30.0}
+
+
+@pytest.mark.spends(REDELIVERY_PLAN)
+def test_each_job_is_delivered_once_under_one_id(
+    target: Target,
+    api: httpx.Client,
+    cdn: httpx.Client,
+    video_url: str,
+    spender: Spender,
+    webhook_receiver: WebhookReceiver,
+) -> None:
+    """listened to past the first: one delivery a job, none after a 2xx, a 500 retried, same id"""
+    headers = target.force_outcome("complete") if target.can_force_outcomes else {}
+    token = secrets.token_hex(4)
+    urls = {
+        "acknowledged": webhook_receiver.url_for(f"ok-{token}"),
+        "refused once": webhook_receiver.url_for(f"flaky-{token}", failing=1),
+    }
+    jobs: dict[str, str] = {}
+    for name, url in urls.items():
+        left = upload_silence(api, cdn, 1000, "left")
+        right = upload_silence(api, cdn, 2000, "right")
+        spender.reserve(REDELIVERY_PLAN.label, REDELIVERY_PLAN.each_micros)
+        answer = api.post(
+            SUBMIT_PATH,
+            params={"webhook": url},
+            json=JobInputs(video_url, left, right, "meanwhile").body(seed=7),
+            headers=headers,
+        )
+        assert answer.status_code == 200, answer.text[:500]
+        jobs[name] = str(answer.json()["data"]["id"])
+        target.poller(api).follow(jobs[name])
+
+    nudge = None
+    if target.has_control:
+        control = target.client(auth=False)
+
+        def nudge() -> None:  # the fake's clock moves on, and due deliveries go out
+            target.wait(0.25)
+            control.post("/_mock/webhooks/pump")
+
+    def of(name: str) -> Callable[[Delivery], bool]:
+        path = urlsplit(urls[name]).path
+        return lambda delivery: delivery.path.split("?", 1)[0] == path
+
+    wait = DELIVERY_WAIT_SECONDS[target.is_fake]
+    assert webhook_receiver.wait_for(of("acknowledged"), wait, nudge=nudge) is not None, (
+        f"no webhook for job {jobs['acknowledged']} within {wait:g} s of it ending"
+    )
+    retried = webhook_receiver.wait_for(
+        lambda d: len(webhook_receiver.received(of("refused once"))) >= 2, wait, nudge=nudge
+    )
+    refused = webhook_receiver.received(of("refused once"))
+    assert retried is not None, (
+        f"webhooks: job {jobs['refused once']}'s delivery was answered 500, and was not sent "
+        f"again within {wait:g} s ({len(refused)} delivery)"
+    )
+    # Past the deliveries expected: nothing more may come for either job.
+    webhook_receiver.wait_for(lambda d: False, LISTEN_SECONDS[target.is_fake], nudge=nudge)
+    acknowledged = webhook_receiver.received(of("acknowledged"))
+    refused = webhook_receiver.received(of("refused once"))
+    assert len(acknowledged) == 1, (
+        f"webhooks: job {jobs['acknowledged']} was delivered {len(acknowledged)} times, its "
+        "first delivery answered 200: an acknowledged delivery is never sent again (ids "
+        f"{[d.headers.get('webhook-id') for d in acknowledged]})"
+    )
+    assert len(refused) == 2, (
+        f"webhooks: job {jobs['refused once']} was delivered {len(refused)} times, answered "
+        "500 once then 200: once more after the 500, then never again"
+    )
+    ids = {d.headers.get("webhook-id") for d in refused}
+    assert len(ids) == 1, (
+        "webhooks: a delivery sent again after a 500 changed its webhook-id "
+        f"({sorted(map(str, ids))}): receivers deduplicate on it"
+    )

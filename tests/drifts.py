@@ -17,13 +17,16 @@ from :data:`DRIFTS` (``python -m tests.drifts``).
 from __future__ import annotations
 
 import base64
+import email.utils
 import hashlib
 import hmac
 import json
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from time import time_ns
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -46,6 +49,7 @@ SECOND_KEY = "contracts/test_account.py::test_a_second_account_cannot_see_the_fi
 AUTH = "contracts/test_account.py::test_a_request_without_a_valid_key_is_refused"
 RATE_LIMIT = "contracts/test_account.py::test_a_429_says_when_to_come_back"
 WEBHOOK = "contracts/test_webhooks.py::test_webhook_is_signed_as_documented"
+WEBHOOK_ONCE = "contracts/test_webhooks.py::test_each_job_is_delivered_once_under_one_id"
 SYNC = "contracts/test_sync.py::test_sync_mode_answers_with_a_finished_job"
 SCHEMA = "contracts/test_schema.py::test_conforms_to_spec"
 QUOTE = "contracts/test_catalogue.py::test_a_quote_is_what_the_job_is_charged"
@@ -416,8 +420,18 @@ def _retry_after(value: str | None) -> Handler:
 # webhooks: the fake posts to the proxy's relay, which changes the delivery and sends it on
 
 
-def _relay(change: Callable[[dict[str, str], bytes, str], tuple[dict[str, str], bytes]]) -> Handler:
-    """Deliveries pass through ``change(headers, body, secret)`` on their way to the receiver."""
+def _relay(
+    change: Callable[[dict[str, str], bytes, str], tuple[dict[str, str], bytes]],
+    *,
+    echo: bool = False,
+    again: bool = False,
+) -> Handler:
+    """Deliveries pass through ``change(headers, body, secret)`` on their way to the receiver.
+
+    The fake is told 200 whatever the receiver said, unless ``echo`` (then it hears the
+    receiver's status, and retries as it would); ``again`` sends an acknowledged delivery
+    a second time, through ``change`` once more.
+    """
 
     async def handle(proxy: Proxy, request: Request, scope: Scope) -> Answer:
         if request.path == RELAY:
@@ -430,10 +444,14 @@ def _relay(change: Callable[[dict[str, str], bytes, str], tuple[dict[str, str], 
             secret = secret_answer.json()["data"]["secret"]
             names = ("webhook-id", "webhook-timestamp", "webhook-signature", "content-type")
             headers = {k: v for k, v in request.headers.items() if k in names}
-            headers, body = change(headers, request.body, secret)
+            sent, body = change(headers, request.body, secret)
             async with httpx.AsyncClient() as client:
-                await client.post(target, content=body, headers=headers)
-            return Answer(200, [("content-length", "0")], b"")
+                answered = await client.post(target, content=body, headers=sent)
+                if again and answered.is_success:
+                    sent, body = change(headers, request.body, secret)
+                    await client.post(target, content=body, headers=sent)
+            status = answered.status_code if echo else 200
+            return Answer(status, [("content-length", "0")], b"")
         if request.path == SUBMIT and request.method == "POST":
             query = [
                 (k, f"{proxy.origin}{RELAY}?to={quote(v, safe='')}" if k == "webhook" else v)
@@ -480,6 +498,21 @@ def _enveloped(headers: dict[str, str], body: bytes, secret: str) -> Any:
     return {**headers, "webhook-signature": signature}, wrapped
 
 
+def _new_id(headers: dict[str, str], body: bytes, secret: str) -> Any:
+    """Each sending under a webhook-id of its own, signed as documented."""
+    msg_id = f"msg_{hashlib.sha256(body + str(time_ns()).encode()).hexdigest()[:24]}"
+    stamp = headers["webhook-timestamp"]
+    return {
+        **headers,
+        "webhook-id": msg_id,
+        "webhook-signature": _sign(secret, msg_id, stamp, body),
+    }, body
+
+
+def _as_is(headers: dict[str, str], body: bytes, secret: str) -> Any:
+    return headers, body
+
+
 # sync mode, outputs, uploads, answers
 
 
@@ -488,6 +521,21 @@ async def _sync_ignored(proxy: Proxy, request: Request, scope: Scope) -> Answer:
         body = request.json()
         if isinstance(body, dict) and body.pop("enable_sync_mode", None) is not None:
             request = replace(request, body=json.dumps(body).encode())
+    return await proxy.forward(request, scope)
+
+
+async def _sync_gives_up_at_once(proxy: Proxy, request: Request, scope: Scope) -> Answer:
+    """A sync submission answered 5004 at once (submitted without waiting)."""
+    if request.path == SUBMIT and request.method == "POST":
+        body = request.json()
+        if isinstance(body, dict) and body.pop("enable_sync_mode", None) is True:
+            answer = await proxy.forward(replace(request, body=json.dumps(body).encode()), scope)
+            if answer.status == 200:
+                envelope = answer.json()
+                envelope["data"]["code"] = 5004
+                envelope["data"]["error"] = "Sync mode timed out; query the result later"
+                return answer.with_json(envelope)
+            return answer
     return await proxy.forward(request, scope)
 
 
@@ -881,6 +929,22 @@ def _catalogue(first_key: str) -> list[Drift]:
             RATE_LIMIT,
             _retry_after("soon"),
         ),
+        Drift(
+            "429-retry-after-past-date",
+            "quotas",
+            "Retry-After is an HTTP date an hour in the past",
+            RATE_LIMIT,
+            _retry_after(
+                email.utils.format_datetime(datetime.now(UTC) - timedelta(hours=1), usegmt=True)
+            ),
+        ),
+        Drift(
+            "429-retry-after-too-short",
+            "quotas",
+            "Retry-After says 1 s while the quota is full for a minute",
+            RATE_LIMIT,
+            _retry_after("1"),
+        ),
         # webhooks
         Drift(
             "webhook-signed-body-only",
@@ -910,8 +974,36 @@ def _catalogue(first_key: str) -> list[Drift]:
             WEBHOOK,
             _relay(_enveloped),
         ),
+        Drift(
+            "webhook-again-after-2xx",
+            "webhooks",
+            "an acknowledged delivery is sent again, under a new webhook-id",
+            WEBHOOK_ONCE,
+            _relay(_new_id, echo=True, again=True),
+        ),
+        Drift(
+            "webhook-new-id-on-retry",
+            "webhooks",
+            "a delivery retried after a 500 comes under a new webhook-id",
+            WEBHOOK_ONCE,
+            _relay(_new_id, echo=True),
+        ),
+        Drift(
+            "webhook-never-retried",
+            "webhooks",
+            "a delivery answered 500 is never sent again",
+            WEBHOOK_ONCE,
+            _relay(_as_is),
+        ),
         # sync mode, uploads, output media
         Drift("sync-ignored", "sync", "enable_sync_mode ignored", SYNC, _sync_ignored),
+        Drift(
+            "sync-5004-at-once",
+            "sync",
+            "a sync submission answers 5004 at once instead of waiting",
+            SYNC,
+            _sync_gives_up_at_once,
+        ),
         Drift(
             "upload-dropped",
             "uploads",

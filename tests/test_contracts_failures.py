@@ -8,7 +8,9 @@ exact message a user reads.
 from __future__ import annotations
 
 import base64
+import email.utils
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -39,9 +41,29 @@ def _answer(status: int, headers: dict[str, str] | None = None) -> httpx.Respons
 # a 429 must say when to come back
 
 
-@pytest.mark.parametrize("value", ["7", " 120 ", "Wed, 21 Oct 2026 07:28:00 GMT"])
-def test_a_429_with_seconds_or_an_http_date_passes(value: str) -> None:
+def _http_date(seconds_from_now: float) -> str:
+    return email.utils.format_datetime(
+        datetime.now(UTC) + timedelta(seconds=seconds_from_now), usegmt=True
+    )
+
+
+@pytest.mark.parametrize("value", ["7", " 120 ", "1", _http_date(30), _http_date(-1)])
+def test_a_429_with_seconds_or_a_future_http_date_passes(value: str) -> None:
     check_retry_after(_answer(429, {"Retry-After": value}))
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("0", "with Retry-After '0': a client would retry at once"),
+        (_http_date(-3600), "s in the past, so a client would retry at once"),
+        ("Wed, 21 Oct 2026 07:28:00 GMT", "s in the past, so a client would retry at once"),
+    ],
+)
+def test_a_429_that_says_retry_now_fails_naming_it(value: str, says: str) -> None:
+    with pytest.raises(RetryAfterMissing) as caught:
+        check_retry_after(_answer(429, {"Retry-After": value}))
+    assert says in str(caught.value)
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -97,14 +97,45 @@ def check_retry_after(response: httpx.Response) -> None:
     where = f"{request.method} {request.url} answered 429"
     if value is None:
         raise RetryAfterMissing(f"{where} without a Retry-After header: a client cannot back off")
-    if _DELAY_SECONDS.match(value.strip()):
-        return
+    retry_after_seconds(response)
+
+
+#: How far in the past an HTTP-date Retry-After may be and still count as "now": the two
+#: clocks' skew, and the date's whole-second resolution.
+RETRY_AFTER_SKEW_SECONDS = 2.0
+
+
+def retry_after_seconds(response: httpx.Response) -> float:
+    """How long a 429 says to wait: delay-seconds >= 1, or an HTTP date in the future.
+
+    A date more than :data:`RETRY_AFTER_SKEW_SECONDS` in the past, or a delay of 0,
+    tells a client to retry at once, into the same refusal: a
+    :class:`RetryAfterMissing` names it.
+    """
+    value = (response.headers.get("retry-after") or "").strip()
+    request = response.request
+    where = f"{request.method} {request.url} answered 429"
+    if _DELAY_SECONDS.match(value):
+        if int(value) < 1:
+            raise RetryAfterMissing(
+                f"{where} with Retry-After {value!r}: a client would retry at once"
+            )
+        return float(value)
     try:
-        email.utils.parsedate_to_datetime(value)
+        when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         raise RetryAfterMissing(
             f"{where} with Retry-After {value!r}: neither delay-seconds nor an HTTP date"
         ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    left = (when - datetime.now(UTC)).total_seconds()
+    if left < -RETRY_AFTER_SKEW_SECONDS:
+        raise RetryAfterMissing(
+            f"{where} with Retry-After {value!r}: a date {-left:.0f} s in the past, so a "
+            "client would retry at once"
+        )
+    return max(left, 0.0)
 
 
 #: How long a job may take where the target does not say (the real service,

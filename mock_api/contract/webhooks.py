@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from urllib.parse import urlsplit
 
 __all__ = [
     "TOLERANCE_SECONDS",
@@ -38,6 +39,8 @@ __all__ = [
 TOLERANCE_SECONDS = 300
 #: A delivery's body is read up to this size; a prediction is a few kB.
 _MAX_BODY = 1_000_000
+#: Where the receiver listens on loopback.
+PATH = "/contract-suite-webhook"
 
 
 class WebhookRejected(AssertionError):
@@ -102,6 +105,9 @@ class WebhookReceiver:
     port: int = 0
     public_url: str | None = None
     deliveries: list[Delivery] = field(default_factory=list)
+    #: Paths (as :meth:`url` gives them) whose next N deliveries are answered 500, to
+    #: see the target deliver again.
+    fail_first: dict[str, int] = field(default_factory=dict)
     _lock: threading.Condition = field(default_factory=threading.Condition)
     _server: ThreadingHTTPServer | None = None
 
@@ -110,7 +116,19 @@ class WebhookReceiver:
         if self.public_url:
             return self.public_url
         assert self._server is not None, "start the receiver first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/contract-suite-webhook"
+        return f"http://127.0.0.1:{self._server.server_address[1]}{PATH}"
+
+    def url_for(self, name: str, *, failing: int = 0) -> str:
+        """A URL of its own under :attr:`url` (``/<name>``), whose first ``failing``
+        deliveries are answered 500."""
+        path = f"{urlsplit(self.url).path.rstrip('/')}/{name}"
+        with self._lock:
+            self.fail_first[path] = failing
+        return f"{self.url.rstrip('/')}/{name}"
+
+    def received(self, accept: Callable[[Delivery], bool]) -> list[Delivery]:
+        with self._lock:
+            return [delivery for delivery in self.deliveries if accept(delivery)]
 
     def __enter__(self) -> WebhookReceiver:
         receiver = self
@@ -125,7 +143,11 @@ class WebhookReceiver:
                 with receiver._lock:
                     receiver.deliveries.append(delivery)
                     receiver._lock.notify_all()
-                self.send_response(200)
+                    path = self.path.split("?", 1)[0]
+                    failing = receiver.fail_first.get(path, 0)
+                    if failing:
+                        receiver.fail_first[path] = failing - 1
+                self.send_response(500 if failing else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
