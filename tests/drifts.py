@@ -64,6 +64,8 @@ HISTORY = (
     "test_the_history_lists_the_callers_jobs_newest_first_and_filters_them"
 )
 DELETE = "contracts/test_history.py::test_delete_removes_exactly_the_callers_jobs"
+FAMILY_FIRST = "contracts/test_family.py::test_every_model_is_charged_its_own_rate"
+FAMILY_REST = "contracts/test_family.py::test_every_model_keeps_its_minimum_resolutions_and_orders"
 
 SUBMIT = "/api/v3/wavespeed-ai/infinitetalk-fast/video-to-video-multi"
 RATE_MICROS = 15_000
@@ -1320,12 +1322,114 @@ def _history_and_delete(first_key: str, second_key: str) -> list[Drift]:
     ]
 
 
+# the family: the fake charges each model its tariff; the proxy moves the balance to
+# another tariff's amount, or quotes another
+
+
+def _rebill_family(
+    rule: Callable[[str, dict[str, Any], dict[str, Any]], int | None],
+) -> Handler:
+    """After each accepted sibling submission, move the balance to ``rule(model, body, quote)``
+    (``None``: the fake's own charge stands)."""
+
+    async def handle(proxy: Proxy, request: Request, scope: Scope) -> Answer:
+        answer = await proxy.forward(request, scope)
+        sibling = request.path.startswith("/api/v3/wavespeed-ai/") and request.path != SUBMIT
+        if request.method == "POST" and sibling and answer.status == 200:
+            job = await proxy.job(answer.json()["data"]["id"])
+            quote = job.get("quote")
+            drifted = None if quote is None else rule(request.path, request.json(), quote)
+            if quote is not None and drifted is not None:
+                await proxy.move_balance(request.key, int(quote["cost_micros"]) - drifted)
+        return answer
+
+    return handle
+
+
+def _standard(path: str) -> bool:
+    return "/infinitetalk/" in path or path.endswith("/infinitetalk")
+
+
+def _720p_at_480p(path: str, body: dict[str, Any], quote: dict[str, Any]) -> int | None:
+    if _standard(path) and body.get("resolution") == "720p":
+        return int(quote["billed_seconds"]) * 30_000
+    return None
+
+
+def _fast_at_standard(path: str, body: dict[str, Any], quote: dict[str, Any]) -> int | None:
+    return None if _standard(path) else int(quote["billed_seconds"]) * 30_000
+
+
+def _no_minimum(path: str, body: dict[str, Any], quote: dict[str, Any]) -> int | None:
+    spoken = Decimal(quote["spoken_seconds"])
+    whole = max(int(spoken.to_integral_value(ROUND_CEILING)), 1)
+    rate = int(quote["cost_micros"]) // int(quote["billed_seconds"])
+    return whole * rate
+
+
+def _default_720p(path: str, body: dict[str, Any], quote: dict[str, Any]) -> int | None:
+    if _standard(path) and "resolution" not in body:
+        return int(quote["billed_seconds"]) * 60_000
+    return None
+
+
+def _quote_at_480p(request: Request, body: dict[str, Any]) -> Any:
+    asked = request.json() or {}
+    inputs = asked.get("inputs") or {}
+    if _standard("/" + str(asked.get("model_id"))) and inputs.get("resolution") == "720p":
+        for name in ("price", "discounted_price", "unit_price"):
+            if name in body["data"]:
+                body["data"][name] = body["data"][name] / 2
+    return body
+
+
+def _family() -> list[Drift]:
+    return [
+        Drift(
+            "family-720p-at-480p",
+            "family",
+            "a standard sibling's 720p job is charged the 480p rate",
+            FAMILY_REST,
+            _rebill_family(_720p_at_480p),
+        ),
+        Drift(
+            "family-fast-at-standard-rate",
+            "family",
+            "the fast siblings are charged the standard rate ($0.03/s)",
+            FAMILY_FIRST,
+            _rebill_family(_fast_at_standard),
+        ),
+        Drift(
+            "family-no-minimum",
+            "family",
+            "the siblings bill their speech with no 5 s minimum",
+            FAMILY_REST,
+            _rebill_family(_no_minimum),
+        ),
+        Drift(
+            "family-default-720p",
+            "family",
+            "a standard sibling sent without `resolution` is billed as 720p",
+            FAMILY_FIRST,
+            _rebill_family(_default_720p),
+        ),
+        Drift(
+            "family-quote-ignores-720p",
+            "family",
+            "a sibling's quote at 720p is its 480p price",
+            FAMILY_REST,
+            _rewrite("POST", "/api/v3/model/price", _quote_at_480p),
+        ),
+    ]
+
+
 def catalogue(first_key: str, second_key: str) -> list[Drift]:
     """Every drift, for a fake whose accounts are ``first_key`` and ``second_key``."""
     return [
         *_catalogue(first_key),
         *_quotes_and_catalogue(),
         *_history_and_delete(first_key, second_key),
+        *_family(),
     ]
 
 

@@ -52,7 +52,7 @@ def verify(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.no_cover
 def test_verify_passes_a_paid_looking_fake_within_budget_and_says_what_it_spent() -> None:
     with serving(paid_looking=True) as (url, service):
-        result = verify(url, "--budget", "3.5", "--poll-interval", "0.02")
+        result = verify(url, "--budget", "5.5", "--poll-interval", "0.02")
         outcomes = [e.headers.get("x-mock-outcome") for e in service.journal.entries()]
         samples = service.journal.entries(path="/media/samples/")
     out = result.stdout
@@ -65,7 +65,12 @@ def test_verify_passes_a_paid_looking_fake_within_budget_and_says_what_it_spent(
     assert "  SKIP  schema · conforms to openapi.yaml: GET /media/samples/silence.wav" in out
     assert "the /media/ routes are the fake's stand-ins" in out
     assert f"target: a server by URL ({url})" in out
-    assert "budget: $3.50; planned at most $" in out
+    assert "budget: $5.50; planned at most $" in out
+    # The family's billing: one job a model fits the budget, every clause does not, and
+    # the report says so (a cheaper subset when the budget is short).
+    assert "  PASS  family · one job a model, no resolution given" in out
+    assert "  SKIP  family · under the minimum, at 480p and 720p" in out
+    assert "family billing, every clause could cost $" in out
     assert "spent: $" in out
     assert "(balance $100.00 -> $" in out
     assert out.rstrip().endswith("verify: all checks passed")
