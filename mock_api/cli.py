@@ -697,3 +697,101 @@ def verify(
 
 if __name__ == "__main__":
     main()
+
+
+@main.group()
+def parity() -> None:
+    """Record the parity scenarios from a target, or check a target against them.
+
+    Each scenario is the cheapest flow that shows one behaviour (a 5 s minimum job
+    per order, a job on unreadable media, the error shapes, an upload, a webhook,
+    the catalogue); its snapshot is one JSON file in --snapshots, sanitised (no key,
+    secret or signature; ids, times, URLs and balances as stable placeholders).
+    """
+
+
+def _parity_target(base_url: str | None, api_key: str | None) -> Any:
+    from mock_api.contract.target import TargetUnreachable
+    from mock_api.parity.runner import open_target
+
+    try:
+        return open_target(base_url, api_key)
+    except (TargetUnreachable, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+_SNAPSHOTS = click.option(
+    "--snapshots",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("fixtures/parity"),
+    show_default=True,
+    help="The folder of snapshot files (one JSON file per scenario).",
+)
+_ONLY = click.option(
+    "--only", multiple=True, help="Only this scenario (repeatable); default: all of them."
+)
+
+
+@parity.command("record")
+@click.option("--base-url", required=True, envvar="WAVESPEED_BASE_URL", help="The target.")
+@click.option("--api-key", required=True, envvar="WAVESPEED_API_KEY", help="Its API key.")
+@click.option(
+    "--budget",
+    default="0",
+    show_default=True,
+    envvar="WAVESPEED_BUDGET",
+    help="USD a paid endpoint may be charged; the fake needs none.",
+)
+@_SNAPSHOTS
+@_ONLY
+def parity_record(
+    base_url: str, api_key: str, budget: str, directory: Path, only: tuple[str, ...]
+) -> None:
+    """Record the scenarios from a target into --snapshots (the real service: within --budget)."""
+    from mock_api.contract.budget import BudgetExceeded, parse_budget
+    from mock_api.parity.runner import record_snapshots
+
+    try:
+        budget_micros = parse_budget(budget)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--budget") from None
+    target = _parity_target(base_url, api_key)
+    try:
+        record_snapshots(target, directory, budget_micros=budget_micros, only=only, say=click.echo)
+    except (BudgetExceeded, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        target.close()
+
+
+@parity.command("check")
+@click.option(
+    "--base-url",
+    default=None,
+    help="The target (default: the fake, in this process).",
+)
+@click.option("--api-key", default=None, envvar="WAVESPEED_API_KEY", help="Its API key.")
+@_SNAPSHOTS
+@_ONLY
+def parity_check(
+    base_url: str | None, api_key: str | None, directory: Path, only: tuple[str, ...]
+) -> None:
+    """Run the scenarios against a target and diff it against the snapshots, path by path."""
+    from mock_api.parity.runner import check_snapshots, report
+
+    if not directory.is_dir():
+        raise click.ClickException(
+            f"no snapshots in {directory}: record them with `wavespeed-mock parity record`"
+        )
+    target = _parity_target(base_url, api_key)
+    try:
+        results = check_snapshots(target, directory, only=only)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        target.close()
+    for line in report(results, target.description):
+        click.echo(line)
+    if any(result.verdict in ("differs", "not recorded") for result in results):
+        raise SystemExit(1)
