@@ -136,6 +136,16 @@ def create_app(
     # The jobs this process accepted, logged again when they end (``serve`` at info).
     job_log = app.state.job_log = JobLog(service.clock, service.any_job)
     # Each added outside the last: one read scope per request; the journal sees faults too.
+    if service.settings.proxy_to is not None:  # innermost: faults and the journal see it
+        from mock_api.proxy import ProxyMiddleware, Recorder
+
+        record = service.settings.record_dir
+        app.add_middleware(
+            ProxyMiddleware,
+            upstream=service.settings.proxy_to,
+            spec=service.spec,
+            recorder=Recorder(Path(record)) if record else None,
+        )
     app.add_middleware(FaultMiddleware, book=service.faults)
     app.add_middleware(CrashMiddleware)
     app.add_middleware(JournalMiddleware, journal=service.journal, clock=service.clock)

@@ -170,6 +170,21 @@ def main() -> None:
     "webhook_url) are always taken.",
 )
 @click.option(
+    "--proxy-to",
+    default=None,
+    metavar="URL",
+    help="Forward the WaveSpeed API (/api/...) to URL with each client's own key, "
+    "validating requests and answers against openapi.yaml (violations in the journal "
+    "and the log); the control API and sample media stay local.",
+)
+@click.option(
+    "--record",
+    default=None,
+    metavar="DIR",
+    help="With --proxy-to: append each exchange, sanitised (no key, secret or signature; "
+    "ids, times, URLs, balances as placeholders), to DIR/exchanges.jsonl.",
+)
+@click.option(
     "--legacy-v2",
     type=click.Choice(["serve", "refuse"]),
     default="serve",
@@ -271,6 +286,8 @@ def serve(
     public_url: str | None,
     allow_remote_fetch: bool,
     strict_inputs: bool,
+    proxy_to: str | None,
+    record: str | None,
     legacy_v2: str,
     sync_timeout: float,
     level: str | None,
@@ -315,6 +332,8 @@ def serve(
         public_url=public_url,
         allow_remote_fetch=allow_remote_fetch,
         strict_inputs=strict_inputs,
+        proxy_to=proxy_to,
+        record=record,
         legacy_v2=legacy_v2,
         sync_timeout=sync_timeout,
         level=level,

@@ -74,6 +74,8 @@ class ServeOptions:
     journal_max_mb: int = 32
     strict_inputs: bool = False
     legacy_v2: str = "serve"
+    proxy_to: str | None = None
+    record: str | None = None
     #: None: allowed when serving on loopback only (local receivers are the common case).
     webhook_allow_private: bool | None = None
     #: The SQLite file (absolute once resolved), or :data:`MEMORY`.
@@ -99,6 +101,8 @@ class ServeOptions:
             journal_max_bytes=self.journal_max_mb * 1024 * 1024,
             strict_inputs=self.strict_inputs,
             legacy_v2=self.legacy_v2 == "serve",
+            proxy_to=self.proxy_to.rstrip("/") if self.proxy_to else None,
+            record_dir=str(Path(self.record).expanduser().resolve()) if self.record else None,
             webhook_allow_private=(
                 is_loopback(self.host)
                 if self.webhook_allow_private is None

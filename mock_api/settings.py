@@ -72,6 +72,11 @@ class Settings:
     #: Serve the ``/api/v2`` routes older ComfyUI nodes call, as v3 (``True``), or
     #: refuse them with 403 as the service does for accounts made since mid-2026.
     legacy_v2: bool = True
+    #: Forward ``/api/`` to this server instead of serving it (``serve --proxy-to``),
+    #: validating both ways against the spec (:mod:`mock_api.proxy`).
+    proxy_to: str | None = None
+    #: With ``proxy_to``: append each exchange, sanitised, to ``<record_dir>/exchanges.jsonl``.
+    record_dir: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.initial_balance_micros <= MAX_BALANCE_MICROS:
@@ -82,5 +87,9 @@ class Settings:
             raise ValueError("api_keys cannot contain an empty key")
         if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
             raise ValueError("public_url must be an http(s) URL")
+        if self.proxy_to is not None and not self.proxy_to.startswith(("http://", "https://")):
+            raise ValueError("proxy_to must be an http(s) URL")
+        if self.record_dir is not None and self.proxy_to is None:
+            raise ValueError("recording (--record) needs --proxy-to: it records what is proxied")
         if self.sync_timeout_seconds < 0:
             raise ValueError("sync_timeout_seconds must be >= 0")

@@ -18,7 +18,7 @@ from mock_api.contract.budget import BudgetExceeded
 from mock_api.contract.rule import usd
 from mock_api.contract.target import Target, connect, in_process
 from mock_api.parity.sanitise import Sanitiser
-from mock_api.parity.scenarios import SCENARIOS, Run, Scenario
+from mock_api.parity.scenarios import JOB_LIMIT_SECONDS, SCENARIOS, Run, Scenario
 from mock_api.parity.snapshots import ScenarioResult, check, load, record, save
 
 __all__ = ["ParityTarget", "check_snapshots", "record_snapshots", "report"]
@@ -44,6 +44,7 @@ class ParityTarget:
             poll_interval=0.25 if target.is_fake else 5.0,
             sanitiser=Sanitiser(keys),
             control=target.client(auth=False) if target.has_control else None,
+            job_limit=60.0 if target.is_fake else JOB_LIMIT_SECONDS,
         )
 
     def close(self) -> None:

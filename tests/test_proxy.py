@@ -1,0 +1,146 @@
+"""``serve --proxy-to``: the API forwarded with the client's key, validated, recorded sanitised.
+
+A second instance of the fake on loopback plays the real service; a drifted
+variant of it (``tests/drifts.py``) plays a service that changed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mock_api import ManualClock, MockService, Settings, create_app
+from mock_api.contract.target import SyncASGITransport
+from mock_api.server import LiveServer
+from tests.drifts import catalogue
+
+KEY = "proxy-test-key"
+SUBMIT = "/api/v3/wavespeed-ai/infinitetalk-fast/video-to-video-multi"
+
+
+@pytest.fixture
+def upstream() -> Iterator[tuple[str, MockService]]:
+    service = MockService(Settings(random_seed=5, api_keys=frozenset({KEY})))
+    with LiveServer(create_app(service=service)) as server:
+        yield server.url, service
+
+
+def _proxy(upstream_url: str, record: Path | None = None) -> tuple[httpx.Client, MockService]:
+    settings = Settings(proxy_to=upstream_url, record_dir=str(record) if record else None)
+    service = MockService(settings, ManualClock())
+    transport = SyncASGITransport(create_app(service=service))
+    return httpx.Client(transport=transport, base_url="http://proxy.test"), service
+
+
+def test_the_api_is_forwarded_with_the_clients_key_and_answered_unchanged(
+    upstream: tuple[str, MockService],
+) -> None:
+    url, real = upstream
+    client, local = _proxy(url)
+    with client:
+        balance = client.get("/api/v3/balance", headers={"Authorization": f"Bearer {KEY}"})
+        assert balance.json()["data"]["balance"] == 100
+        refused = client.get("/api/v3/balance", headers={"Authorization": "Bearer nobody"})
+        assert refused.status_code == 401  # the upstream's answer: only KEY is its account
+        samples = f"{url}/media/samples"
+        body = {
+            "video": f"{samples}/video.mp4?seconds=2",
+            "left_audio": f"{samples}/silence.wav?seconds=1",
+            "right_audio": f"{samples}/silence.wav?seconds=2",
+        }
+        job = client.post(SUBMIT, json=body, headers={"Authorization": f"Bearer {KEY}"})
+        assert job.status_code == 200, job.text
+        assert real.store.job(job.json()["data"]["id"]) is not None  # made upstream
+        assert local.store.job(job.json()["data"]["id"]) is None  # not here
+        # The control API and the sample media are still the fake's own.
+        assert client.get("/_mock/clock").status_code == 200
+        assert client.get("/media/samples/silence.wav?seconds=1").status_code == 200
+        journal = client.get("/_mock/journal").json()["data"]["entries"]
+        assert [e["path"] for e in journal if e["path"].startswith("/api/")] == [
+            "/api/v3/balance",
+            "/api/v3/balance",
+            SUBMIT,
+        ]
+        assert all(e["violations"] == [] for e in journal)
+
+
+def test_a_drifted_answer_is_a_violation_in_the_journal_and_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    [drift] = [d for d in catalogue(KEY, KEY) if d.name == "balance-as-text"]
+    upstream_app = create_app(Settings(random_seed=5, api_keys=frozenset({KEY})))
+    with LiveServer(drift.wrap(upstream_app)) as server:
+        client, _ = _proxy(server.url)
+        with client, caplog.at_level("WARNING", logger="wavespeed_mock.proxy"):
+            answer = client.get("/api/v3/balance", headers={"Authorization": f"Bearer {KEY}"})
+            assert answer.status_code == 200
+            invalid = client.get("/_mock/journal", params={"invalid": "true"}).json()["data"]
+    [entry] = invalid["entries"]
+    assert entry["path"] == "/api/v3/balance"
+    assert any(v["location"] == "response" and "balance" in v["field"] for v in entry["violations"])
+    assert "GET /api/v3/balance -> 200 breaks openapi.yaml: data.balance" in caplog.text
+
+
+def test_a_request_that_breaks_the_spec_is_forwarded_and_noted(
+    upstream: tuple[str, MockService],
+) -> None:
+    client, _ = _proxy(upstream[0])
+    with client:
+        answer = client.post(
+            SUBMIT, json={"order": "sideways"}, headers={"Authorization": f"Bearer {KEY}"}
+        )
+        assert answer.status_code == 400  # the upstream's own refusal, passed on
+        [entry] = client.get("/_mock/journal", params={"invalid": "true"}).json()["data"]["entries"]
+    fields = {(v["field"], v["location"]) for v in entry["violations"]}
+    assert ("order", "request") in fields
+    assert ("video", "request") in fields
+
+
+def test_recording_writes_each_exchange_sanitised(
+    upstream: tuple[str, MockService], tmp_path: Path
+) -> None:
+    url, _ = upstream
+    client, _ = _proxy(url, record=tmp_path)
+    auth = {"Authorization": f"Bearer {KEY}"}
+    with client:
+        secret = client.get("/api/v3/webhook/secret", headers=auth).json()["data"]["secret"]
+        samples = f"{url}/media/samples"
+        body = {
+            "video": f"{samples}/video.mp4?seconds=2",
+            "left_audio": f"{samples}/silence.wav?seconds=1",
+            "right_audio": f"{samples}/silence.wav?seconds=2",
+        }
+        job_id = client.post(SUBMIT, json=body, headers=auth).json()["data"]["id"]
+        client.get(f"/api/v3/predictions/{job_id}/result", headers=auth)
+        client.post(
+            "/api/v3/media/upload/binary",
+            files={"file": ("a.wav", b"RIFF" + bytes(40))},
+            headers=auth,
+        )
+    text = (tmp_path / "exchanges.jsonl").read_text()
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert len(lines) == 4
+    for raw in (KEY, secret, job_id, url.removeprefix("http://")):
+        assert raw not in text
+    submitted, polled = lines[1], lines[2]
+    assert submitted["response"]["json"]["data"]["id"] == "<prediction:1>"
+    assert polled["request"]["path"] == "<base>/api/v3/predictions/<prediction:1>/result"
+    assert lines[0]["response"]["json"]["data"]["secret"] == "<secret>"
+    assert set(lines[3]["request"]["body"]) == {"bytes", "sha256"}  # media by size and digest
+
+
+def test_an_upstream_that_does_not_answer_is_a_502(tmp_path: Path) -> None:
+    client, _ = _proxy("http://127.0.0.1:9")
+    with client:
+        answer = client.get("/api/v3/balance", headers={"Authorization": f"Bearer {KEY}"})
+    assert answer.status_code == 502
+    assert answer.json()["message"].startswith("the upstream did not answer: ConnectError")
+
+
+def test_recording_needs_a_proxy() -> None:
+    with pytest.raises(ValueError, match="needs --proxy-to"):
+        Settings(record_dir="/tmp/x")
