@@ -51,12 +51,13 @@ def main() -> None:
                     target.close()
             failures = [d for r in results for d in r.failures]
             caught += bool(failures)
-            first = f"{failures[0].path}: {failures[0].recorded!r} -> {failures[0].now!r}"
-            print(
-                f"{drift.name:<34} {'caught' if failures else 'missed':<7} "
-                f"{first[:110] if failures else ''}",
-                flush=True,
+            first = (
+                f"{failures[0].path}: {failures[0].recorded!r} -> {failures[0].now!r}"
+                if failures
+                else ""
             )
+            verdict = "caught" if failures else "missed"
+            print(f"{drift.name:<34} {verdict:<7} {first[:110]}", flush=True)
         print(
             f"parity check caught {caught} of {len(drifts)} drifts "
             f"({100 * caught / len(drifts):.0f} %)"

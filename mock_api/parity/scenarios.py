@@ -15,6 +15,9 @@ The scenarios, with what each costs on a paid target:
 * ``unreadable-media``: a job whose media cannot be fetched fails (1402), free;
 * ``error-shapes``: the 400, 401 and 404 answers, free;
 * ``upload-ticket``: a ticket and its PUT, free;
+* ``quotes``: both quote paths for no inputs and for an order alone, free;
+* ``history-and-delete``: two free jobs listed, filtered by status, one
+  deleted, then listed and read again, free;
 * ``webhook``: a 5 s minimum job whose delivery reaches a receiver the run
   starts on loopback ($0.075; only where the target can reach it);
 * ``catalogue``: ``GET /api/v3/models``, the InfiniteTalk entries, free.
@@ -213,6 +216,40 @@ def _catalogue(run: Run) -> dict[str, Any]:
     return {}
 
 
+def _quotes(run: Run) -> dict[str, Any]:
+    for path in ("/api/v3/model/price", "/api/v3/model/pricing"):
+        run.call(f"quote of no inputs ({path})", "POST", path, json={"model_id": MODEL})
+        run.call(
+            f"quote of an order alone ({path})",
+            "POST",
+            path,
+            json={"model_id": MODEL, "inputs": {"order": "left_right"}},
+        )
+    return {}
+
+
+def _history(run: Run) -> dict[str, Any]:
+    body = {f: UNFETCHABLE.format(field=f) for f in ("video", "left_audio", "right_audio")}
+    jobs = []
+    for n in (1, 2):
+        data = run.call(f"submit free job {n}", "POST", SUBMIT, json=body).json()["data"]
+        run.follow(str(data["id"]), str(data["status"]))
+        jobs.append(data)
+        run.wait(0.01)
+    window = {"page": 1, "page_size": 20, "created_after": jobs[0]["created_at"]}
+    run.call("the history", "POST", "/api/v3/predictions", json=window)
+    run.call("failed only", "POST", "/api/v3/predictions", json={**window, "status": "failed"})
+    run.call(
+        "completed only", "POST", "/api/v3/predictions", json={**window, "status": "completed"}
+    )
+    run.call(
+        "delete the first", "POST", "/api/v3/predictions/delete", json={"ids": [jobs[0]["id"]]}
+    )
+    run.call("the history after", "POST", "/api/v3/predictions", json=window)
+    run.call("the deleted job", "GET", f"/api/v3/predictions/{jobs[0]['id']}/result")
+    return {}
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -241,6 +278,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("unreadable-media", "a job whose media cannot be fetched fails, free", _unreadable),
     Scenario("error-shapes", "the 400, 401 and 404 answers", _errors),
     Scenario("upload-ticket", "an upload ticket, its PUT, and the file read back", _upload),
+    Scenario("quotes", "both quote paths, for no inputs and for an order alone", _quotes),
+    Scenario("history-and-delete", "two free jobs listed, filtered, one deleted, free", _history),
     Scenario(
         "webhook",
         "a 5 s minimum job delivered to a receiver on loopback",
