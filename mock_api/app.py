@@ -123,6 +123,9 @@ def create_app(
             # After uvicorn has let the requests in flight finish (SIGTERM):
             # checkpoint the WAL and close the database.
             service.close()
+            upstream = getattr(app.state, "upstream", None)
+            if upstream is not None:
+                await upstream.aclose()
 
     app = FastAPI(
         title="WaveSpeed InfiniteTalk mock",
@@ -137,12 +140,15 @@ def create_app(
     job_log = app.state.job_log = JobLog(service.clock, service.any_job)
     # Each added outside the last: one read scope per request; the journal sees faults too.
     if service.settings.proxy_to is not None:  # innermost: faults and the journal see it
-        from mock_api.proxy import ProxyMiddleware, Recorder
+        from mock_api.proxy import ProxyMiddleware, Recorder, upstream_client
 
         record = service.settings.record_dir
+        # One client (and its kept-alive connections) for the app's life: closed when the
+        # server stops (the lifespan above).
+        app.state.upstream = upstream_client(service.settings.proxy_to)
         app.add_middleware(
             ProxyMiddleware,
-            upstream=service.settings.proxy_to,
+            client=app.state.upstream,
             spec=service.spec,
             recorder=Recorder(Path(record)) if record else None,
         )

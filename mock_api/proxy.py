@@ -31,7 +31,7 @@ from mock_api.parity.sanitise import Sanitiser, media_summary
 from mock_api.spec import Operation, RequestInvalid, Spec
 from mock_api.tls import tls_context
 
-__all__ = ["ProxyMiddleware", "Recorder"]
+__all__ = ["ProxyMiddleware", "Recorder", "upstream_client"]
 
 LOGGER = logging.getLogger("wavespeed_mock.proxy")
 #: The largest request body forwarded (the 100 MB video limit, with room for a form).
@@ -51,6 +51,13 @@ _HOP = frozenset(
         "content-encoding",
     }
 )
+
+
+def upstream_client(upstream: str) -> httpx.AsyncClient:
+    """The client a proxy forwards with; its owner closes it (the app's lifespan)."""
+    return httpx.AsyncClient(
+        base_url=upstream.rstrip("/"), timeout=httpx.Timeout(120.0), verify=tls_context()
+    )
 
 
 class Recorder:
@@ -107,14 +114,17 @@ class ProxyMiddleware:
     """Forwards ``/api/`` to the upstream; everything else to the fake."""
 
     def __init__(
-        self, app: ASGIApp, *, upstream: str, spec: Spec, recorder: Recorder | None = None
+        self,
+        app: ASGIApp,
+        *,
+        client: httpx.AsyncClient,
+        spec: Spec,
+        recorder: Recorder | None = None,
     ) -> None:
         self.app = app
         self.spec = spec
         self.recorder = recorder
-        self.client = httpx.AsyncClient(
-            base_url=upstream.rstrip("/"), timeout=httpx.Timeout(120.0), verify=tls_context()
-        )
+        self.client = client
         self._routes = [
             (op, re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(op.path)) + "$"))
             for op in sorted(spec.operations, key=lambda op: "{" in op.path)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from mock_api import ManualClock, MockService, Settings, create_app
-from mock_api.contract.target import SyncASGITransport
 from mock_api.server import LiveServer
 from tests.drifts import catalogue
 
@@ -29,19 +29,25 @@ def upstream() -> Iterator[tuple[str, MockService]]:
         yield server.url, service
 
 
-def _proxy(upstream_url: str, record: Path | None = None) -> tuple[httpx.Client, MockService]:
+@contextmanager
+def _proxy(
+    upstream_url: str, record: Path | None = None
+) -> Iterator[tuple[httpx.Client, MockService]]:
+    """The fake proxying to ``upstream_url``, served (its lifespan closes its upstream client)."""
     settings = Settings(proxy_to=upstream_url, record_dir=str(record) if record else None)
     service = MockService(settings, ManualClock())
-    transport = SyncASGITransport(create_app(service=service))
-    return httpx.Client(transport=transport, base_url="http://proxy.test"), service
+    with (
+        LiveServer(create_app(service=service)) as server,
+        httpx.Client(base_url=server.url) as client,
+    ):
+        yield client, service
 
 
 def test_the_api_is_forwarded_with_the_clients_key_and_answered_unchanged(
     upstream: tuple[str, MockService],
 ) -> None:
     url, real = upstream
-    client, local = _proxy(url)
-    with client:
+    with _proxy(url) as (client, local):
         balance = client.get("/api/v3/balance", headers={"Authorization": f"Bearer {KEY}"})
         assert balance.json()["data"]["balance"] == 100
         refused = client.get("/api/v3/balance", headers={"Authorization": "Bearer nobody"})
@@ -73,12 +79,14 @@ def test_a_drifted_answer_is_a_violation_in_the_journal_and_the_log(
 ) -> None:
     [drift] = [d for d in catalogue(KEY, KEY) if d.name == "balance-as-text"]
     upstream_app = create_app(Settings(random_seed=5, api_keys=frozenset({KEY})))
-    with LiveServer(drift.wrap(upstream_app)) as server:
-        client, _ = _proxy(server.url)
-        with client, caplog.at_level("WARNING", logger="wavespeed_mock.proxy"):
-            answer = client.get("/api/v3/balance", headers={"Authorization": f"Bearer {KEY}"})
-            assert answer.status_code == 200
-            invalid = client.get("/_mock/journal", params={"invalid": "true"}).json()["data"]
+    with (
+        LiveServer(drift.wrap(upstream_app)) as server,
+        _proxy(server.url) as (client, _),
+        caplog.at_level("WARNING", logger="wavespeed_mock.proxy"),
+    ):
+        answer = client.get("/api/v3/balance", headers={"Authorization": f"Bearer {KEY}"})
+        assert answer.status_code == 200
+        invalid = client.get("/_mock/journal", params={"invalid": "true"}).json()["data"]
     [entry] = invalid["entries"]
     assert entry["path"] == "/api/v3/balance"
     assert any(v["location"] == "response" and "balance" in v["field"] for v in entry["violations"])
@@ -88,8 +96,7 @@ def test_a_drifted_answer_is_a_violation_in_the_journal_and_the_log(
 def test_a_request_that_breaks_the_spec_is_forwarded_and_noted(
     upstream: tuple[str, MockService],
 ) -> None:
-    client, _ = _proxy(upstream[0])
-    with client:
+    with _proxy(upstream[0]) as (client, _):
         answer = client.post(
             SUBMIT, json={"order": "sideways"}, headers={"Authorization": f"Bearer {KEY}"}
         )
@@ -104,9 +111,8 @@ def test_recording_writes_each_exchange_sanitised(
     upstream: tuple[str, MockService], tmp_path: Path
 ) -> None:
     url, _ = upstream
-    client, _ = _proxy(url, record=tmp_path)
     auth = {"Authorization": f"Bearer {KEY}"}
-    with client:
+    with _proxy(url, record=tmp_path) as (client, _):
         secret = client.get("/api/v3/webhook/secret", headers=auth).json()["data"]["secret"]
         samples = f"{url}/media/samples"
         body = {
@@ -134,8 +140,7 @@ def test_recording_writes_each_exchange_sanitised(
 
 
 def test_an_upstream_that_does_not_answer_is_a_502(tmp_path: Path) -> None:
-    client, _ = _proxy("http://127.0.0.1:9")
-    with client:
+    with _proxy("http://127.0.0.1:9") as (client, _):
         answer = client.get("/api/v3/balance", headers={"Authorization": f"Bearer {KEY}"})
     assert answer.status_code == 502
     assert answer.json()["message"].startswith("the upstream did not answer: ConnectError")
