@@ -45,7 +45,7 @@ def test_the_committed_snapshots_hold_the_fake(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["parity", "check", "--snapshots", str(SNAPSHOTS)])
     assert result.exit_code == 0, result.output
     assert "0 differ" in result.output
-    assert "validated against the real service: 1 of 10 scenarios (catalogue)" in result.output
+    assert "validated against the real service: 1 of 12 scenarios (catalogue)" in result.output
 
 
 def test_the_catalogue_snapshot_is_the_recorded_real_answer() -> None:
@@ -72,7 +72,7 @@ def test_recording_writes_no_key_secret_or_signature(second_fake: str, tmp_path:
     finally:
         target.close()
     text = "\n".join(path.read_text() for path in tmp_path.glob("*.json"))
-    assert len(list(tmp_path.glob("*.json"))) == 10
+    assert len(list(tmp_path.glob("*.json"))) == 12
     assert KEY not in text
     assert "whsec_" not in text
     assert not re.search(r"v3,[0-9a-f]{64}", text)  # a webhook signature
@@ -184,8 +184,8 @@ def test_recording_a_paid_target_is_refused_over_budget(tmp_path: Path) -> None:
             ],
         )
     assert result.exit_code == 1
-    assert "recording 10 scenarios could cost $0.30" in result.output
-    assert "over the budget of $0.10: pass --budget 0.3" in result.output
+    assert "recording 12 scenarios could cost $0.525" in result.output
+    assert "over the budget of $0.10: pass --budget 0.525" in result.output
     assert list(tmp_path.glob("*.json")) == []
 
 

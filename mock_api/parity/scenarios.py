@@ -12,6 +12,9 @@ The scenarios, with what each costs on a paid target:
 
 * ``minimum-meanwhile``, ``minimum-left-right``, ``minimum-right-left``: a job of
   1 s and 2 s of audio in each order, billed the 5 s minimum ($0.075 each);
+* ``over-minimum-meanwhile`` (6.2 s and 2.1 s: 7 s, $0.105) and
+  ``over-minimum-left-right`` (3.4 s then 4.3 s: 8 s, $0.12): the rounding and
+  how the orders combine the tracks;
 * ``unreadable-media``: a job whose media cannot be fetched fails (1402), free;
 * ``error-shapes``: the 400, 401 and 404 answers, free;
 * ``upload-ticket``: a ticket and its PUT, free;
@@ -113,12 +116,19 @@ class Run:
         return seen
 
 
-def _job(run: Run, order: str, *, webhook: str | None = None) -> dict[str, Any]:
-    """A 5 s minimum job (1 s and 2 s of audio) in ``order``, followed to its end."""
+def _job(
+    run: Run,
+    order: str,
+    *,
+    webhook: str | None = None,
+    lengths_ms: tuple[int, int] = (1_000, 2_000),
+) -> dict[str, Any]:
+    """A job of ``lengths_ms`` of audio (default: 1 s and 2 s, the 5 s minimum) in ``order``,
+    followed to its end."""
     before = run.balance_micros("balance before")
     video = upload_video(run.api, run.cdn, 3_000)
-    left = upload_silence(run.api, run.cdn, 1_000, "left")
-    right = upload_silence(run.api, run.cdn, 2_000, "right")
+    left = upload_silence(run.api, run.cdn, lengths_ms[0], "left")
+    right = upload_silence(run.api, run.cdn, lengths_ms[1], "right")
     body = {"video": video, "left_audio": left, "right_audio": right, "order": order, "seed": 7}
     params = {"webhook": webhook} if webhook else None
     submitted = run.call("submit", "POST", SUBMIT, json=body, params=params)
@@ -130,6 +140,10 @@ def _job(run: Run, order: str, *, webhook: str | None = None) -> dict[str, Any]:
 
 def _minimum(order: str) -> Callable[[Run], dict[str, Any]]:
     return lambda run: _job(run, order)
+
+
+def _over(order: str, lengths_ms: tuple[int, int]) -> Callable[[Run], dict[str, Any]]:
+    return lambda run: _job(run, order, lengths_ms=lengths_ms)
 
 
 def _unreadable(run: Run) -> dict[str, Any]:
@@ -274,6 +288,18 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "minimum-right-left", "a 5 s minimum job, right then left", _minimum("right_left"), 75_000
+    ),
+    Scenario(
+        "over-minimum-meanwhile",
+        "6.2 s and 2.1 s at once: the longer, rounded up, 7 s",
+        _over("meanwhile", (6_200, 2_100)),
+        105_000,
+    ),
+    Scenario(
+        "over-minimum-left-right",
+        "3.4 s then 4.3 s: both, rounded up, 8 s",
+        _over("left_right", (3_400, 4_300)),
+        120_000,
     ),
     Scenario("unreadable-media", "a job whose media cannot be fetched fails, free", _unreadable),
     Scenario("error-shapes", "the 400, 401 and 404 answers", _errors),
