@@ -185,7 +185,12 @@ def test_recording_a_paid_target_is_refused_over_budget(tmp_path: Path) -> None:
         )
     assert result.exit_code == 1
     assert "recording 12 scenarios could cost $0.525" in result.output
-    assert "over the budget of $0.10: pass --budget 0.525" in result.output
+    assert "this run could spend up to $0.525 on a paid endpoint, over the budget of $0.10" in (
+        result.output
+    )
+    assert "$0.12  parity: over-minimum-left-right: 1 x $0.12" in result.output
+    assert "Pass --budget 0.525 (or set WAVESPEED_BUDGET)" in result.output
+    assert "or record fewer with --only" in result.output
     assert list(tmp_path.glob("*.json")) == []
 
 

@@ -125,12 +125,17 @@ def split_optional(
 
 
 def check_budget(
-    plan: Iterable[PlannedSpend], budget_micros: int, *, flag: str = "--wavespeed-budget"
+    plan: Iterable[PlannedSpend],
+    budget_micros: int,
+    *,
+    flag: str = "--wavespeed-budget",
+    narrow: str = "select fewer checks with -k",
 ) -> int:
     """Refuse a run whose worst case is over budget; return the worst case.
 
     ``flag`` is the option the refusal tells the user to raise: the pytest
-    option by default, ``--budget`` under ``wavespeed-mock verify``.
+    option by default, ``--budget`` under ``wavespeed-mock verify`` and
+    ``parity record``; ``narrow`` says how to ask for less.
     """
     items = list(plan)
     total = plan_total(items)
@@ -140,7 +145,7 @@ def check_budget(
             f"refusing to start: this run could spend up to {usd(total)} on a paid endpoint, "
             f"over the budget of {usd(budget_micros)}.\n{lines}\n"
             f"Pass {flag} {usd(total)[1:]} (or set WAVESPEED_BUDGET) to allow it, "
-            "or select fewer checks with -k."
+            f"or {narrow}."
         )
     return total
 

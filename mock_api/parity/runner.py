@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mock_api.contract.budget import BudgetExceeded
+from mock_api.contract.budget import PlannedSpend, Spender, check_budget, plan_total
 from mock_api.contract.rule import usd
 from mock_api.contract.target import Target, connect, in_process
 from mock_api.parity.sanitise import Sanitiser
@@ -82,19 +82,24 @@ def record_snapshots(
 ) -> list[Path]:
     """Record the chosen scenarios into ``directory``; a paid target within the budget."""
     scenarios = [s for s in _chosen(only) if not s.needs_receiver or target.can_receive]
-    cost = sum(s.cost_micros for s in scenarios)
+    # The contract suite's guard and cost plan: priced before anything is sent, then
+    # held to while it runs.
+    plan = [
+        PlannedSpend(f"parity: {s.name}", 1, s.cost_micros, s.description)
+        for s in scenarios
+        if s.cost_micros
+    ]
+    spender = Spender(None if target.target.free else budget_micros)
     if not target.target.free:
-        say(f"recording {len(scenarios)} scenarios could cost {usd(cost)}")
-        if cost > budget_micros:
-            raise BudgetExceeded(
-                f"the scenarios could cost {usd(cost)}, over the budget of {usd(budget_micros)}: "
-                f"pass --budget {cost / 1_000_000:g}, or fewer scenarios with --only"
-            )
+        say(f"recording {len(scenarios)} scenarios could cost {usd(plan_total(plan))}")
+        check_budget(plan, budget_micros, flag="--budget", narrow="record fewer with --only")
     real = not target.target.is_fake
     source = "the real service" if real else "the fake"
     existing = load(directory) if directory.is_dir() else {}
     written = []
     for scenario in scenarios:
+        if scenario.cost_micros:
+            spender.reserve(f"parity: {scenario.name}", scenario.cost_micros)
         accepted = existing.get(scenario.name, {}).get("accepted")
         snapshot = record(
             scenario,
