@@ -730,8 +730,14 @@ def parity() -> None:
 
 
 def _parity_target(base_url: str | None, api_key: str | None) -> Any:
-    from mock_api.contract.target import TargetUnreachable
-    from mock_api.parity.runner import open_target
+    try:
+        from mock_api.contract.target import TargetUnreachable
+        from mock_api.parity.runner import open_target
+    except ImportError as exc:  # the scenarios drive targets with the contract's machinery
+        raise click.ClickException(
+            f"parity needs the test extras ({exc.name} is missing): "
+            "pip install 'wavespeed-mock[test]'"
+        ) from None
 
     try:
         return open_target(base_url, api_key)
@@ -768,14 +774,15 @@ def parity_record(
     base_url: str, api_key: str, budget: str, directory: Path, only: tuple[str, ...]
 ) -> None:
     """Record the scenarios from a target into --snapshots (the real service: within --budget)."""
+    target = _parity_target(base_url, api_key)
     from mock_api.contract.budget import BudgetExceeded, parse_budget
     from mock_api.parity.runner import record_snapshots
 
     try:
         budget_micros = parse_budget(budget)
     except ValueError as exc:
+        target.close()
         raise click.BadParameter(str(exc), param_hint="--budget") from None
-    target = _parity_target(base_url, api_key)
     try:
         record_snapshots(target, directory, budget_micros=budget_micros, only=only, say=click.echo)
     except (BudgetExceeded, ValueError) as exc:
@@ -797,13 +804,13 @@ def parity_check(
     base_url: str | None, api_key: str | None, directory: Path, only: tuple[str, ...]
 ) -> None:
     """Run the scenarios against a target and diff it against the snapshots, path by path."""
-    from mock_api.parity.runner import check_snapshots, report
-
     if not directory.is_dir():
         raise click.ClickException(
             f"no snapshots in {directory}: record them with `wavespeed-mock parity record`"
         )
     target = _parity_target(base_url, api_key)
+    from mock_api.parity.runner import check_snapshots, report
+
     try:
         results = check_snapshots(target, directory, only=only)
     except ValueError as exc:

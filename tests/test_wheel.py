@@ -170,6 +170,30 @@ def test_the_wheel_installs_mock_api_and_the_very_contract(installed: Installed)
     assert others == "None None"
 
 
+def test_the_wheel_carries_every_subpackage_of_the_source(installed: Installed) -> None:
+    """pyproject.toml lists packages by hand: one left out installs nothing of it."""
+    names = zipfile.ZipFile(installed.wheel).namelist()
+    source = {
+        str(init.parent.relative_to(ROOT))
+        for init in (ROOT / "mock_api").rglob("__init__.py")
+        if "__pycache__" not in init.parts
+    }
+    for package in source:
+        assert f"{package}/__init__.py" in names, f"{package} is not in the wheel"
+
+
+def test_parity_check_from_the_wheel(installed: Installed) -> None:
+    check = installed.run(
+        str(installed.bin / "wavespeed-mock"),
+        "parity",
+        "check",
+        "--snapshots",
+        str(ROOT / "fixtures" / "parity"),
+    )
+    assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-3000:]
+    assert " 0 differ" in check.stdout
+
+
 def test_version_is_the_distributions(installed: Installed) -> None:
     version = installed.run(str(installed.bin / "wavespeed-mock"), "--version")
     assert version.returncode == 0, version.stderr
