@@ -350,6 +350,7 @@ def serve(
         settings = options.settings()
     except (ValueError, ArithmeticError) as exc:
         raise click.UsageError(str(exc)) from None
+    _check_record_dir(settings.record_dir, record)
     rules = _rules_file(spec, scenarios_file, log_format) if scenarios_file else None
     if workers > 1 and db == MEMORY:
         raise click.UsageError(f"--workers {workers} share a database file: not with --db {MEMORY}")
@@ -438,6 +439,17 @@ def _listen(host: str, port: int) -> socket.socket:
         ) from None
     sock.set_inheritable(True)
     return sock
+
+
+def _check_record_dir(record_dir: str | None, given: str | None) -> None:
+    """A ``--record`` folder that cannot be written is said at start-up, not at a request."""
+    if record_dir is None:
+        return
+    try:
+        Path(record_dir).mkdir(parents=True, exist_ok=True)
+        (Path(record_dir) / "exchanges.jsonl").touch()
+    except OSError as exc:
+        raise click.UsageError(f"--record {given}: {exc.strerror or exc}") from None
 
 
 def _say(log_format: str, event: str, message: str, level: str = "info", **fields: Any) -> None:

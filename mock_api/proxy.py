@@ -36,6 +36,8 @@ __all__ = ["ProxyMiddleware", "Recorder", "upstream_client"]
 LOGGER = logging.getLogger("wavespeed_mock.proxy")
 #: The largest request body forwarded (the 100 MB video limit, with room for a form).
 MAX_FORWARDED_BODY = 110 * 1024 * 1024
+#: The largest JSON body recorded as JSON; a larger one is recorded by size and digest.
+MAX_RECORDED_JSON = 64 * 1024
 #: Headers that describe one hop, not the message (RFC 9110 7.6.1), and those httpx sets.
 _HOP = frozenset(
     {
@@ -49,6 +51,9 @@ _HOP = frozenset(
         "host",
         "content-length",
         "content-encoding",
+        # The proxy's own server writes these: the upstream's would come twice.
+        "date",
+        "server",
     }
 )
 
@@ -61,11 +66,16 @@ def upstream_client(upstream: str) -> httpx.AsyncClient:
 
 
 class Recorder:
-    """Appends sanitised exchanges to ``DIR/exchanges.jsonl``, one line each."""
+    """Appends sanitised exchanges to ``DIR/exchanges.jsonl``, one line each.
+
+    JSON bodies over :data:`MAX_RECORDED_JSON` are kept by size and digest only, as
+    media are: a recording cannot be made to grow by whatever a client sends.
+    """
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / "exchanges.jsonl"
+        self.path.touch()
         self.sanitiser = Sanitiser()
 
     def write(
@@ -102,7 +112,7 @@ class Recorder:
     def _body(self, content: bytes, content_type: str | None) -> dict[str, Any]:
         if not content:
             return {}
-        if "json" in (content_type or ""):
+        if "json" in (content_type or "") and len(content) <= MAX_RECORDED_JSON:
             try:
                 return {"json": self.sanitiser.json(json.loads(content))}
             except ValueError:
@@ -217,7 +227,7 @@ class ProxyMiddleware:
 def _bad_gateway(exc: httpx.HTTPError) -> bytes:
     message = f"the upstream did not answer: {type(exc).__name__}: {exc}"
     error = {"code": 502, "message": message, "error": message, "error_code": "bad_gateway"}
-    return json.dumps({**error, "data": None}).encode()
+    return json.dumps({**error, "data": None}, separators=(",", ":")).encode()
 
 
 async def _send(send: Send, status: int, headers: list[tuple[str, str]], body: bytes) -> None:

@@ -88,7 +88,7 @@ class Settings:
         if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
             raise ValueError("public_url must be an http(s) URL")
         if self.proxy_to is not None and not self.proxy_to.startswith(("http://", "https://")):
-            raise ValueError("proxy_to must be an http(s) URL")
+            raise ValueError("--proxy-to (proxy_to) must be an http(s) URL")
         if self.record_dir is not None and self.proxy_to is None:
             raise ValueError("recording (--record) needs --proxy-to: it records what is proxied")
         if self.sync_timeout_seconds < 0:

@@ -240,3 +240,39 @@ def test_the_report_states_what_the_real_service_validated() -> None:
     lines = report(results, "the fake, in-process")
     assert lines[-2].startswith("validated against the real service: 1 of 2 scenarios (catalogue)")
     assert "recorded 2026-06-23 from the real service" in "\n".join(lines)
+
+
+def test_a_short_key_is_scrubbed_as_a_word_not_as_a_letter() -> None:
+    """A one-letter key once ate that letter out of every word of a recording."""
+    sanitiser = Sanitiser(("k",))
+    assert sanitiser.text("wavespeed-ai/infinitetalk-fast") == "wavespeed-ai/infinitetalk-fast"
+    assert sanitiser.text("upload the file to the mock") == "upload the file to the mock"
+    assert sanitiser.text("Bearer k") == "Bearer <secret>"
+    assert sanitiser.json({"api_key": "k", "note": "key k used"}) == {
+        "api_key": "<secret>",
+        "note": "key <secret> used",
+    }
+
+
+def test_two_honest_fakes_with_one_letter_keys_compare_equal(tmp_path: Path) -> None:
+    with (
+        LiveServer(create_app(Settings(random_seed=1, pace=PACE))) as first,
+        LiveServer(create_app(Settings(random_seed=2, pace=PACE))) as second,
+    ):
+        target = open_target(first.url, "k")
+        try:
+            record_snapshots(
+                target,
+                tmp_path,
+                budget_micros=0,
+                only=["error-shapes", "quotes"],
+                say=lambda line: None,
+            )
+        finally:
+            target.close()
+        target = open_target(second.url, "q")
+        try:
+            results = check_snapshots(target, tmp_path, only=["error-shapes", "quotes"])
+        finally:
+            target.close()
+    assert [r.verdict for r in results] == ["matches", "matches"], report(results, "second")

@@ -149,3 +149,65 @@ def test_an_upstream_that_does_not_answer_is_a_502(tmp_path: Path) -> None:
 def test_recording_needs_a_proxy() -> None:
     with pytest.raises(ValueError, match="needs --proxy-to"):
         Settings(record_dir="/tmp/x")
+
+
+def test_a_large_json_body_is_recorded_by_size_and_digest(
+    upstream: tuple[str, MockService], tmp_path: Path
+) -> None:
+    """A recording cannot be made to grow by what a client sends (30 MB bodies were kept)."""
+    big = json.dumps({"prompt": "a" * 200_000})
+    with _proxy(upstream[0], record=tmp_path) as (client, _):
+        client.post(
+            SUBMIT,
+            content=big,
+            headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+        )
+    [line] = (tmp_path / "exchanges.jsonl").read_text().splitlines()
+    assert len(line) < 2_000
+    assert json.loads(line)["request"]["body"]["bytes"] == len(big)
+
+
+def test_a_key_in_the_query_is_never_recorded(
+    upstream: tuple[str, MockService], tmp_path: Path
+) -> None:
+    with _proxy(upstream[0], record=tmp_path) as (client, _):
+        client.get(
+            f"/api/v3/balance?api_key={KEY}&token={KEY}&page=2",
+            headers={"Authorization": f"Bearer {KEY}"},
+        )
+    text = (tmp_path / "exchanges.jsonl").read_text()
+    assert KEY not in text
+    path = json.loads(text)["request"]["path"]
+    assert path == "<base>/api/v3/balance?api_key=<secret>&token=<secret>&page=2"
+
+
+def test_proxied_answers_carry_one_date_and_server(upstream: tuple[str, MockService]) -> None:
+    with _proxy(upstream[0]) as (client, _):
+        answer = client.get("/api/v3/balance", headers={"Authorization": f"Bearer {KEY}"})
+    assert len(answer.headers.get_list("date")) == 1
+    assert len(answer.headers.get_list("server")) == 1
+
+
+def test_a_record_folder_that_cannot_be_written_is_a_usage_error(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from mock_api.cli import main
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = CliRunner().invoke(
+        main,
+        [
+            "serve",
+            "--port",
+            "0",
+            "--db",
+            ":memory:",
+            "--proxy-to",
+            "http://127.0.0.1:9",
+            "--record",
+            str(blocker / "x"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert f"--record {blocker / 'x'}: Not a directory" in result.output

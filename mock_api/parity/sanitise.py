@@ -22,7 +22,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 __all__ = ["SECRET", "SIGNATURE", "Sanitiser", "media_summary"]
 
@@ -40,6 +40,10 @@ _BALANCE_KEYS = frozenset({"balance"})
 _DURATION_KEYS = frozenset({"inference", "executionTime"})
 #: Keys whose values are credentials, wherever they appear.
 _SECRET_KEYS = frozenset({"secret", "api_key", "authorization", "webhook-signature"})
+#: Query parameters that carry credentials, whatever their value.
+_SECRET_QUERY = frozenset(
+    {"api_key", "apikey", "key", "token", "access_token", "secret", "signature"}
+)
 #: What each kind of id is, by where it is first seen (the key holding it, or the path).
 _ID_KINDS = {"ticket_id": "ticket", "file_id": "file"}
 _PATH_KINDS = (
@@ -63,6 +67,20 @@ class Sanitiser:
         self.secrets = tuple(s for s in secrets if s)
         self._tables: dict[str, dict[str, str]] = {}
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return self._secrets
+
+    @secrets.setter
+    def secrets(self, value: tuple[str, ...]) -> None:
+        # Whole tokens only: a one-letter key must not eat that letter out of every word
+        # (and so spell itself out to whoever reads the recording).
+        self._secrets = value
+        alternatives = "|".join(re.escape(s) for s in sorted(value, key=len, reverse=True))
+        self._secret_pattern = (
+            re.compile(rf"(?<![A-Za-z0-9_-])(?:{alternatives})(?![A-Za-z0-9_-])") if value else None
+        )
+
     def placeholder(self, kind: str, raw: object) -> str:
         table = self._tables.setdefault(kind, {})
         key = str(raw)
@@ -76,12 +94,16 @@ class Sanitiser:
         path = parts.path
         kind = next((k for prefix, k in _PATH_KINDS if prefix in path), "id")
         path = _HEX_IN_PATH.sub(lambda m: self.placeholder(kind, m.group(0)), path)
-        query = f"?{parts.query}" if parts.query else ""
+        pairs = [
+            (name, SECRET if name.lower() in _SECRET_QUERY else self.text(value, name))
+            for name, value in parse_qsl(parts.query, keep_blank_values=True)
+        ]
+        query = f"?{urlencode(pairs, safe='<>:/')}" if pairs else ""
         return f"<base>{path}{query}"
 
     def text(self, value: str, key: str = "") -> str:
-        for secret in self.secrets:
-            value = value.replace(secret, SECRET)
+        if self._secret_pattern is not None:
+            value = self._secret_pattern.sub(SECRET, value)
         value = _SECRET_TEXT.sub(SECRET, value)
         if _HEX_ID.match(value):
             return self.placeholder(_ID_KINDS.get(key, "prediction"), value)
