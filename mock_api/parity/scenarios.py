@@ -42,7 +42,7 @@ from mock_api.contract.schema import UNFETCHABLE
 from mock_api.contract.webhooks import WebhookReceiver
 from mock_api.parity.sanitise import Sanitiser, media_summary
 
-__all__ = ["COSTS", "SCENARIOS", "Run", "Scenario"]
+__all__ = ["JOB_LIMIT_SECONDS", "SCENARIOS", "Run", "Scenario"]
 
 MODEL = "wavespeed-ai/infinitetalk-fast/video-to-video-multi"
 SUBMIT = f"/api/v3/{MODEL}"
@@ -314,5 +314,3 @@ SCENARIOS: tuple[Scenario, ...] = (
         needs_receiver=True,
     ),
 )
-#: What each scenario may cost on a paid target, by name.
-COSTS = {scenario.name: scenario.cost_micros for scenario in SCENARIOS}

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from mock_api.parity.diff import Difference, compare
-from mock_api.parity.sanitise import Sanitiser
 from mock_api.parity.scenarios import SCENARIOS, Run, Scenario
 
 __all__ = ["ScenarioResult", "check", "load", "record", "run_scenario", "save"]
@@ -145,7 +144,3 @@ def check(
         differences = compare(recorded, now, snapshot.get("accepted"))
         results.append(ScenarioResult(scenario.name, snapshot, differences))
     return results
-
-
-def fresh_sanitiser(secrets: tuple[str, ...]) -> Sanitiser:
-    return Sanitiser(secrets)
