@@ -64,7 +64,6 @@ __all__ = [
     "Registry",
     "RegistryError",
     "load_registry",
-    "models_in",
 ]
 
 API_PREFIX = "/api/v3/"
@@ -367,20 +366,10 @@ class _Tariff:
         )
 
 
-@functools.cache
-def _default_registry() -> Registry:
-    return load_registry(default_spec())
-
-
 #: The project's own ``openapi.yaml``'s models (a service reads its own spec's).
-REGISTRY = _default_registry()
+REGISTRY = load_registry(default_spec())
 #: The model of the fake's defaults (``MODEL_ID``): its policy is ``Settings.billing``.
 DEFAULT_MODEL = REGISTRY.default
 #: Every model the fake serves, in the order the catalogue lists them.
 MODELS: tuple[ModelSpec, ...] = REGISTRY.models
 MODELS_BY_ID: dict[str, ModelSpec] = REGISTRY.by_id
-
-
-def models_in(kind: str | None) -> list[ModelSpec]:
-    """The project spec's catalogue, or the part of it of one ``type``."""
-    return REGISTRY.of_type(kind)
