@@ -735,13 +735,18 @@ def parity() -> None:
     """Record the parity scenarios from a target, or check a target against them.
 
     Each scenario is the cheapest flow that shows one behaviour (a 5 s minimum job
-    per order, a job on unreadable media, the error shapes, an upload, a webhook,
-    the catalogue); its snapshot is one JSON file in --snapshots, sanitised (no key,
-    secret or signature; ids, times, URLs and balances as stable placeholders).
+    per order, the padding band, the cap, a refund, a 402, a 429, two accounts, a
+    webhook refused then retried, sync mode, the family's tariffs, the error shapes,
+    an upload, the catalogue); its snapshot is one JSON file in --snapshots,
+    sanitised (no key, secret or signature; ids, times, URLs and balances as stable
+    placeholders). On a paid target both record and check are priced before they
+    start and held to --budget.
     """
 
 
-def _parity_target(base_url: str | None, api_key: str | None) -> Any:
+def _parity_target(
+    base_url: str | None, api_key: str | None, second_api_key: str | None = None
+) -> Any:
     try:
         from mock_api.contract.target import TargetUnreachable
         from mock_api.parity.runner import open_target
@@ -752,7 +757,7 @@ def _parity_target(base_url: str | None, api_key: str | None) -> Any:
         ) from None
 
     try:
-        return open_target(base_url, api_key)
+        return open_target(base_url, api_key, second_api_key=second_api_key)
     except (TargetUnreachable, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -768,35 +773,59 @@ _SNAPSHOTS = click.option(
 _ONLY = click.option(
     "--only", multiple=True, help="Only this scenario (repeatable); default: all of them."
 )
+_SECOND_KEY = click.option(
+    "--second-api-key",
+    default=None,
+    envvar="WAVESPEED_SECOND_API_KEY",
+    help="A second account's key, for the two-accounts scenario (skipped without one).",
+)
+
+
+def _budget_option(default: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--budget",
+        default=default,
+        show_default=True,
+        envvar="WAVESPEED_BUDGET",
+        help="USD a paid endpoint may be charged (priced before it starts); the fake needs none.",
+    )
+
+
+def _micros(budget: str) -> int:
+    from mock_api.contract.budget import parse_budget
+
+    try:
+        return parse_budget(budget)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--budget") from None
 
 
 @parity.command("record")
 @click.option("--base-url", required=True, envvar="WAVESPEED_BASE_URL", help="The target.")
 @click.option("--api-key", required=True, envvar="WAVESPEED_API_KEY", help="Its API key.")
-@click.option(
-    "--budget",
-    default="0",
-    show_default=True,
-    envvar="WAVESPEED_BUDGET",
-    help="USD a paid endpoint may be charged; the fake needs none.",
-)
+@_SECOND_KEY
+@_budget_option("0")
 @_SNAPSHOTS
 @_ONLY
 def parity_record(
-    base_url: str, api_key: str, budget: str, directory: Path, only: tuple[str, ...]
+    base_url: str,
+    api_key: str,
+    second_api_key: str | None,
+    budget: str,
+    directory: Path,
+    only: tuple[str, ...],
 ) -> None:
     """Record the scenarios from a target into --snapshots (the real service: within --budget)."""
-    target = _parity_target(base_url, api_key)
-    from mock_api.contract.budget import BudgetExceeded, parse_budget
+    budget_micros = _micros(budget)
+    target = _parity_target(base_url, api_key, second_api_key)
+    from mock_api.contract.budget import BudgetExceeded
     from mock_api.parity.runner import record_snapshots
+    from mock_api.parity.snapshots import ScenarioBroke
 
     try:
-        budget_micros = parse_budget(budget)
-    except ValueError as exc:
-        target.close()
-        raise click.BadParameter(str(exc), param_hint="--budget") from None
-    try:
         record_snapshots(target, directory, budget_micros=budget_micros, only=only, say=click.echo)
+    except ScenarioBroke as exc:
+        raise click.ClickException(f"not recorded, the flow broke off: {exc}") from None
     except (BudgetExceeded, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -807,25 +836,37 @@ def parity_record(
 @click.option(
     "--base-url",
     default=None,
+    envvar="WAVESPEED_BASE_URL",
     help="The target (default: the fake, in this process).",
 )
 @click.option("--api-key", default=None, envvar="WAVESPEED_API_KEY", help="Its API key.")
+@_SECOND_KEY
+@_budget_option("0")
 @_SNAPSHOTS
 @_ONLY
 def parity_check(
-    base_url: str | None, api_key: str | None, directory: Path, only: tuple[str, ...]
+    base_url: str | None,
+    api_key: str | None,
+    second_api_key: str | None,
+    budget: str,
+    directory: Path,
+    only: tuple[str, ...],
 ) -> None:
     """Run the scenarios against a target and diff it against the snapshots, path by path."""
     if not directory.is_dir():
         raise click.ClickException(
             f"no snapshots in {directory}: record them with `wavespeed-mock parity record`"
         )
-    target = _parity_target(base_url, api_key)
+    budget_micros = _micros(budget)
+    target = _parity_target(base_url, api_key, second_api_key)
+    from mock_api.contract.budget import BudgetExceeded
     from mock_api.parity.runner import check_snapshots, report
 
     try:
-        results = check_snapshots(target, directory, only=only)
-    except ValueError as exc:
+        results = check_snapshots(
+            target, directory, only=only, budget_micros=budget_micros, say=click.echo
+        )
+    except (BudgetExceeded, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         target.close()

@@ -1087,6 +1087,8 @@ def _drop_last(request: Request, models: list[dict[str, Any]]) -> list[dict[str,
 
 
 def _with_ghost(request: Request, models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not models:  # a filter that matched nothing: no entry to copy a ghost from
+        return models
     ghost = {**models[0], "model_id": "wavespeed-ai/infinitetalk-ghost", "name": "ghost"}
     return [*models, ghost]
 

@@ -483,20 +483,26 @@ class Target:
         else:
             self.exchanges.append(exchange)
 
-    def client(self, *, auth: bool = True, api_key: str | None = None) -> httpx.Client:
+    def client(
+        self, *, auth: bool = True, api_key: str | None = None, check_429: bool = True
+    ) -> httpx.Client:
         """A client on the target. With ``auth`` it sends the key (``api_key``: another
         account's, the second key), but only to the target's own origin
         (:class:`OriginAuth`): URLs the target hands out on other hosts (a CDN, an object
         store, or wherever a broken server points) never receive it. Every 429 any
-        client meets is held to :func:`check_retry_after` as it arrives.
+        client meets is held to :func:`check_retry_after` as it arrives, unless
+        ``check_429`` is off (parity records a 429 as it comes, and judges it by diff).
         """
         key = api_key or self.api_key
+        hooks: list[Callable[[httpx.Response], None]] = [self._record]
+        if check_429:
+            hooks.append(check_retry_after)
         client = httpx.Client(
             base_url=self.base_url,
             auth=OriginAuth(self.base_url, key) if auth else None,
             transport=_NamingTransport(self.transport or httpx.HTTPTransport(verify=tls_context())),
             timeout=httpx.Timeout(90.0, connect=10.0),
-            event_hooks={"response": [self._record, check_retry_after]},
+            event_hooks={"response": hooks},
         )
         self._clients.append(client)
         return client

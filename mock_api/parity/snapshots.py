@@ -21,20 +21,47 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mock_api.parity.diff import Difference, compare
-from mock_api.parity.scenarios import SCENARIOS, Run, Scenario
+from mock_api.parity.run import Run
+from mock_api.parity.scenarios import Scenario
 
-__all__ = ["ScenarioResult", "check", "load", "record", "run_scenario", "save"]
+__all__ = [
+    "BROKE_OFF",
+    "ScenarioBroke",
+    "ScenarioResult",
+    "check",
+    "load",
+    "record",
+    "run_scenario",
+    "save",
+]
+
+#: The timeline's key when a flow could not go on: what stopped it.
+BROKE_OFF = "broke_off"
+
+
+class ScenarioBroke(Exception):
+    """Scenarios that could not be recorded: the target answered what their flows could
+    not go on from (each named, with what stopped it)."""
 
 
 def run_scenario(scenario: Scenario, run: Run) -> dict[str, Any]:
-    """The scenario's recorded part: its exchanges and timeline."""
-    timeline = scenario.run(run)
+    """The scenario's recorded part: its exchanges and timeline.
+
+    A flow that cannot go on (the target answered something it cannot use: a
+    missing field, a refused upload, a connection dropped) is not an error of
+    the tool but a finding: the timeline says where it broke off, and the
+    exchanges up to there are kept, so a check reports it path by path.
+    """
+    try:
+        timeline = scenario.run(run)
+    except Exception as exc:
+        said = run.sanitiser.text(f"{type(exc).__name__}: {exc}")
+        timeline = {BROKE_OFF: said[:300]}
     return {"exchanges": run.exchanges, "timeline": timeline}
 
 
@@ -117,30 +144,11 @@ class ScenarioResult:
         return verdicts
 
 
-def check(
-    snapshots: dict[str, dict[str, Any]],
-    make_run: Any,
-    scenarios: Iterable[Scenario] = SCENARIOS,
-    *,
-    can_receive: bool = True,
-) -> list[ScenarioResult]:
-    """Run each scenario with a fresh :class:`Run` and compare it to its snapshot."""
-    results = []
-    for scenario in scenarios:
-        snapshot = snapshots.get(scenario.name)
-        if scenario.needs_receiver and not can_receive:
-            results.append(
-                ScenarioResult(
-                    scenario.name, snapshot, skipped="the target cannot reach a receiver"
-                )
-            )
-            continue
-        run: Run = make_run()
-        now = run_scenario(scenario, run)
-        if snapshot is None:
-            results.append(ScenarioResult(scenario.name, None))
-            continue
-        recorded = {"exchanges": snapshot["exchanges"], "timeline": snapshot["timeline"]}
-        differences = compare(recorded, now, snapshot.get("accepted"))
-        results.append(ScenarioResult(scenario.name, snapshot, differences))
-    return results
+def check(snapshot: dict[str, Any] | None, scenario: Scenario, run: Run) -> ScenarioResult:
+    """Run ``scenario`` with ``run`` and compare what it recorded with ``snapshot``."""
+    now = run_scenario(scenario, run)
+    if snapshot is None:
+        return ScenarioResult(scenario.name, None)
+    recorded = {"exchanges": snapshot["exchanges"], "timeline": snapshot["timeline"]}
+    differences = compare(recorded, now, snapshot.get("accepted"))
+    return ScenarioResult(scenario.name, snapshot, differences)
