@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 
@@ -433,3 +435,29 @@ def test_two_honest_fakes_with_one_letter_keys_compare_equal(tmp_path: Path) -> 
         finally:
             target.close()
     assert [r.verdict for r in results] == ["matches", "matches"], report(results, "second")
+
+
+def test_a_fake_whose_clock_was_moved_on_still_verifies_its_webhooks(second_fake: str) -> None:
+    """A served fake's clock moved ten minutes on (as the rate-limit scenario moves it):
+    its deliveries are stamped by that clock, and are held to it, not to this machine's."""
+    moved = httpx.post(f"{second_fake}/_mock/clock", json={"action": "advance", "seconds": 600})
+    assert moved.status_code == 200, moved.text
+    target = open_target(second_fake, KEY, second_api_key=SECOND)
+    try:
+        assert abs(target.target.now() - (time.time() + 600)) < 5
+        [result] = check_snapshots(target, SNAPSHOTS, only=["webhook"])
+    finally:
+        target.close()
+    assert result.verdict == "matches", [d.describe() for d in result.differences]
+
+
+def test_the_fake_in_process_compares_equal_to_a_recording_by_url(recorded: Path) -> None:
+    """In-process (a clock that stands still between polls) and by URL (a running one),
+    the same flows record the same: a job of an earlier scenario made in the same instant
+    once crept into the history's window."""
+    target = open_target(None, KEY)
+    try:
+        results = check_snapshots(target, recorded)
+    finally:
+        target.close()
+    assert [(r.name, r.verdict) for r in results if r.verdict != "matches"] == []

@@ -430,12 +430,21 @@ class Target:
         return host in ("localhost", "::1") or host.startswith("127.")
 
     def now(self) -> float:
-        """Unix seconds on the target's clock: the ManualClock in-process, else this machine's.
+        """Unix seconds on the target's clock: the ManualClock in-process, a fake's by URL
+        as its control API says (it may have been moved on), else this machine's.
 
         What a webhook receiver compares ``webhook-timestamp`` with.
         """
         if self.service is not None:
             return self.service.clock.now_ms() / 1000
+        if self.has_control:
+            try:
+                answer = httpx.get(
+                    f"{self.base_url}/_mock/clock", timeout=15.0, verify=tls_context()
+                )
+                return int(answer.json()["data"]["now_ms"]) / 1000
+            except (httpx.HTTPError, ValueError, KeyError, TypeError):
+                pass  # the control API is off or answers otherwise: this machine's clock
         return time.time()
 
     @contextmanager

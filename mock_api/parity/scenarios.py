@@ -27,7 +27,8 @@ exchanges the run recorded, that is one snapshot
   fail is charged at acceptance and refunded once), ``flagged-output`` (a job
   told to be flagged keeps its NSFW flag), ``not-enough-balance`` (a $0.01
   balance: 402, no job, nothing moved), ``rate-limit`` (a quota of one video
-  a minute: the 429 and its ``Retry-After``, then accepted after it).
+  a minute: the 429 and its ``Retry-After``, then accepted after it; it moves
+  the fake's clock on a minute, then by what ``Retry-After`` said).
 * ``error-shapes``, ``upload-ticket``, ``quotes`` (both quote paths for no
   inputs and for an order alone), ``history-and-delete`` (two free jobs
   listed, filtered, one deleted): all free.
@@ -226,6 +227,10 @@ def _quotes(run: Run) -> dict[str, Any]:
 
 
 def _history(run: Run) -> dict[str, Any]:
+    # The window starts at the first job's creation: a second first, so that a job an
+    # earlier scenario made in the same millisecond (a fake's clock that stood still)
+    # is not in it.
+    run.wait(1.0)
     jobs = []
     for n in (1, 2):
         data = run.call(f"submit free job {n}", "POST", SUBMIT, json=dict(UNREADABLE)).json()
