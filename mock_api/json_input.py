@@ -94,9 +94,15 @@ def parse_request_json(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
         constants.append(name)
         return _NonFinite(name)
 
+    def number(text: str) -> float | _NonFinite:
+        # A literal past the float range (1e400) parses to infinity: as unstorable as the
+        # Infinity constant, and named as sent.
+        value = float(text)
+        return value if math.isfinite(value) else non_finite(text)
+
     try:
         # UTF-8 only (RFC 8259 section 8.1): then a surrogate can only come from an escape.
-        value = json.loads(raw.decode("utf-8-sig"), parse_constant=non_finite)
+        value = json.loads(raw.decode("utf-8-sig"), parse_constant=non_finite, parse_float=number)
     except UnicodeDecodeError as exc:
         raise ValidationFailed(field="body", reason=f"is not UTF-8 text ({exc.reason})") from None
     except (ValueError, RecursionError) as exc:
@@ -117,17 +123,22 @@ def _shown(value: Any) -> Any:
     return value
 
 
+def _kept_number(text: str) -> float | str:
+    value = float(text)
+    return value if math.isfinite(value) else text
+
+
 def parse_kept_json(raw: bytes) -> Any:
     """JSON the journal kept, as something an answer can hold; ``None`` if it is not JSON.
 
     What a refused request sent may be anything: ``NaN`` comes back as the
-    string ``"NaN"``, a lone surrogate as ``?``, and a body nested too deep is
+    string ``"NaN"`` (and ``1e400``, past the float range, as ``"1e400"``), a lone surrogate as ``?``, and a body nested too deep is
     ``None`` like any other body the journal cannot show.
     """
     if _too_deep(raw, MAX_JSON_DEPTH):
         return None
     try:
-        value = json.loads(raw.decode("utf-8-sig"), parse_constant=str)
+        value = json.loads(raw.decode("utf-8-sig"), parse_constant=str, parse_float=_kept_number)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
     return _shown(value) if _SURROGATE_ESCAPE.search(raw) else value

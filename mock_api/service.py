@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import secrets
 import threading
 from collections import deque
 from collections.abc import Mapping
@@ -94,6 +95,12 @@ class _Media:
     inline: bytes | None = None
 
 
+def _capability_id() -> str:
+    """An id that grants access on its own (an upload's URL, a webhook secret): 128 bits
+    from the system's CSPRNG, never from ``random_seed``."""
+    return secrets.token_hex(16)
+
+
 class MockService:
     def __init__(
         self,
@@ -111,7 +118,8 @@ class MockService:
         # Per process, even when several share one store.
         self.journal = Journal(max_bytes=self.settings.journal_max_bytes)
         self.accounts = Accounts(self.settings, self.clock, self.store)
-        self.uploads = Uploads(self.settings, self.clock, self.store, self._new_id)
+        # Upload ids are capability URLs (whoever has one reads the file): never seeded.
+        self.uploads = Uploads(self.settings, self.clock, self.store, _capability_id)
         self.scenarios = ScenarioBook(self.store)
         self.faults = FaultBook(self.store)
         self.webhooks = WebhookDispatcher(
@@ -148,6 +156,7 @@ class MockService:
                 self._rng.seed(self._rng_seed)
 
     def _new_id(self) -> str:
+        """A job's or a delivery's id: seeded with ``random_seed``, so runs replay."""
         with self._rng_lock:
             return f"{self._rng.getrandbits(128):032x}"
 
@@ -460,7 +469,9 @@ class MockService:
     # webhooks
 
     def webhook_secret(self, account: str) -> str:
-        return self.store.webhook_secret(account, lambda: f"{SECRET_PREFIX}{self._new_id()}")
+        # From the system's CSPRNG whatever --seed says: a seed steers outcomes, and every
+        # server started with --seed 7 once handed out the same first secret.
+        return self.store.webhook_secret(account, lambda: f"{SECRET_PREFIX}{_capability_id()}")
 
     def _webhook_payload(self, delivery: Delivery) -> bytes | None:
         """The delivery's body once its job has finished; NotFound if the job was deleted."""

@@ -173,7 +173,7 @@ async def _reads_answer(client: httpx.AsyncClient) -> None:
         assert response.status_code == 200, (route, response.text)
 
 
-@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity", "1e400", "-2.5E+999"])
 @pytest.mark.parametrize(
     ("method", "path", "body", "field"),
     [
@@ -200,6 +200,8 @@ async def test_json_nan_and_infinity_are_refused_naming_the_field(
 ) -> None:
     # Before: the clock's advance answered 500 (round(nan)), and the journal, which kept
     # the body, answered 500 to every read from then on (JSON cannot write NaN back).
+    # 1e400 is a JSON number past the float range: it parsed to infinity, passed the
+    # guard, and did the same (a scenario rule holding it made GET /_mock/scenarios 500).
     account = service.accounts.open(KEY)
     balance = service.accounts.balance(account)
     response = await _send_raw(client, method, path, _json(body, escape=constant))
@@ -299,6 +301,30 @@ async def test_numbers_past_their_documented_limit_are_refused_naming_the_field(
     assert response.json()["details"][0]["field"] == field
     after = (await client.get(path.replace("/balance", "/ledger"), params={"api_key": KEY})).json()
     assert after == before
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"page": 1e300, "page_size": 20}, "page"),  # was echoed as a 301-digit page
+        ({"page": 1_000_001, "page_size": 20}, "page"),
+        ({"page": 1, "page_size": 20, "created_after": "٢٠٢٦-01-01T00:00:00Z"}, "created_after"),
+        ({"page": 1, "page_size": 20, "created_before": "2026-０1-01T00:00:00Z"}, "created_before"),
+        ({"page": 1, "page_size": 20, "created_after": "2026-01-01T00:00:00.１Z"}, "created_after"),
+    ],
+    ids=["page-1e300", "page-past-a-million", "arabic-indic-year", "fullwidth-month", "fraction"],
+)
+async def test_a_history_query_past_its_bounds_is_refused_naming_the_field(
+    client: httpx.AsyncClient, body: dict[str, Any], field: str
+) -> None:
+    response = await client.post("/api/v3/predictions", json=body, headers=AUTH)
+    assert response.status_code == 400, response.text
+    assert response.json()["details"][0]["field"] == field
+    at_the_bound = await client.post(
+        "/api/v3/predictions", json={"page": 1_000_000, "page_size": 100}, headers=AUTH
+    )
+    assert at_the_bound.status_code == 200, at_the_bound.text
+    assert at_the_bound.json()["data"]["page"] == 1_000_000
 
 
 @pytest.mark.parametrize(
@@ -825,3 +851,26 @@ async def test_a_json_body_over_a_mebibyte_is_refused_before_it_is_read_whole(
     assert (await client.get("/_mock/scenarios")).json()["data"]["scenarios"] == []
     if chunked:
         assert sent < 2 * MB  # it stopped reading soon after the limit
+
+
+async def test_a_seed_steers_outcomes_but_never_secrets_or_capability_ids() -> None:
+    """Two servers started with the same --seed: the same job ids (runs replay), but webhook
+    secrets and upload ids (capability URLs) of their own, from the system's CSPRNG."""
+    seen: list[dict[str, str]] = []
+    for _ in range(2):
+        app = create_app(Settings(random_seed=7), clock=ManualClock())
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE, headers=AUTH) as client:
+            secret = (await client.get("/api/v3/webhook/secret")).json()["data"]["secret"]
+            ticket = (
+                await client.post(
+                    "/api/v3/media/uploads",
+                    json={"filename": "a.wav", "size": 4, "content_type": "audio/wav"},
+                )
+            ).json()["data"]
+            job = (await client.post(SUBMIT, json=job_input())).json()["data"]
+        seen.append({"secret": secret, "upload": ticket["upload"]["url"], "job": job["id"]})
+    first, second = seen
+    assert first["job"] == second["job"]  # seeded: the same run replays
+    assert first["secret"] != second["secret"]
+    assert first["upload"] != second["upload"]
