@@ -27,6 +27,7 @@ from swagger_ui_bundle import swagger_ui_path
 from mock_api.clock import Clock, OffsetClock
 from mock_api.events import JobLog
 from mock_api.faults import FaultMiddleware
+from mock_api.guard import HostGuard
 from mock_api.http import CrashMiddleware, ReadScopeMiddleware, install_error_handlers
 from mock_api.journal import JournalMiddleware
 from mock_api.routes import (
@@ -157,6 +158,9 @@ def create_app(
     app.add_middleware(JournalMiddleware, journal=service.journal, clock=service.clock)
     if service.shares_state:
         app.add_middleware(ReadScopeMiddleware)
+    # Outermost: a request to a name the server does not answer to, or framed two ways,
+    # is refused before anything reads it (mock_api.guard).
+    app.add_middleware(HostGuard, allowed_hosts=service.settings.allowed_hosts)
     install_error_handlers(app)
     app.router.routes.extend(ROUTES)
     app.include_router(predictions.submit_router(service.models.models))

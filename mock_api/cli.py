@@ -158,6 +158,16 @@ def main() -> None:
     help="Base URL to put in responses (default: the one each request used).",
 )
 @click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Also answer requests addressed to this host name (repeatable; '.example.com' "
+    "takes any name under it, '*' any name). Loopback names, IP addresses, --host and "
+    "--public-url's host are always answered; any other name is refused 403, so a web "
+    "page cannot point a name of its own at the mock (DNS rebinding).",
+)
+@click.option(
     "--allow-remote-fetch",
     is_flag=True,
     help="Fetch job inputs from other hosts (public addresses only). Off by default.",
@@ -284,6 +294,7 @@ def serve(
     outcome_seed: int,
     random_seed: int | None,
     public_url: str | None,
+    allowed_hosts: tuple[str, ...],
     allow_remote_fetch: bool,
     strict_inputs: bool,
     proxy_to: str | None,
@@ -330,6 +341,7 @@ def serve(
         outcome_seed=outcome_seed,
         random_seed=random_seed,
         public_url=public_url,
+        allowed_hosts=allowed_hosts,
         allow_remote_fetch=allow_remote_fetch,
         strict_inputs=strict_inputs,
         proxy_to=proxy_to,

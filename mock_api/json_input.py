@@ -132,8 +132,9 @@ def parse_kept_json(raw: bytes) -> Any:
     """JSON the journal kept, as something an answer can hold; ``None`` if it is not JSON.
 
     What a refused request sent may be anything: ``NaN`` comes back as the
-    string ``"NaN"`` (and ``1e400``, past the float range, as ``"1e400"``), a lone surrogate as ``?``, and a body nested too deep is
-    ``None`` like any other body the journal cannot show.
+    string ``"NaN"`` (and ``1e400``, past the float range, as ``"1e400"``), a
+    lone surrogate as ``?``, and a body nested too deep is ``None`` like any
+    other body the journal cannot show.
     """
     if _too_deep(raw, MAX_JSON_DEPTH):
         return None

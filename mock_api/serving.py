@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mock_api import billing
 from mock_api.clock import OffsetClock
@@ -78,6 +79,8 @@ class ServeOptions:
     record: str | None = None
     #: None: allowed when serving on loopback only (local receivers are the common case).
     webhook_allow_private: bool | None = None
+    #: Host names answered besides loopback names, --host and --public-url's host.
+    allowed_hosts: tuple[str, ...] = ()
     #: The SQLite file (absolute once resolved), or :data:`MEMORY`.
     db: str = MEMORY
 
@@ -108,7 +111,15 @@ class ServeOptions:
                 if self.webhook_allow_private is None
                 else self.webhook_allow_private
             ),
+            allowed_hosts=self.answered_hosts(),
         )
+
+    def answered_hosts(self) -> frozenset[str]:
+        """The ``Host`` names this server answers to (:mod:`mock_api.guard`)."""
+        names = {self.host, *self.allowed_hosts}
+        if self.public_url:
+            names.add(urlsplit(self.public_url).hostname or "")
+        return frozenset(name.strip().lower() for name in names if name.strip())
 
     def with_db(self, db: str | Path | None, data_dir: str | Path) -> ServeOptions:
         """Resolve ``--db`` / ``--data-dir`` to one absolute path, making the directory."""

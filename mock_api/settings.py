@@ -77,6 +77,10 @@ class Settings:
     proxy_to: str | None = None
     #: With ``proxy_to``: append each exchange, sanitised, to ``<record_dir>/exchanges.jsonl``.
     record_dir: str | None = None
+    #: The ``Host`` names answered (:mod:`mock_api.guard`: DNS rebinding); ``None``: any,
+    #: as in tests. ``serve`` sets the loopback names, ``--host``, ``--public-url``'s host
+    #: and ``--allowed-host``; ``localhost`` names and IP literals are always answered.
+    allowed_hosts: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.initial_balance_micros <= MAX_BALANCE_MICROS:
