@@ -10,7 +10,9 @@ error body by hand.
     │   ├── Unauthorized          401  missing, malformed or unknown API key
     │   ├── InsufficientBalance   402  the account cannot pay for the job
     │   ├── NotFound              404  no such job or file for this account
-    │   └── PayloadTooLarge       413  an upload over its type's limit
+    │   ├── PayloadTooLarge       413  an upload over its type's limit
+    │   └── Unavailable           503  busy for a moment (the state's write lock is
+    │                                  held elsewhere); retry after Retry-After
     └── TaskError               the job is accepted, then fails with a task code
         ├── InvalidInput          1401 an input is valid JSON but unusable
         └── MediaError            1402 an input could not be fetched or decoded
@@ -146,6 +148,21 @@ class PayloadTooLarge(RequestError):
 
 class RateLimited(RequestError):
     status_code = 429
+
+    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after_seconds)})
+        self.retry_after_seconds = retry_after_seconds
+
+
+class Unavailable(RequestError):
+    """The fake cannot serve this request just now, and nothing was changed: retry.
+
+    Raised when another process holds the SQLite state's write lock for longer
+    than a request waits for it. 503 is the status the error envelope documents
+    as ``service_unavailable``; the official SDKs retry 5xx answers.
+    """
+
+    status_code = 503
 
     def __init__(self, message: str, *, retry_after_seconds: int) -> None:
         super().__init__(message, headers={"Retry-After": str(retry_after_seconds)})

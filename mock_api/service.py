@@ -50,7 +50,8 @@ from mock_api.errors import (
 )
 from mock_api.faults import FaultBook
 from mock_api.fetch import fetch_remote
-from mock_api.history import HistoryPage, HistoryQuery, oldest_shown_ms, select
+from mock_api.history import HistoryPage, HistoryQuery
+from mock_api.history import page as history_page
 from mock_api.journal import Journal
 from mock_api.json_input import check_storable
 from mock_api.lifecycle import NEVER_MS, Outcome, Status, status_at
@@ -59,11 +60,11 @@ from mock_api.media import (
     probe_audio,
     probe_image,
     probe_video,
-    silence_wav,
     write_mp4,
 )
 from mock_api.models import DEFAULT_MODEL, ModelSpec, Registry, load_registry
 from mock_api.planning import Directive, choose_outcome, job_key, plan_job
+from mock_api.samples import Sample, silence
 from mock_api.scenarios import ScenarioBook
 from mock_api.settings import Settings
 from mock_api.spec import RequestInvalid, Spec, default_spec
@@ -362,7 +363,7 @@ class MockService:
     def history(self, account: str, query: HistoryQuery) -> HistoryPage:
         """One page of the account's predictions of the last 7 days (:mod:`mock_api.history`)."""
         now = self.clock.now_ms()
-        return select(self.store.jobs_created_since(account, oldest_shown_ms(now)), query, now)
+        return history_page(self.store, account, query, now)
 
     def delete_predictions(self, account: str, job_ids: list[str]) -> int:
         """Delete the account's predictions among ``job_ids``; how many there were.
@@ -561,16 +562,19 @@ class MockService:
         return write_mp4(max(job.output_ms, 1), variant=job.variant)
 
     def sample(self, name: str, query: Mapping[str, str]) -> bytes:
-        """Generated test media: ``silence.wav`` or ``video.mp4`` of any length."""
+        """Generated test media, whole: what a job reads when an input names one."""
+        return self.sample_media(name, query).read()
+
+    def sample_media(self, name: str, query: Mapping[str, str]) -> Sample:
+        """Generated test media: ``silence.wav`` or ``video.mp4`` of any length, as a
+        :class:`~mock_api.samples.Sample` (its answer streams: never held whole)."""
         if name == "silence.wav":
             params = self.spec.parse_query("getSilence", query)
-            rate = params["sample_rate"]
             # Any seconds > 0 is valid: a length under one sample gets one sample, not a 500.
-            seconds = max(params["seconds"], Decimal(1) / rate)
-            return silence_wav(seconds, sample_rate=rate)
+            return silence(params["seconds"], sample_rate=params["sample_rate"])
         if name == "video.mp4":
             params = self.spec.parse_query("getSampleVideo", query)
-            return write_mp4(max(1, int(params["seconds"] * 1000)))
+            return Sample("video/mp4", write_mp4(max(1, int(params["seconds"] * 1000))))
         raise NotFound(f"no sample named {name!r}: try silence.wav or video.mp4")
 
 

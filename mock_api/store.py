@@ -26,6 +26,7 @@ import enum
 import functools
 import hashlib
 import heapq
+import itertools
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -35,7 +36,7 @@ from typing import Any, Literal, Protocol
 
 from mock_api.billing import Quote
 from mock_api.clock import ClockState, ClockStateStore
-from mock_api.lifecycle import Plan
+from mock_api.lifecycle import Plan, Status
 from mock_api.quotas import Limits
 from mock_api.rulebook import Rule, RuleStore, with_counts
 from mock_api.webhooks import Delivery, DeliveryState, DeliveryStore
@@ -129,6 +130,64 @@ class UploadTicket:
     expires_ms: int
 
 
+@dataclass(frozen=True)
+class JobFilter:
+    """Which of an account's jobs a query reads, in the terms of their records.
+
+    Every bound is optional and inclusive, in ms of the fake's clock (a low end
+    above its high end matches nothing); ``model`` and ``outcome`` (the plan's
+    final status) must be equal when given. What a filter of the API means in
+    these terms is its caller's business (:mod:`mock_api.history`).
+    """
+
+    created_min: int | None = None
+    created_max: int | None = None
+    started_min: int | None = None
+    started_max: int | None = None
+    finished_min: int | None = None
+    finished_max: int | None = None
+    model: str | None = None
+    outcome: Status | None = None
+
+    @property
+    def by_creation_only(self) -> bool:
+        """Only the creation moment is bounded: an index on it answers alone."""
+        return (
+            self.started_min is None
+            and self.started_max is None
+            and self.finished_min is None
+            and self.finished_max is None
+            and self.model is None
+            and self.outcome is None
+        )
+
+    def matches(self, job: Job) -> bool:
+        plan = job.plan
+        return (
+            _within(plan.created_ms, self.created_min, self.created_max)
+            and _within(plan.started_ms, self.started_min, self.started_max)
+            and _within(plan.finished_ms, self.finished_min, self.finished_max)
+            and (self.model is None or job.model == self.model)
+            and (self.outcome is None or plan.outcome.status is self.outcome)
+        )
+
+    def created_between(self, low: int | None, high: int | None) -> JobFilter:
+        """This filter, also bounding the creation moment by ``low`` and ``high``."""
+        if low is not None and self.created_min is not None:
+            low = max(low, self.created_min)
+        if high is not None and self.created_max is not None:
+            high = min(high, self.created_max)
+        return replace(
+            self,
+            created_min=self.created_min if low is None else low,
+            created_max=self.created_max if high is None else high,
+        )
+
+
+def _within(value: int, low: int | None, high: int | None) -> bool:
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
 class StateStore(Protocol):
     """The store as a whole: transactions, its lifetime, and its identity.
 
@@ -183,8 +242,26 @@ class JobStore(Protocol):
         """When the account's jobs that finish after ``after_ms`` finish (the concurrency quota)."""
         ...
 
-    def jobs_created_since(self, account: str, since_ms: int) -> list[Job]:
-        """The account's jobs created at or after ``since_ms``, oldest first (the history)."""
+    def count_jobs(self, account: str, where: JobFilter) -> int:
+        """How many of the account's jobs match ``where`` (the history's total).
+
+        Bounded by creation alone, it costs about the same however many jobs the
+        account has; other bounds are checked job by job, over the jobs the
+        creation bounds leave.
+        """
+        ...
+
+    def find_jobs(
+        self, account: str, where: JobFilter, *, offset: int = 0, limit: int | None = None
+    ) -> list[Job]:
+        """The account's jobs that match ``where``, newest created first, from the
+        ``offset``-th on, at most ``limit`` of them (the history's pages).
+
+        Jobs created in the same millisecond come newest stored first, so the order
+        is total and the same on every call: pages never overlap nor skip. A page
+        is read through an index on creation: it costs about the same however many
+        jobs the account has, but for the jobs skipped to reach it.
+        """
         ...
 
     def delete_jobs(self, account: str, job_ids: list[str]) -> list[str]:
@@ -296,11 +373,50 @@ Undo = Callable[[], None]
 #: The attributes MemoryStore.reset() replaces: what a reset in a transaction puts back.
 _RECORDS = frozenset(
     {
-        "_ledger", "_balances", "_jobs", "_jobs_by_account", "_created_by_account",
+        "_ledger", "_balances", "_jobs", "_jobs_by_account", "_timelines", "_stored_as",
         "_finishing_by_account", "_files", "_tickets", "_secrets", "_limits", "_rules",
         "_deliveries",
     }
 )  # fmt: skip
+
+
+class _Timeline:
+    """One account's jobs sorted by when they were created, then by when stored.
+
+    What the history pages through and the rate quota counts: a range of
+    creation moments is a bisection, and a page of it a slice, however many
+    jobs the account has (``benchmarks/history_paging.py``).
+    """
+
+    __slots__ = ("jobs", "keys")
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[int, int]] = []  # (created_ms, the order stored), ascending
+        self.jobs: list[Job] = []  # the job of each key
+
+    def add(self, key: tuple[int, int], job: Job) -> None:
+        index = bisect.bisect_right(self.keys, key)
+        self.keys.insert(index, key)
+        self.jobs.insert(index, job)
+
+    def remove(self, key: tuple[int, int]) -> None:
+        index = bisect.bisect_left(self.keys, key)
+        if index < len(self.keys) and self.keys[index] == key:
+            del self.keys[index]
+            del self.jobs[index]
+
+    def span(self, low: int | None, high: int | None) -> tuple[int, int]:
+        """The indexes of the jobs created from ``low`` to ``high`` (inclusive): [start, stop)."""
+        start = 0 if low is None else bisect.bisect_left(self.keys, (low,))
+        stop = len(self.keys) if high is None else bisect.bisect_left(self.keys, (high + 1,))
+        return start, max(start, stop)
+
+    def newest_first(self, where: JobFilter) -> Iterator[Job]:
+        start, stop = self.span(where.created_min, where.created_max)
+        for index in range(stop - 1, start - 1, -1):
+            job = self.jobs[index]
+            if where.matches(job):
+                yield job
 
 
 class _MemoryTransaction:
@@ -348,6 +464,7 @@ class MemoryStore:
         self._undo: list[Undo] | None = None  # the open transaction's undo log
         self._depth = 0
         self._transaction = _MemoryTransaction(self)
+        self._stored = 0  # jobs stored ever: orders jobs created in the same millisecond
         self.reset()
 
     def transaction(self) -> AbstractContextManager[object]:
@@ -381,10 +498,12 @@ class MemoryStore:
             self._balances: dict[str, _RunningBalance] = {}
             self._jobs: dict[str, Job] = {}
             self._jobs_by_account: dict[str, list[Job]] = {}  # in the order stored
-            # Each account's creation and finish times, sorted: quotas ask for the last
-            # minute's and the unfinished ones on every submission, which stays a
-            # bisection however many jobs the account has (benchmarks/run.py).
-            self._created_by_account: dict[str, list[int]] = {}
+            # Each account's jobs by creation, and finish times, sorted: quotas ask for
+            # the last minute's and the unfinished ones on every submission, and the
+            # history for a page, which stays a bisection however many jobs the
+            # account has (benchmarks/run.py, benchmarks/history_paging.py).
+            self._timelines: dict[str, _Timeline] = {}
+            self._stored_as: dict[str, tuple[int, int]] = {}  # job id -> its timeline key
             self._finishing_by_account: dict[str, list[int]] = {}
             self._files: dict[str, StoredFile] = {}
             self._tickets: dict[str, UploadTicket] = {}
@@ -454,14 +573,16 @@ class MemoryStore:
             self._log(functools.partial(self._remove_job, job))
             self._jobs[job.id] = job
             self._jobs_by_account.setdefault(job.account, []).append(job)
-            bisect.insort(self._created_by_account.setdefault(job.account, []), job.plan.created_ms)
+            self._stored += 1
+            key = self._stored_as[job.id] = (job.plan.created_ms, self._stored)
+            self._timelines.setdefault(job.account, _Timeline()).add(key, job)
             finishing = self._finishing_by_account.setdefault(job.account, [])
             bisect.insort(finishing, job.plan.finished_ms)
 
     def _remove_job(self, job: Job) -> None:
         self._jobs.pop(job.id, None)
         self._jobs_by_account[job.account].remove(job)
-        self._created_by_account[job.account].remove(job.plan.created_ms)
+        self._timelines[job.account].remove(self._stored_as.pop(job.id))
         self._finishing_by_account[job.account].remove(job.plan.finished_ms)
 
     def job(self, job_id: str) -> Job | None:
@@ -474,18 +595,42 @@ class MemoryStore:
             return list(self._jobs_by_account.get(account, ()))
 
     def created_after(self, account: str, after_ms: int) -> list[int]:
-        return _after(self._created_by_account, account, after_ms, self.lock)
+        with self.lock:
+            timeline = self._timelines.get(account)
+            if timeline is None:
+                return []
+            start, stop = timeline.span(after_ms + 1, None)
+            return [key[0] for key in timeline.keys[start:stop]]
 
     def finishing_after(self, account: str, after_ms: int) -> list[int]:
         return _after(self._finishing_by_account, account, after_ms, self.lock)
 
-    def jobs_created_since(self, account: str, since_ms: int) -> list[Job]:
+    def count_jobs(self, account: str, where: JobFilter) -> int:
         with self.lock:
-            found = self._jobs_by_account.get(account, ())
-            return sorted(
-                (job for job in found if job.plan.created_ms >= since_ms),
-                key=lambda job: job.plan.created_ms,
+            timeline = self._timelines.get(account)
+            if timeline is None:
+                return 0
+            if where.by_creation_only:
+                start, stop = timeline.span(where.created_min, where.created_max)
+                return stop - start
+            return sum(1 for _ in timeline.newest_first(where))
+
+    def find_jobs(
+        self, account: str, where: JobFilter, *, offset: int = 0, limit: int | None = None
+    ) -> list[Job]:
+        with self.lock:
+            timeline = self._timelines.get(account)
+            if timeline is None:
+                return []
+            if where.by_creation_only:  # a slice, counted from the newest end
+                start, stop = timeline.span(where.created_min, where.created_max)
+                newest = stop - offset
+                oldest = start if limit is None else max(start, newest - limit)
+                return timeline.jobs[oldest:newest][::-1] if newest > oldest else []
+            found = itertools.islice(
+                timeline.newest_first(where), offset, None if limit is None else offset + limit
             )
+            return list(found)
 
     def delete_jobs(self, account: str, job_ids: list[str]) -> list[str]:
         with self.lock:
@@ -496,13 +641,29 @@ class MemoryStore:
             }
             if not doomed:
                 return []
+            self._log(self._undelete(account, doomed))
             kept = [job for job in self._jobs_by_account[account] if job.id not in doomed]
             self._jobs_by_account[account] = kept
             for job_id in doomed:
                 job = self._jobs.pop(job_id)
-                _remove_sorted(self._created_by_account[account], job.plan.created_ms)
+                self._timelines[account].remove(self._stored_as.pop(job_id))
                 _remove_sorted(self._finishing_by_account[account], job.plan.finished_ms)
             return [job_id for job_id in dict.fromkeys(job_ids) if job_id in doomed]
+
+    def _undelete(self, account: str, doomed: set[str]) -> Undo:
+        """How to put back the account's jobs ``doomed`` as they are now."""
+        stored = self._jobs_by_account[account]
+        removed = [(self._jobs[job_id], self._stored_as[job_id]) for job_id in doomed]
+
+        def undo() -> None:
+            self._jobs_by_account[account] = stored
+            for job, key in removed:
+                self._jobs[job.id] = job
+                self._stored_as[job.id] = key
+                self._timelines[account].add(key, job)
+                bisect.insort(self._finishing_by_account[account], job.plan.finished_ms)
+
+        return undo
 
     # files and tickets
 
@@ -608,7 +769,8 @@ class MemoryStore:
                 and (account is None or d.account == account)
             ]
 
-    def claim_due_deliveries(self, now_ms: int) -> list[Delivery]:
+    def claim_due_deliveries(self, now_ms: int, *, lease_seconds: float) -> list[Delivery]:
+        # A claim here never lapses: this memory ends with the process that claimed.
         with self.lock:
             due = [
                 d

@@ -8,6 +8,17 @@ both), over the standard library's ``sqlite3``:
   committed transaction survives the process being killed (only a power cut may
   lose the last ones). ``busy_timeout`` makes a writer wait for another's
   transaction rather than fail.
+* **A held write lock never freezes a server.** The store's calls are
+  synchronous, and a server makes them on its event loop, where a writer
+  waiting out the busy timeout would stop every other request of its process.
+  So a writer on an event loop waits at most :data:`LOOP_WAIT_MS` for the lock
+  (enough for another worker's largest transaction, a 100 MB upload) and then
+  raises :class:`~mock_api.errors.Unavailable` (503, ``Retry-After``), having
+  changed nothing; after such a wait it tries the lock without waiting until
+  one of its writes gets it, so a lock held for long costs the loop one wait,
+  not one per request. Reads never wait for the lock (WAL). Threads without an
+  event loop (the CLI, tests, a server's worker threads) wait the whole busy
+  timeout, then raise the same error.
 * **One connection per thread**, in autocommit mode: a read is its own
   snapshot; :meth:`SqliteStore.transaction` is ``BEGIN IMMEDIATE`` ... ``COMMIT``,
   which takes the database's write lock first, so "check the balance, then
@@ -18,9 +29,10 @@ both), over the standard library's ``sqlite3``:
   exactly); uploaded files are BLOBs, so a file and its metadata commit together.
 * **Scenario and fault rules** are stored as their JSON definition plus their
   counters, and rebuilt with the same parsers the control API uses.
-* **Webhook deliveries** are claimed with a lease on wall-clock time: a process
-  that dies mid-attempt (``kill -9``) leaves a claim that expires after
-  :data:`CLAIM_SECONDS`, and the attempt is made again.
+* **Webhook deliveries** are claimed with a lease on wall-clock time, as long
+  as the dispatcher asks (:data:`~mock_api.webhooks.CLAIM_SECONDS`, longer than
+  an attempt can take): a process that dies mid-attempt (``kill -9``) leaves a
+  claim that expires, and the attempt is made again.
 * **The clock** (an :class:`~mock_api.clock.OffsetClock`'s offset and freeze) is
   one row, read on every ``now_ms()``: an advance through any process is seen by
   all at once.
@@ -41,6 +53,7 @@ refused rather than guessed at.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import sqlite3
@@ -52,6 +65,7 @@ from typing import Any, TypeVar, cast
 
 from mock_api.billing import Quote
 from mock_api.clock import ClockState
+from mock_api.errors import Unavailable
 from mock_api.lifecycle import Outcome, Plan, Status
 from mock_api.quotas import Limits
 from mock_api.rulebook import Rule, decode_rule, rule_definition, with_counts
@@ -59,17 +73,21 @@ from mock_api.store import (
     READ_SCOPE,
     EntryKind,
     Job,
+    JobFilter,
     LedgerEntry,
     StoredFile,
     UploadTicket,
     copy_delivery,
 )
-from mock_api.webhooks import Attempt, Delivery, DeliveryState
+from mock_api.webhooks import CLAIM_SECONDS, Attempt, Delivery, DeliveryState
 
 SCHEMA_VERSION = 1
-#: How long a claimed webhook attempt stays claimed if its process dies (wall seconds).
-CLAIM_SECONDS = 60.0
+#: How long a writer off any event loop waits for another's write lock.
 BUSY_TIMEOUT_MS = 10_000
+#: How long a writer on an event loop waits for it: the whole server waits with it.
+LOOP_WAIT_MS = 1_000
+#: What a writer that gave up asks its client to wait before trying again.
+RETRY_AFTER_SECONDS = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -159,11 +177,35 @@ CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_attempt_ms)
 INSERT OR IGNORE INTO meta (key, value) VALUES ('instances', 0);
 INSERT OR IGNORE INTO clock (id, offset_ms, frozen_at_ms) VALUES (1, 0, NULL);
 """
+#: Jobs per account and hour of creation, kept by triggers: the history's total is a
+#: sum of hours plus the jobs of the two hours its window cuts, not a count of every
+#: job in the window (``benchmarks/history_paging.py``). An hour is the floor of
+#: ms / HOUR_MS, negative moments included.
+HOUR_MS = 3_600_000
+_HOUR = f"(({{ms}} - (({{ms}} % {HOUR_MS}) + {HOUR_MS}) % {HOUR_MS}) / {HOUR_MS})"
+_JOB_HOURS = [
+    """CREATE TABLE IF NOT EXISTS job_hours (
+        account TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        jobs INTEGER NOT NULL,
+        PRIMARY KEY (account, hour)
+    ) WITHOUT ROWID""",
+    f"""CREATE TRIGGER IF NOT EXISTS job_hours_add AFTER INSERT ON jobs BEGIN
+        INSERT INTO job_hours (account, hour, jobs)
+        VALUES (NEW.account, {_HOUR.format(ms="NEW.created_ms")}, 1)
+        ON CONFLICT (account, hour) DO UPDATE SET jobs = jobs + 1;
+    END""",  # noqa: S608 - fixed text
+    f"""CREATE TRIGGER IF NOT EXISTS job_hours_remove AFTER DELETE ON jobs BEGIN
+        UPDATE job_hours SET jobs = jobs - 1
+        WHERE account = OLD.account AND hour = {_HOUR.format(ms="OLD.created_ms")};
+    END""",  # noqa: S608 - fixed text
+]
 #: What reset() empties: everything but the clock and the instance count.
 _RECORD_TABLES = (
     "ledger",
     "balances",
     "secrets",
+    "job_hours",
     "jobs",
     "files",
     "tickets",
@@ -199,6 +241,9 @@ class SqliteStore:
         self._generation = 0  # bumped by close(): threads then reconnect
         self._commits = 0  # bumped by each of this process's commits: read caches start again
         self._decoded: dict[tuple[str, str], Rule] = {}  # (kind, definition) -> rule
+        # A writer on an event loop waited in vain for the lock: until a write gets it,
+        # writers on a loop try it without waiting.
+        self._held_elsewhere = False
         self._create_schema()
 
     # connections and transactions
@@ -228,6 +273,7 @@ class SqliteStore:
             local.data_version = None
             local.commits = -1
             local.scope = None  # the read scope this thread last checked in
+            local.busy_ms = self._busy_timeout_ms  # the connection's busy_timeout now
         return conn
 
     def _create_schema(self) -> None:
@@ -245,6 +291,17 @@ class SqliteStore:
             for statement in _SCHEMA.split(";"):  # not executescript(): it would COMMIT
                 if statement.strip():
                     conn.execute(statement)
+            counted = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'job_hours'"
+            ).fetchone()
+            for statement in _JOB_HOURS:
+                conn.execute(statement)
+            if not counted:  # a file from before the counts: count its jobs once
+                hour = _HOUR.format(ms="created_ms")
+                conn.execute(
+                    f"INSERT INTO job_hours (account, hour, jobs) SELECT account, {hour}, "  # noqa: S608
+                    "COUNT(*) FROM jobs GROUP BY 1, 2"
+                )
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextlib.contextmanager
@@ -259,7 +316,7 @@ class SqliteStore:
             finally:
                 local.depth -= 1
             return
-        conn.execute("BEGIN IMMEDIATE")
+        self._begin(conn)
         local.depth = 1
         try:
             yield
@@ -272,6 +329,31 @@ class SqliteStore:
         finally:
             local.depth = 0
             self._commits += 1  # committed or not, every thread's cache starts again
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        """``BEGIN IMMEDIATE``, waiting for the write lock as long as this thread may."""
+        local = self._local
+        on_loop = _on_event_loop()
+        if not on_loop:
+            wait_ms = self._busy_timeout_ms
+        else:
+            wait_ms = 0 if self._held_elsewhere else min(LOOP_WAIT_MS, self._busy_timeout_ms)
+        if wait_ms != local.busy_ms:
+            conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+            local.busy_ms = wait_ms
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            if on_loop:
+                self._held_elsewhere = True
+            raise Unavailable(
+                f"the state database is locked by another process (waited {wait_ms} ms); "
+                f"nothing was changed: retry in {RETRY_AFTER_SECONDS} s",
+                retry_after_seconds=RETRY_AFTER_SECONDS,
+            ) from None
+        self._held_elsewhere = False
 
     def _cached(self, key: tuple[Any, ...], load: Callable[[], T]) -> T:
         """``load()``, or what it gave before if nothing was committed since.
@@ -325,7 +407,10 @@ class SqliteStore:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
         with contextlib.closing(self._connect()) as conn:
-            # Another process may still be reading: then the checkpoint is partial, never wrong.
+            # Another process may still be reading, or writing: then the checkpoint is
+            # partial, never wrong, and a writer holding its lock for long does not keep
+            # a stopping server waiting past its own bound (at most LOOP_WAIT_MS).
+            conn.execute(f"PRAGMA busy_timeout = {min(LOOP_WAIT_MS, self._busy_timeout_ms)}")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def reset(self) -> None:
@@ -476,12 +561,75 @@ class SqliteStore:
         query = "SELECT finished_ms FROM jobs WHERE account = ? AND finished_ms > ? ORDER BY 1"
         return [row[0] for row in self._read(query, account, after_ms)]
 
-    def jobs_created_since(self, account: str, since_ms: int) -> list[Job]:
-        rows = self._read(
-            f"SELECT {self._JOB_COLUMNS} FROM jobs WHERE account = ? AND created_ms >= ? "  # noqa: S608
-            "ORDER BY created_ms, seq",
+    @staticmethod
+    def _job_filter(account: str, where: JobFilter) -> tuple[str, list[Any]]:
+        """``where`` as SQL conditions on the account's jobs, and their parameters."""
+        conditions: list[str] = ["account = ?"]
+        params: list[Any] = [account]
+        for column, low, high in (
+            ("created_ms", where.created_min, where.created_max),
+            ("started_ms", where.started_min, where.started_max),
+            ("finished_ms", where.finished_min, where.finished_max),
+        ):
+            if low is not None:
+                conditions.append(f"{column} >= ?")
+                params.append(low)
+            if high is not None:
+                conditions.append(f"{column} <= ?")
+                params.append(high)
+        if where.model is not None:
+            conditions.append("model = ?")
+            params.append(where.model)
+        if where.outcome is not None:
+            conditions.append("outcome_status = ?")
+            params.append(where.outcome.value)
+        return " AND ".join(conditions), params
+
+    def count_jobs(self, account: str, where: JobFilter) -> int:
+        if not where.by_creation_only:
+            return self._count(account, where)
+        low, high = where.created_min, where.created_max
+        # The whole hours between the bounds are summed; the rest, under an hour at
+        # each end, counted.
+        first = None if low is None else -(-low // HOUR_MS)
+        last = None if high is None else (high + 1) // HOUR_MS - 1
+        if first is not None and last is not None and first > last:
+            return self._count(account, where)  # within two hours: counted whole
+        [row] = self._read(
+            "SELECT COALESCE(SUM(jobs), 0) FROM job_hours WHERE account = ?1"
+            " AND (?2 IS NULL OR hour >= ?2) AND (?3 IS NULL OR hour <= ?3)",
             account,
-            since_ms,
+            first,
+            last,
+        )
+        total = int(row[0])
+        if low is not None and first is not None:
+            total += self._count(
+                account, JobFilter(created_min=low, created_max=first * HOUR_MS - 1)
+            )
+        if high is not None and last is not None:
+            total += self._count(
+                account, JobFilter(created_min=(last + 1) * HOUR_MS, created_max=high)
+            )
+        return total
+
+    def _count(self, account: str, where: JobFilter) -> int:
+        conditions, params = self._job_filter(account, where)
+        [row] = self._read(f"SELECT COUNT(*) FROM jobs WHERE {conditions}", *params)  # noqa: S608
+        return int(row[0])
+
+    def find_jobs(
+        self, account: str, where: JobFilter, *, offset: int = 0, limit: int | None = None
+    ) -> list[Job]:
+        conditions, params = self._job_filter(account, where)
+        # Walks the index on (account, created_ms) newest first and stops after the
+        # page: no sort, whichever other index a filter could have used instead.
+        rows = self._read(
+            f"SELECT {self._JOB_COLUMNS} FROM jobs INDEXED BY jobs_by_created "  # noqa: S608
+            f"WHERE {conditions} ORDER BY created_ms DESC, seq DESC LIMIT ? OFFSET ?",
+            *params,
+            -1 if limit is None else limit,
+            offset,
         )
         return [self._job(r) for r in rows]
 
@@ -682,7 +830,7 @@ class SqliteStore:
         "AND (claimed_until IS NULL OR claimed_until <= ?)"
     )
 
-    def claim_due_deliveries(self, now_ms: int) -> list[Delivery]:
+    def claim_due_deliveries(self, now_ms: int, *, lease_seconds: float) -> list[Delivery]:
         wall = time.time()
         if not self._read(f"SELECT 1 FROM deliveries WHERE {self._DUE} LIMIT 1", now_ms, wall):  # noqa: S608
             return []  # the dispatcher asks 20 times a second: answer without the write lock
@@ -695,7 +843,7 @@ class SqliteStore:
             claims = [self._delivery(r, wall) for r in rows]
             self._conn().executemany(
                 "UPDATE deliveries SET claimed_until = ? WHERE id = ?",
-                [(wall + CLAIM_SECONDS, d.id) for d in claims],
+                [(wall + lease_seconds, d.id) for d in claims],
             )
         return [copy_delivery(d, in_flight=True) for d in claims]
 
@@ -733,6 +881,15 @@ class SqliteStore:
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
+
+
+def _on_event_loop() -> bool:
+    """Is this thread running an event loop (a server's, or a test's)?"""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _attempts_json(attempts: list[Attempt]) -> str:

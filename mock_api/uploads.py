@@ -6,27 +6,32 @@ exactly the size it was issued for) keep files here, and jobs read their
 media from here when a media URL is one of the fake's own. A file's kind and
 type come from its bytes, never its name, and each kind has its size limit
 (``Settings.upload_limits``). It keeps them in the store protocol of its
-concern (:class:`~mock_api.store.FileStore`), nothing more.
+concern (:class:`~mock_api.store.FileStore`), in the store's transactions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from mock_api.clock import Clock
 from mock_api.errors import NotFound, PayloadTooLarge, ValidationFailed
 from mock_api.media import sniff_content_type, sniff_kind
 from mock_api.settings import Settings
-from mock_api.store import FileStore, MediaKind, StoredFile, UploadTicket
+from mock_api.store import FileStore, MediaKind, StateStore, StoredFile, UploadTicket
 
-__all__ = ["Uploads"]
+__all__ = ["Uploads", "UploadsStore"]
+
+
+class UploadsStore(StateStore, FileStore, Protocol):
+    """What :class:`Uploads` needs of the store: its files and tickets, in transactions."""
 
 
 class Uploads:
     """Keeps uploads, issues and redeems tickets, and says each kind's size limit."""
 
     def __init__(
-        self, settings: Settings, clock: Clock, files: FileStore, new_id: Callable[[], str]
+        self, settings: Settings, clock: Clock, files: UploadsStore, new_id: Callable[[], str]
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -84,12 +89,15 @@ class Uploads:
         return ticket
 
     def fulfil_ticket(self, ticket_id: str, data: bytes) -> StoredFile:
-        """Keep the PUT body of an open ticket; a body of another size leaves it open."""
-        self.ticket(ticket_id)
-        ticket = self._files.take_ticket(ticket_id)
-        if ticket is None:  # taken by a concurrent PUT since the check
-            raise NotFound(f"upload ticket {ticket_id} not found, used or expired")
-        try:
+        """Keep the PUT body of an open ticket; a body of another size leaves it open.
+
+        Taking the ticket and keeping the file are one transaction: when keeping
+        the file fails (a full disk, a crash), the ticket is still open and the
+        client's retry works, rather than a 404 and a ``download_url`` that never
+        serves anything.
+        """
+        with self._files.transaction():
+            ticket = self.ticket(ticket_id)
             if len(data) != ticket.size:
                 raise ValidationFailed(
                     field="body",
@@ -97,19 +105,17 @@ class Uploads:
                 )
             kind: MediaKind = sniff_kind(data) or "other"
             self._check_size(kind, len(data))
-        except Exception:
-            self._files.return_ticket(ticket)
-            raise
-        stored = StoredFile(
-            id=ticket.file_id,
-            account=ticket.account,
-            filename=ticket.filename,
-            content_type=sniff_content_type(data) or ticket.content_type,
-            kind=kind,
-            data=data,
-            created_ms=self._clock.now_ms(),
-        )
-        self._files.add_file(stored)
+            self._files.take_ticket(ticket_id)  # open: this transaction just read it
+            stored = StoredFile(
+                id=ticket.file_id,
+                account=ticket.account,
+                filename=ticket.filename,
+                content_type=sniff_content_type(data) or ticket.content_type,
+                kind=kind,
+                data=data,
+                created_ms=self._clock.now_ms(),
+            )
+            self._files.add_file(stored)
         return stored
 
     def _check_size(self, kind: MediaKind, size: int) -> None:

@@ -15,12 +15,20 @@ it; the tests check our signatures with an independent implementation.
 
 Delivery is due when the fake's clock reaches the job's finish. A delivery
 that gets a non-2xx answer or no answer is retried with backoff, a bounded
-number of times; every attempt is logged. Deliveries run in the background
-with a timeout each, so a slow or dead receiver never holds up the API.
+number of times; every attempt is logged. Deliveries run in the background,
+so a slow or dead receiver never holds up the API.
+
+A receiver cannot hurt the fake either: an attempt has :data:`ATTEMPT_SECONDS`
+in all, connecting, sending and waiting for the answer's head together (a
+receiver trickling a byte a second gets no more), and only the status line and
+headers of the answer are read. Its body is never read, so never decompressed
+(a gzip bomb costs nothing; ``accept-encoding: identity`` asks for none anyway).
 
 Deliveries live in a store (:class:`DeliveryStore`): a due attempt is claimed
 there atomically, so when several processes serve one database exactly one of
-them sends it, and a restart carries on with each delivery's attempts.
+them sends it, and a restart carries on with each delivery's attempts. A claim
+lasts :data:`CLAIM_SECONDS`, far longer than an attempt can, so it lapses only
+when its process died mid-attempt, never while the attempt still runs.
 
 Whoever submits a job chooses where its webhook goes, so a webhook never goes
 to a control API (:func:`control_path_refusal`: any URL whose path is under
@@ -49,7 +57,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from mock_api.clock import Clock
-from mock_api.errors import MediaError, NotFound
+from mock_api.errors import MediaError, NotFound, Unavailable
 from mock_api.fetch import Resolver, vet_target
 from mock_api.tls import tls_context
 
@@ -58,7 +66,11 @@ SIGNATURE_VERSION = "v3"
 #: Delay before each attempt after a failed one, in ms of the fake's clock.
 BACKOFF_MS = (1_000, 2_000, 4_000, 8_000)
 MAX_ATTEMPTS = len(BACKOFF_MS) + 1
-TIMEOUT_SECONDS = 5.0
+#: The longest one attempt takes, from connecting to the answer's headers (wall seconds).
+ATTEMPT_SECONDS = 5.0
+#: How long a claimed attempt stays claimed (wall seconds): the claim of a process that
+#: died mid-attempt lapses after this and the attempt is made again.
+CLAIM_SECONDS = 60.0
 #: Receivers should refuse timestamps older than this (seconds).
 TOLERANCE_SECONDS = 300
 
@@ -173,8 +185,12 @@ class DeliveryStore(Protocol):
     def deliveries(
         self, *, job_id: str | None = None, account: str | None = None
     ) -> list[Delivery]: ...
-    def claim_due_deliveries(self, now_ms: int) -> list[Delivery]:
-        """Mark the pending deliveries due at ``now_ms`` in flight, atomically; return them."""
+    def claim_due_deliveries(self, now_ms: int, *, lease_seconds: float) -> list[Delivery]:
+        """Mark the pending deliveries due at ``now_ms`` in flight, atomically; return them.
+
+        A store other processes share lets a claim lapse after ``lease_seconds`` of
+        wall time (its process may have died), and the delivery is due again.
+        """
         ...
 
     def release_delivery(self, delivery: Delivery) -> None:
@@ -197,7 +213,11 @@ class WebhookDispatcher:
         store: DeliveryStore,
         allow_private: bool = True,
         resolver: Resolver | None = None,
+        attempt_seconds: float = ATTEMPT_SECONDS,
+        claim_seconds: float = CLAIM_SECONDS,
     ) -> None:
+        if not 0 < 2 * attempt_seconds <= claim_seconds:
+            raise ValueError("a claim must last at least twice as long as an attempt may")
         self.clock = clock
         # JSON body for a delivery; None while its job is unfinished; NotFound once the
         # job is gone (deleted), which ends the delivery as failed.
@@ -207,12 +227,18 @@ class WebhookDispatcher:
         self._store = store
         self.allow_private = allow_private  # False: public addresses only (the SSRF guard)
         self._resolver = resolver
+        self.attempt_seconds = attempt_seconds
+        self.claim_seconds = claim_seconds
+        # Attempts made whose outcome the store could not take yet (its write lock was
+        # held elsewhere): saved at the next pump, while their claim still holds.
+        self._unsaved: dict[str, Delivery] = {}
 
     def register(self, delivery: Delivery) -> None:
         self._store.add_delivery(delivery)
 
     def clear(self) -> None:
         self._store.clear_deliveries()
+        self._unsaved.clear()
 
     def deliveries(
         self, *, job_id: str | None = None, account: str | None = None
@@ -232,7 +258,23 @@ class WebhookDispatcher:
                 self._store.release_delivery(delivery)
 
     def _due(self) -> list[Delivery]:
-        return self._store.claim_due_deliveries(self.clock.now_ms())
+        for delivery in list(self._unsaved.values()):
+            self._release(delivery)
+        try:
+            return self._store.claim_due_deliveries(
+                self.clock.now_ms(), lease_seconds=self.claim_seconds
+            )
+        except Unavailable:  # the store is locked elsewhere: the next pump claims them
+            return []
+
+    def _release(self, delivery: Delivery) -> None:
+        delivery.in_flight = False
+        try:
+            self._store.release_delivery(delivery)
+        except Unavailable:
+            self._unsaved[delivery.id] = delivery
+        else:
+            self._unsaved.pop(delivery.id, None)
 
     async def pump(self) -> int:
         """Attempt every due delivery once, concurrently; returns how many were attempted."""
@@ -240,14 +282,15 @@ class WebhookDispatcher:
         if due:
             try:
                 async with httpx.AsyncClient(
-                    transport=self._transport, timeout=TIMEOUT_SECONDS, verify=tls_context()
+                    transport=self._transport,
+                    timeout=self.attempt_seconds,
+                    verify=tls_context(),
                 ) as client:
                     await asyncio.gather(*(self._attempt(client, d) for d in due))
             finally:
                 for delivery in due:
                     if delivery.in_flight:  # cancelled before its attempt began
-                        delivery.in_flight = False
-                        self._store.release_delivery(delivery)
+                        self._release(delivery)
         return len(due)
 
     async def _attempt(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
@@ -265,14 +308,14 @@ class WebhookDispatcher:
         finally:
             # Also when cancelled at shutdown: the claim ends, and the attempt
             # (not recorded) is made again by whichever process runs next.
-            delivery.in_flight = False
-            self._store.release_delivery(delivery)
+            self._release(delivery)
 
     async def _send(self, client: httpx.AsyncClient, delivery: Delivery, body: bytes) -> None:
         now = self.clock.now_ms()
         timestamp = now // 1000
         headers = {
             "content-type": "application/json",
+            "accept-encoding": "identity",  # the answer's body is never read anyway
             "user-agent": "wavespeed-mock-webhooks",
             "webhook-id": delivery.id,
             "webhook-timestamp": str(timestamp),
@@ -287,23 +330,14 @@ class WebhookDispatcher:
             if refusal is not None:
                 final = True  # no retry can make it right
                 raise MediaError(f"{delivery.url} {refusal}; refused")
-            if self.allow_private:
-                response = await client.post(delivery.url, content=body, headers=headers)
-            else:
-                target = await vet_target(
-                    delivery.url, allow_private=False, resolver=self._resolver
-                )
-                response = await client.post(
-                    target.url,
-                    content=body,
-                    headers={**headers, **target.headers},
-                    extensions=target.extensions,
-                )
-            status = response.status_code
+            async with asyncio.timeout(self.attempt_seconds):
+                status = await self._post(client, delivery.url, body, headers)
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
         except MediaError as exc:
             error = exc.message  # says what was refused, and why
+        except TimeoutError:
+            error = f"no answer within {self.attempt_seconds:g} s"
         except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         delivery.attempts.append(
@@ -315,6 +349,25 @@ class WebhookDispatcher:
             delivery.state = DeliveryState.FAILED
         else:
             delivery.next_attempt_ms = now + BACKOFF_MS[len(delivery.attempts) - 1]
+
+    async def _post(
+        self, client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]
+    ) -> int:
+        """POST ``body`` to ``url``; the answer's status. Its body is left unread."""
+        if self.allow_private:
+            request = client.build_request("POST", url, content=body, headers=headers)
+        else:
+            target = await vet_target(url, allow_private=False, resolver=self._resolver)
+            request = client.build_request(
+                "POST",
+                target.url,
+                content=body,
+                headers={**headers, **target.headers},
+                extensions=target.extensions,
+            )
+        response = await client.send(request, stream=True)
+        await response.aclose()  # closes the connection: nothing of the body is read
+        return response.status_code
 
     async def run(self, interval: float = 0.05) -> None:
         """Pump forever in the background (the app's lifespan starts this)."""

@@ -22,6 +22,7 @@ from mock_api.faults import FaultBook, FaultKind, FaultRule
 from mock_api.scenarios import ScenarioBook, ScenarioRule, Then
 from mock_api.store import (
     EntryKind,
+    JobFilter,
     LedgerEntry,
     read_scope,
 )
@@ -171,7 +172,7 @@ def test_claims_from_two_stores_never_overlap(tmp_path: Path) -> None:
 
     def claim(store: SqliteStore) -> None:
         for _ in range(20):
-            claimed.extend(d.id for d in store.claim_due_deliveries(T0))
+            claimed.extend(d.id for d in store.claim_due_deliveries(T0, lease_seconds=60))
 
     threads = [threading.Thread(target=claim, args=(s,)) for s in stores]
     for thread in threads:
@@ -183,14 +184,12 @@ def test_claims_from_two_stores_never_overlap(tmp_path: Path) -> None:
         store.close()
 
 
-def test_a_claim_whose_process_died_expires(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_claim_whose_process_died_expires(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "x.db")
     store.add_delivery(make_delivery())
-    monkeypatch.setattr("mock_api.store_sqlite.CLAIM_SECONDS", -1.0)  # expired at once
-    assert len(store.claim_due_deliveries(T0)) == 1
-    assert len(store.claim_due_deliveries(T0)) == 1  # never released: claimable again
+    assert len(store.claim_due_deliveries(T0, lease_seconds=-1.0)) == 1  # expired at once
+    assert len(store.claim_due_deliveries(T0, lease_seconds=60)) == 1  # never released
+    assert store.claim_due_deliveries(T0, lease_seconds=60) == []  # claimed for 60 s now
     store.close()
 
 
@@ -262,3 +261,29 @@ def test_a_file_of_another_schema_version_is_refused(tmp_path: Path) -> None:
 def test_memory_is_for_memory_store(path: str) -> None:
     with pytest.raises(ValueError, match="MemoryStore"):
         SqliteStore(path)
+
+
+def test_a_file_from_before_the_hourly_counts_is_counted_when_opened(tmp_path: Path) -> None:
+    """The history's totals read per-hour counts; a file written without them gets them."""
+    store = SqliteStore(tmp_path / "x.db")
+    hour = 3_600_000
+    for n in range(30):
+        store.add_job(
+            make_job(f"{n:032x}", created_ms=T0 + n * hour // 4, finished_ms=T0 + n * hour)
+        )
+    store.close()
+    with contextlib.closing(sqlite3.connect(tmp_path / "x.db")) as raw, raw:
+        for statement in (
+            "DROP TRIGGER job_hours_add",
+            "DROP TRIGGER job_hours_remove",
+            "DROP TABLE job_hours",
+        ):
+            raw.execute(statement)
+    reopened = SqliteStore(tmp_path / "x.db")
+    reopened.add_job(make_job("f" * 32, created_ms=T0 + 3 * hour, finished_ms=T0 + 3 * hour))
+    reopened.delete_jobs("acct_1", [f"{0:032x}"])
+    for low, high in [(None, None), (T0 + hour // 2, None), (T0, T0 + 5 * hour + 1)]:
+        where = JobFilter(created_min=low, created_max=high)
+        assert reopened.count_jobs("acct_1", where) == len(reopened.find_jobs("acct_1", where))
+    assert reopened.count_jobs("acct_1", JobFilter()) == 30
+    reopened.close()

@@ -12,6 +12,9 @@ not the media it expects. The fake must do both without native binaries
   WebM, which tinytag does not read. An MP3 without a Xing/Info/VBRI header
   has no frame count to read, and tinytag extrapolates it from its first
   30 s, so :mod:`mock_api.media._mpeg` counts its frames instead;
+* a header's duration counts only if the bytes can carry it
+  (:mod:`mock_api.media.plausible`): a 42-byte FLAC claiming ten hours is
+  unreadable media, as it is for the real service, not ten hours to bill;
 * every failure is a :class:`~mock_api.errors.MediaError` with a reason a
   user can act on. The service adds which input it was.
 
@@ -29,7 +32,7 @@ from typing import Literal
 from tinytag import TinyTag
 
 from mock_api.errors import MediaError
-from mock_api.media import _ebml, _isobmff, _mpeg
+from mock_api.media import _ebml, _isobmff, _mpeg, plausible
 from mock_api.media.sniff import Sniffed, describe, identify, sniff_content_type, sniff_kind
 
 __all__ = [
@@ -118,34 +121,8 @@ def _tinytag_duration(data: bytes, label: str) -> float | None:
     return duration
 
 
-def _check_wav_data(data: bytes) -> None:
-    """A WAV's ``data`` chunk must hold what its header says it holds.
-
-    tinytag takes the header's word for the length: a 44-byte file claiming
-    ten hours of samples would be billed at the cap. The real service decodes
-    the samples, which are not there, so the job fails instead.
-    """
-    offset = 12  # after "RIFF", the size and "WAVE"
-    while offset + 8 <= len(data):
-        chunk, size = (
-            data[offset : offset + 4],
-            int.from_bytes(data[offset + 4 : offset + 8], "little"),
-        )
-        body = offset + 8
-        if chunk == b"data":
-            held = len(data) - body
-            if size > held:
-                raise MediaError(
-                    f"the WAV header says its audio data is {size} bytes, but the file holds "
-                    f"only {held}: it is truncated or its header is wrong"
-                )
-            return
-        offset = body + size + (size & 1)  # chunks are padded to an even size
-
-
 def _audio_duration(data: bytes, container: str, label: str) -> float | None:
-    if container == "wav":
-        _check_wav_data(data)
+    """The duration the headers give, once :mod:`.plausible` finds it fits the bytes."""
     if container == "mp3":
         first = _mpeg.first_frame(data)
         if first is None:
@@ -153,7 +130,10 @@ def _audio_duration(data: bytes, container: str, label: str) -> float | None:
         if not _mpeg.has_vbr_header(data, first):
             # No frame count in the headers: tinytag would extrapolate; count instead.
             return _mpeg.count_duration(data)
-    return _tinytag_duration(data, label)
+    claimed = _tinytag_duration(data, label)
+    if claimed is not None and 0 < claimed <= _MAX_SECONDS:  # else _seconds says what is wrong
+        plausible.check(container, label, data, claimed)
+    return claimed
 
 
 def _iso_tracks(data: bytes, label: str) -> frozenset[str]:

@@ -2,19 +2,24 @@
 
 These stand for the real service's CDN, so, like it, they need no API key:
 the unguessable id in the URL is the capability.
+
+Samples stream (:mod:`mock_api.samples`): 20 minutes of silence is 38 MB, and
+an answer built whole stayed in memory for as long as its client took to read
+it, or forever if it never did.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from mock_api.errors import NotFound
 from mock_api.http import Service
+from mock_api.samples import Sample
 
 router = APIRouter()
-
-_SAMPLE_TYPES = {"silence.wav": "audio/wav", "video.mp4": "video/mp4"}
 
 
 @router.get("/media/files/{file_id}/{filename}")
@@ -35,9 +40,21 @@ async def get_output(id: str, service: Service) -> Response:
 
 @router.get("/media/samples/silence.wav")
 async def get_silence(request: Request, service: Service) -> Response:
-    return Response(service.sample("silence.wav", request.query_params), media_type="audio/wav")
+    return _streamed(service.sample_media("silence.wav", request.query_params))
 
 
 @router.get("/media/samples/video.mp4")
 async def get_sample_video(request: Request, service: Service) -> Response:
-    return Response(service.sample("video.mp4", request.query_params), media_type="video/mp4")
+    return _streamed(service.sample_media("video.mp4", request.query_params))
+
+
+def _streamed(sample: Sample) -> StreamingResponse:
+    """The sample a block at a time, each sent when the client has taken the last."""
+
+    async def chunks() -> AsyncIterator[bytes]:  # async: no thread hop per block
+        for chunk in sample.chunks():
+            yield chunk
+
+    return StreamingResponse(
+        chunks(), media_type=sample.media_type, headers={"content-length": str(sample.size)}
+    )

@@ -15,13 +15,13 @@ def test_deliveries_are_claimed_once_when_due_and_released_with_their_attempts(
 ) -> None:
     store.add_delivery(make_delivery("msg_1", "j1", next_attempt_ms=T0))
     store.add_delivery(make_delivery("msg_2", "j2", next_attempt_ms=T0 + 5_000))
-    assert store.claim_due_deliveries(T0 - 1) == []
-    [claimed] = store.claim_due_deliveries(T0)
+    assert store.claim_due_deliveries(T0 - 1, lease_seconds=60) == []
+    [claimed] = store.claim_due_deliveries(T0, lease_seconds=60)
     assert (claimed.id, claimed.in_flight) == ("msg_1", True)
-    assert store.claim_due_deliveries(T0 + 10_000) == [
+    assert store.claim_due_deliveries(T0 + 10_000, lease_seconds=60) == [
         make_delivery("msg_2", "j2", next_attempt_ms=T0 + 5_000, in_flight=True)
     ]
-    assert store.claim_due_deliveries(T0 + 10_000) == []  # both in flight
+    assert store.claim_due_deliveries(T0 + 10_000, lease_seconds=60) == []  # both in flight
 
     claimed.attempts.append(Attempt(T0, 500, "HTTP 500", 1.25))
     claimed.next_attempt_ms = T0 + 1_000
@@ -32,11 +32,11 @@ def test_deliveries_are_claimed_once_when_due_and_released_with_their_attempts(
     assert saved == make_delivery(
         "msg_1", "j1", next_attempt_ms=T0 + 1_000, attempts=[Attempt(T0, 500, "HTTP 500", 1.25)]
     )
-    [again] = store.claim_due_deliveries(T0 + 1_000)
+    [again] = store.claim_due_deliveries(T0 + 1_000, lease_seconds=60)
     again.attempts.append(Attempt(T0 + 1_000, 200, "", 0.5))
     again.state = DeliveryState.DELIVERED
     store.release_delivery(again)
-    assert store.claim_due_deliveries(T0 + 99_000) == []
+    assert store.claim_due_deliveries(T0 + 99_000, lease_seconds=60) == []
     assert [d.state for d in store.deliveries(account="acct_1")] == [
         DeliveryState.DELIVERED,
         DeliveryState.PENDING,
@@ -48,7 +48,7 @@ def test_deliveries_are_claimed_once_when_due_and_released_with_their_attempts(
 
 def test_releasing_a_delivery_forgotten_meanwhile_changes_nothing(store: Store) -> None:
     store.add_delivery(make_delivery())
-    [claimed] = store.claim_due_deliveries(T0)
+    [claimed] = store.claim_due_deliveries(T0, lease_seconds=60)
     store.reset()
     store.release_delivery(claimed)
     assert store.deliveries() == []

@@ -5,17 +5,20 @@ Run against every store of ``STORES`` (``tests/store_suites/conftest.py``).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mock_api.billing import BillingPolicy, Order, OverMaximum, Quote, quote, quote_single
 from mock_api.lifecycle import NEVER_MS, Outcome, Status
 from mock_api.store import (
     Job,
+    JobFilter,
     JobStore,
+    Store,
 )
 from tests.store_suites.conftest import T0, make_job
 
@@ -49,22 +52,116 @@ def test_quotas_read_the_times_after_a_moment_in_order(store: JobStore) -> None:
     assert store.created_after("acct_3", 0) == []
 
 
-def test_the_history_reads_an_accounts_jobs_since_a_moment_oldest_first(store: JobStore) -> None:
+def test_the_history_pages_an_accounts_jobs_newest_created_first(store: JobStore) -> None:
     # Stored out of order (a clock set back), with a tie, on two accounts.
     for n, created in enumerate([50, 10, 30, 10]):
         store.add_job(make_job(f"{n:032x}", created_ms=T0 + created))
     store.add_job(make_job("f" * 32, "acct_2", created_ms=T0 + 40))
-    found = store.jobs_created_since("acct_1", T0 + 10)  # at or after
+    since = JobFilter(created_min=T0 + 10)  # at or after
+    found = store.find_jobs("acct_1", since)
     assert [(j.id[-1], j.plan.created_ms - T0) for j in found] == [
-        ("1", 10),
-        ("3", 10),  # equal moments: in the order stored
-        ("2", 30),
         ("0", 50),
+        ("2", 30),
+        ("3", 10),  # equal moments: the one stored last first
+        ("1", 10),
     ]
-    assert found[0] == make_job("1".zfill(32), created_ms=T0 + 10)  # whole records
-    assert [j.id for j in store.jobs_created_since("acct_1", T0 + 31)] == ["0" * 32]
-    assert store.jobs_created_since("acct_2", T0 + 41) == []
-    assert store.jobs_created_since("acct_3", 0) == []
+    assert found[-1] == make_job("1".zfill(32), created_ms=T0 + 10)  # whole records
+    assert store.count_jobs("acct_1", since) == 4
+    # Pages: from the offset-th, at most limit; past the end, nothing.
+    assert store.find_jobs("acct_1", since, offset=1, limit=2) == found[1:3]
+    assert store.find_jobs("acct_1", since, offset=3) == found[3:]
+    assert store.find_jobs("acct_1", since, offset=2, limit=100) == found[2:]
+    assert store.find_jobs("acct_1", since, offset=4, limit=1) == []
+    window = JobFilter(created_min=T0 + 10, created_max=T0 + 30)  # both inclusive
+    assert [j.id[-1] for j in store.find_jobs("acct_1", window)] == ["2", "3", "1"]
+    assert store.count_jobs("acct_1", window) == 3
+    assert [j.id for j in store.find_jobs("acct_1", JobFilter(created_min=T0 + 31))] == ["0" * 32]
+    assert store.find_jobs("acct_2", JobFilter(created_min=T0 + 41)) == []
+    assert store.count_jobs("acct_2", JobFilter(created_min=T0 + 41)) == 0
+    assert store.find_jobs("acct_3", JobFilter()) == []
+    assert store.count_jobs("acct_3", JobFilter()) == 0
+    # An empty range matches nothing.
+    assert store.find_jobs("acct_1", JobFilter(created_min=T0 + 31, created_max=T0 + 30)) == []
+    assert store.count_jobs("acct_1", JobFilter(created_min=T0 + 31, created_max=T0 + 30)) == 0
+
+
+_FILTERS = [
+    JobFilter(),
+    JobFilter(created_min=T0 + 2, created_max=T0 + 4),
+    JobFilter(started_min=T0 + 5),
+    JobFilter(started_max=T0 + 4, finished_min=T0 + 9),
+    JobFilter(finished_max=T0 + 8, outcome=Status.FAILED),
+    JobFilter(finished_min=T0 + 6, finished_max=T0 + 10),
+    JobFilter(model="wavespeed-ai/infinitetalk"),
+    JobFilter(created_min=T0 + 1, model="wavespeed-ai/infinitetalk", outcome=Status.COMPLETED),
+    JobFilter(outcome=Status.TIMEOUT),
+]
+
+
+@pytest.mark.parametrize("where", _FILTERS, ids=[f"filter{i}" for i in range(len(_FILTERS))])
+def test_every_bound_of_a_filter_holds(store: JobStore, where: JobFilter) -> None:
+    jobs = []
+    for n in range(12):
+        created = T0 + n % 6
+        failed = Outcome(Status.FAILED, code=5000, error="no") if n % 3 == 0 else None
+        job = make_job(f"{n:032x}", created_ms=created, finished_ms=created + n, outcome=failed)
+        job = replace(
+            job,
+            plan=replace(job.plan, started_ms=created + n // 2),
+            model="wavespeed-ai/infinitetalk" if n % 2 else job.model,
+        )
+        store.add_job(job)
+        jobs.append(job)
+    store.add_job(make_job("f" * 32, "acct_2", created_ms=T0 + 3))
+    newest_first = sorted(
+        enumerate(jobs), key=lambda pair: (pair[1].plan.created_ms, pair[0]), reverse=True
+    )
+    expected = [job for _, job in newest_first if where.matches(job)]
+    assert store.find_jobs("acct_1", where) == expected
+    assert store.count_jobs("acct_1", where) == len(expected)
+    assert store.find_jobs("acct_1", where, offset=1, limit=2) == expected[1:3]
+
+
+HOUR_MS = 3_600_000
+_moments = st.integers(min_value=-3 * HOUR_MS, max_value=5 * HOUR_MS)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    created=st.lists(_moments, max_size=25),
+    deleted=st.lists(st.integers(0, 24), max_size=6),
+    low=st.none() | _moments,
+    high=st.none() | _moments,
+    reset=st.booleans(),
+)
+def test_counts_over_any_span_of_hours_are_the_jobs_found(
+    store: Store,
+    created: list[int],
+    deleted: list[int],
+    low: int | None,
+    high: int | None,
+    reset: bool,
+) -> None:
+    """Counts that stores keep per hour stay true across hours, deletions and resets."""
+    store.reset()
+    if reset:  # jobs, then a reset, then the jobs of this example
+        store.add_job(make_job("e" * 32, created_ms=T0))
+        store.reset()
+    jobs = [
+        make_job(f"{n:032x}", created_ms=T0 + ms, finished_ms=T0 + ms)
+        for n, ms in enumerate(created)
+    ]
+    for job in jobs:
+        store.add_job(job)
+    store.delete_jobs("acct_1", [jobs[n].id for n in deleted if n < len(jobs)])
+    where = JobFilter(
+        created_min=None if low is None else T0 + low,
+        created_max=None if high is None else T0 + high,
+    )
+    kept = [job for job in store.jobs("acct_1") if where.matches(job)]
+    assert store.count_jobs("acct_1", where) == len(store.find_jobs("acct_1", where)) == len(kept)
 
 
 def test_deleting_jobs_takes_only_the_accounts_own(store: JobStore) -> None:
@@ -79,7 +176,8 @@ def test_deleting_jobs_takes_only_the_accounts_own(store: JobStore) -> None:
     assert store.job(theirs.id) == theirs
     assert store.jobs("acct_1") == [mine[1]]
     assert store.jobs() == [mine[1], theirs]
-    assert store.jobs_created_since("acct_1", 0) == [mine[1]]
+    assert store.find_jobs("acct_1", JobFilter()) == [mine[1]]
+    assert store.count_jobs("acct_1", JobFilter()) == 1
     # The quotas no longer count them.
     assert store.created_after("acct_1", 0) == [T0 + 1]
     assert store.finishing_after("acct_1", 0) == [T0 + 101]

@@ -15,6 +15,7 @@ from mock_api.quotas import Limits
 from mock_api.scenarios import ScenarioBook, ScenarioRule, Then, rule_from_dict
 from mock_api.store import (
     EntryKind,
+    JobFilter,
     LedgerEntry,
     Store,
     StoredFile,
@@ -175,3 +176,25 @@ def test_a_reset_in_a_transaction_that_raises_is_taken_back(store: Store) -> Non
     with store.transaction():  # the store's transactions still work
         store.record(LedgerEntry("acct_1", T0, EntryKind.CHARGE, -7))
     assert store.balance("acct_1", T0) == 43
+
+
+def test_a_deletion_in_a_transaction_that_raises_is_taken_back(store: Store) -> None:
+    jobs = [make_job(f"{n:032x}", created_ms=T0 + n, finished_ms=T0 + 10 + n) for n in range(3)]
+    for job in jobs:
+        store.add_job(job)
+
+    def delete_then_fail() -> None:
+        with store.transaction():
+            assert store.delete_jobs("acct_1", [jobs[0].id, jobs[2].id]) == [jobs[0].id, jobs[2].id]
+            raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        delete_then_fail()
+    assert store.jobs("acct_1") == jobs  # in the order stored
+    assert store.job(jobs[2].id) == jobs[2]
+    assert store.find_jobs("acct_1", JobFilter()) == jobs[::-1]
+    assert store.count_jobs("acct_1", JobFilter(created_min=T0 + 1)) == 2
+    assert store.created_after("acct_1", T0 - 1) == [T0, T0 + 1, T0 + 2]
+    assert store.finishing_after("acct_1", T0) == [T0 + 10, T0 + 11, T0 + 12]
+    assert store.delete_jobs("acct_1", [jobs[1].id]) == [jobs[1].id]  # and it goes on
+    assert store.jobs("acct_1") == [jobs[0], jobs[2]]
