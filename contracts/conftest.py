@@ -12,6 +12,11 @@ collection, knowing which checks were selected, the target is chosen and,
 if it is paid, the planned spending is held to the budget before anything
 is sent; at the end the balance is read again and the terminal summary says
 what the run spent.
+
+A run by URL stops early, with every result so far, when the target stops
+answering, answers what no client could use (:class:`TargetUnusable`), or the
+run outlives ``--wavespeed-max-run-seconds`` (:class:`RunLimitReached`; the
+check running then is cut, and the stop names it).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import httpx
 import pytest
 
 from mock_api.contract import lazy
+from mock_api.contract.bounds import RunLimitReached, RunWatch
 from mock_api.contract.budget import BudgetExceeded, PlannedSpend, Spender
 from mock_api.contract.jobs import upload_video
 from mock_api.contract.options import OPTIONS, OptionError, add_options, resolve
@@ -37,7 +43,6 @@ from mock_api.contract.session import (
 )
 from mock_api.contract.target import Target, describe_transport_error
 from mock_api.contract.webhooks import WebhookReceiver
-from mock_api.tls import tls_context
 
 HERE = Path(__file__).resolve().parent
 
@@ -76,51 +81,76 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     ]
     state = session.config.stash[SESSION]
     try:
-        state.open(plan)
+        target = state.open(plan)
     except (TargetUnreachable, BudgetExceeded, TargetUnusable) as exc:
         state.refusal = str(exc)
         pytest.exit(state.refusal, returncode=pytest.ExitCode.USAGE_ERROR)
     except httpx.HTTPError as exc:
         state.refusal = f"cannot reach {state.options.base_url}: {exc}"
         pytest.exit(state.refusal, returncode=pytest.ExitCode.USAGE_ERROR)
+    if target.bounds.run_deadline is not None:
+        watch = RunWatch(target.bounds)
+        watch.arm()
+        session.config.stash[_WATCH] = watch
 
 
-def _unanswered(error: BaseException | None) -> BaseException | None:
-    """The request that got no answer at all behind a check's failure, if that is what it was."""
+_WATCH = pytest.StashKey[RunWatch]()
+
+
+def _find(
+    error: BaseException | None, wanted: tuple[type[BaseException], ...]
+) -> BaseException | None:
+    """The first exception of a ``wanted`` type behind a check's failure, if any."""
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        if isinstance(error, httpx.TransportError) or _is_requests_connection_error(error):
+        if isinstance(error, wanted):
             return error
         if isinstance(error, BaseExceptionGroup):
-            found = next((e for e in map(_unanswered, error.exceptions) if e is not None), None)
+            found = next((e for e in (_find(x, wanted) for x in error.exceptions) if e), None)
             if found is not None:
                 return found
         error = error.__cause__ or error.__context__
     return None
 
 
+def _unanswered(error: BaseException | None) -> BaseException | None:
+    """The request that got no answer at all behind a check's failure, if that is what it was."""
+    found = _find(error, (httpx.TransportError,))
+    if found is not None:
+        return found
+    requests = sys.modules.get("requests")
+    if requests is None:
+        return None
+    return _find(error, (requests.exceptions.ConnectionError,))
+
+
 def _gone(target: Target) -> bool:
     """Does the target itself no longer answer? (Not just some other host it named.)"""
-    if target.transport is not None:  # in-process: always there
-        return False
-    try:
-        httpx.get(f"{target.base_url}/openapi.yaml", timeout=5.0, verify=tls_context())
-    except httpx.TransportError:
-        return True
-    return False
-
-
-def _is_requests_connection_error(error: BaseException) -> bool:
-    # schemathesis sends with requests; imported lazily, as only its checks need it
-    requests = sys.modules.get("requests")
-    return requests is not None and isinstance(error, requests.exceptions.ConnectionError)
+    return not target.still_answers()
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     target = item.config.stash[SESSION].target
     if target is not None:
+        left = target.bounds.left()
+        if left is not None and left <= 0:
+            reason = target.bounds.run_over(f"before {item.name} began")
+            item.session.shouldstop = str(reason)
+            pytest.skip(str(reason))
         target.exchanges.clear()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    watch = item.config.stash.get(_WATCH, None)
+    if watch is None:
+        return (yield)
+    watch.in_check = True
+    try:
+        return (yield)
+    finally:
+        watch.in_check = False
 
 
 @pytest.hookimpl(wrapper=True)
@@ -133,8 +163,17 @@ def pytest_runtest_makereport(
     if report.failed and call.when == "call" and target is not None and target.exchanges:
         text = "\n\n".join(exchange.describe() for exchange in target.exchanges)
         report.sections.append(("wavespeed: last HTTP exchanges", text))
-    unanswered = _unanswered(call.excinfo.value) if call.excinfo is not None else None
-    if report.failed and unanswered is not None and target is not None and _gone(target):
+    error = call.excinfo.value if call.excinfo is not None else None
+    if not report.failed or target is None or error is None:
+        return report
+    cut = _find(error, (RunLimitReached,))
+    unusable = _find(error, (TargetUnusable,))
+    if cut is not None:
+        item.session.shouldstop = f"{cut}; the check cut: {item.name}"
+    elif unusable is not None:
+        # What no client could use (too large, an encoding not offered) will not get better.
+        item.session.shouldstop = str(unusable)
+    elif (unanswered := _unanswered(error)) is not None and _gone(target):
         # The target stopped answering: the checks left would each wait for it and fail
         # the same way. Stop here; every result so far is still reported.
         item.session.shouldstop = (
@@ -144,6 +183,9 @@ def pytest_runtest_makereport(
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    watch = session.config.stash.get(_WATCH, None)
+    if watch is not None:
+        watch.disarm()
     state = session.config.stash.get(SESSION, None)
     if state is not None:
         state.close()
@@ -190,8 +232,9 @@ def api(target: Target) -> httpx.Client:
 
 @pytest.fixture(scope="session")
 def cdn(target: Target) -> httpx.Client:
-    """A client without the API key, for upload and output URLs on other hosts."""
-    return target.client(auth=False)
+    """A client without the API key, for upload and output URLs on other hosts (media:
+    its answers may be as large as ``mock_api.contract.bounds.MEDIA_BYTES``)."""
+    return target.client(auth=False, media=True)
 
 
 @pytest.fixture(scope="session")

@@ -44,7 +44,6 @@ from schemathesis.core.transport import Response
 from schemathesis.generation.stateful.state_machine import StepInput, StepOutput
 from schemathesis.schemas import BaseSchema
 from schemathesis.specs.openapi.checks import ignored_auth
-from schemathesis.transport.requests import SameHostRedirectsSession
 
 from mock_api.contract.budget import UNPRICEABLE_JOB_MICROS, PlannedSpend, Spender
 from mock_api.contract.jobs import submit
@@ -54,6 +53,7 @@ from mock_api.contract.schema import (
     UNFETCHABLE,
     bind,
     bind_operation,
+    bounded_session,
     is_submission,
     load_schema,
     prepare_submission,
@@ -108,12 +108,13 @@ def sending(target: Target) -> Any:
     Schemathesis opens a connection per request unless given a session; a
     thousand connects cost seconds of a run and test nothing of the target.
     (Same-host redirects only, as schemathesis's own; in-process, the ASGI
-    transport needs none.)
+    transport needs none.) Its answers are bounded as the suite's own are:
+    each request's whole time, the run's end, the body's size.
     """
     if target.schema_app is not None:
         yield {}
         return
-    with SameHostRedirectsSession() as session:
+    with bounded_session(target) as session:
         yield {"session": session}
 
 

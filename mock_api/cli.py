@@ -667,8 +667,25 @@ def _cache_dir() -> Path:
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
-    help="Seconds any one job may take (default: what the fake says it plans, or 120 s "
-    "plus 30 s per second of output elsewhere).",
+    help="Seconds any one job may take (default: what the fake says it plans, at most 120 s "
+    "plus 30 s per second of output, the default elsewhere), and any one request, from "
+    "connecting to its last byte (default: 90).",
+)
+@click.option(
+    "--max-run-seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds the whole run may take; the check running then is cut and the run "
+    "stops, saying which (default: 3600).",
+)
+@click.option(
+    "--allow-upload-host",
+    "allow_upload_hosts",
+    multiple=True,
+    metavar="HOST",
+    help="A host besides the target's own origin that its upload tickets may send the "
+    "bytes to, with the ticket's headers: HOST, HOST:PORT or *.DOMAIN (repeatable). "
+    "A ticket naming any other host is a failure, and nothing is sent.",
 )
 @click.option(
     "--video", default=None, help="A real video of two people to submit instead of a synthetic one."
@@ -704,10 +721,13 @@ def verify(
     second_api_key: str | None,
     webhook_url: str | None,
     webhook_port: int,
+    max_run_seconds: float | None,
+    allow_upload_hosts: tuple[str, ...],
 ) -> None:
     """Run the contract suite against a server and report every check."""
     try:
         from mock_api.contract.budget import parse_budget
+        from mock_api.contract.options import OptionError, parse_upload_hosts
         from mock_api.verify import run
     except ImportError as exc:  # the suite needs the test extras
         raise click.ClickException(
@@ -718,6 +738,10 @@ def verify(
         parse_budget(budget)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--budget") from None
+    try:
+        hosts = parse_upload_hosts(allow_upload_hosts)
+    except OptionError as exc:
+        raise click.BadParameter(str(exc), param_hint="--allow-upload-host") from None
     # Hypothesis caches what it learns (the constants it draws from this package) under
     # .hypothesis/ in the working directory: right for a project's test suite, litter for
     # a command. verify keeps it in the user's cache directory, unless told otherwise.
@@ -734,6 +758,8 @@ def verify(
             second_api_key=second_api_key,
             webhook_url=webhook_url,
             webhook_port=webhook_port,
+            max_run_seconds=max_run_seconds,
+            allow_upload_hosts=hosts,
         )
     )
 
@@ -757,10 +783,14 @@ def parity() -> None:
 
 
 def _parity_target(
-    base_url: str | None, api_key: str | None, second_api_key: str | None = None
+    base_url: str | None,
+    api_key: str | None,
+    second_api_key: str | None = None,
+    upload_hosts: tuple[str, ...] = (),
 ) -> Any:
     try:
-        from mock_api.contract.target import TargetUnreachable
+        from mock_api.contract.options import OptionError, parse_upload_hosts
+        from mock_api.contract.target import TargetUnreachable, TargetUnusable
         from mock_api.parity.runner import open_target
     except ImportError as exc:  # the scenarios drive targets with the contract's machinery
         raise click.ClickException(
@@ -769,8 +799,12 @@ def _parity_target(
         ) from None
 
     try:
-        return open_target(base_url, api_key, second_api_key=second_api_key)
-    except (TargetUnreachable, ValueError) as exc:
+        hosts = parse_upload_hosts(upload_hosts)
+    except OptionError as exc:
+        raise click.BadParameter(str(exc), param_hint="--allow-upload-host") from None
+    try:
+        return open_target(base_url, api_key, second_api_key=second_api_key, upload_hosts=hosts)
+    except (TargetUnreachable, TargetUnusable, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -790,6 +824,14 @@ _SECOND_KEY = click.option(
     default=None,
     envvar="WAVESPEED_SECOND_API_KEY",
     help="A second account's key, for the two-accounts scenario (skipped without one).",
+)
+_UPLOAD_HOSTS = click.option(
+    "--allow-upload-host",
+    "upload_hosts",
+    multiple=True,
+    metavar="HOST",
+    help="A host besides the target's own origin that its upload tickets may send the "
+    "bytes to, with the ticket's headers: HOST, HOST:PORT or *.DOMAIN (repeatable).",
 )
 
 
@@ -816,6 +858,7 @@ def _micros(budget: str) -> int:
 @click.option("--base-url", required=True, envvar="WAVESPEED_BASE_URL", help="The target.")
 @click.option("--api-key", required=True, envvar="WAVESPEED_API_KEY", help="Its API key.")
 @_SECOND_KEY
+@_UPLOAD_HOSTS
 @_budget_option("0")
 @_SNAPSHOTS
 @_ONLY
@@ -823,13 +866,14 @@ def parity_record(
     base_url: str,
     api_key: str,
     second_api_key: str | None,
+    upload_hosts: tuple[str, ...],
     budget: str,
     directory: Path,
     only: tuple[str, ...],
 ) -> None:
     """Record the scenarios from a target into --snapshots (the real service: within --budget)."""
     budget_micros = _micros(budget)
-    target = _parity_target(base_url, api_key, second_api_key)
+    target = _parity_target(base_url, api_key, second_api_key, upload_hosts)
     from mock_api.contract.budget import BudgetExceeded
     from mock_api.parity.runner import record_snapshots
     from mock_api.parity.snapshots import ScenarioBroke
@@ -853,6 +897,7 @@ def parity_record(
 )
 @click.option("--api-key", default=None, envvar="WAVESPEED_API_KEY", help="Its API key.")
 @_SECOND_KEY
+@_UPLOAD_HOSTS
 @_budget_option("0")
 @_SNAPSHOTS
 @_ONLY
@@ -860,6 +905,7 @@ def parity_check(
     base_url: str | None,
     api_key: str | None,
     second_api_key: str | None,
+    upload_hosts: tuple[str, ...],
     budget: str,
     directory: Path,
     only: tuple[str, ...],
@@ -870,7 +916,7 @@ def parity_check(
             f"no snapshots in {directory}: record them with `wavespeed-mock parity record`"
         )
     budget_micros = _micros(budget)
-    target = _parity_target(base_url, api_key, second_api_key)
+    target = _parity_target(base_url, api_key, second_api_key, upload_hosts)
     from mock_api.contract.budget import BudgetExceeded
     from mock_api.parity.runner import check_snapshots, report
 

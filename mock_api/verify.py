@@ -8,8 +8,12 @@ sight, and prints instead a first line (how many checks, against what), one
 line per check as it finishes, then a report: every failure with the request
 and response that broke it, and what the run spent. The exit status is
 pytest's: 0 only when every check passed, 1 when one failed; 2 when the run
-stopped early because the target stopped answering; 4 when it was refused
-(target unreachable, over budget, key refused); 5 when ``-k`` matched no check.
+stopped early because the target stopped answering, answered what no client
+could use (more than a body's bound, say), or the run outlived
+``--max-run-seconds`` (the check then running is cut and named); 4 when it was
+refused (target unreachable or too slow to answer whole within ``--timeout``,
+over budget, key refused, an unusable first answer); 5 when ``-k`` matched no
+check.
 
 What a report never shows: the API key (it goes only to the target's own
 origin, see :class:`~mock_api.contract.target.OriginAuth`), binary bodies
@@ -139,8 +143,8 @@ class VerifyReporter:
     def pytest_configure(self, config: pytest.Config) -> None:
         self.config = config
         state = self.session
-        if state is not None:  # a refusal names verify's own flag, not the pytest option
-            state.budget_flag = "--budget"
+        if state is not None:  # a message names verify's own flags, not the pytest options
+            state.flag_prefix = "--"
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -268,6 +272,8 @@ def pytest_args(
     second_api_key: str | None = None,
     webhook_url: str | None = None,
     webhook_port: int = 0,
+    max_run_seconds: float | None = None,
+    allow_upload_hosts: tuple[str, ...] = (),
 ) -> list[str]:
     """The pytest command line that runs the contract suite against ``base_url``."""
     spec = importlib.util.find_spec(SUITE)
@@ -306,6 +312,10 @@ def pytest_args(
         args += ["--wavespeed-webhook-url", webhook_url]
     if webhook_port:
         args += ["--wavespeed-webhook-port", str(webhook_port)]
+    if max_run_seconds is not None:
+        args += ["--wavespeed-max-run-seconds", str(max_run_seconds)]
+    if allow_upload_hosts:
+        args += ["--wavespeed-allow-upload-host", ",".join(allow_upload_hosts)]
     return args
 
 
@@ -321,6 +331,8 @@ def run(
     second_api_key: str | None = None,
     webhook_url: str | None = None,
     webhook_port: int = 0,
+    max_run_seconds: float | None = None,
+    allow_upload_hosts: tuple[str, ...] = (),
     out: TextIO | None = None,
 ) -> int:
     """Run the suite, print progress and the report to ``out``; return the exit status."""
@@ -336,6 +348,8 @@ def run(
         second_api_key=second_api_key,
         webhook_url=webhook_url,
         webhook_port=webhook_port,
+        max_run_seconds=max_run_seconds,
+        allow_upload_hosts=allow_upload_hosts,
     )
     reporter = VerifyReporter(out, base_url=base_url, select=select)
     captured = io.StringIO()

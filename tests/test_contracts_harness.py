@@ -65,13 +65,16 @@ def test_default_ports_are_the_same_origin() -> None:
 
 def test_urls_the_target_hands_out_on_another_origin_never_receive_the_key() -> None:
     """urls.get, outputs and upload URLs name a second loopback server (which serves them
-    without a key, as a CDN would): it never sees the key."""
+    without a key, as a CDN would): it never sees the key. (Its host is allowed for
+    uploads, as a real object store's would be.)"""
     with fake_with_urls_elsewhere() as (url, elsewhere, service):
+        store = httpx.URL(str(service.settings.public_url))
         result = run(
             "contracts",
             "-k",
             "completed_job",
             *("--wavespeed-base-url", url, "--wavespeed-api-key", KEY),
+            *("--wavespeed-allow-upload-host", f"{store.host}:{store.port}"),
             env=clean_env(),
         )
         main_requests = service.journal.entries()
@@ -298,7 +301,7 @@ def test_a_refused_upload_shows_its_bytes_summarised() -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         if request.method == "POST":
             headers = {"Content-Type": "audio/wav"}
-            ticket = {"method": "PUT", "url": "https://cdn.example/t/1", "headers": headers}
+            ticket = {"method": "PUT", "url": "https://api.example/t/1", "headers": headers}
             data = {"ticket_id": "1", "upload": ticket, "download_url": "https://cdn.example/f"}
             return httpx.Response(200, json={"code": 200, "message": "success", "data": data})
         return httpx.Response(400, json={"code": 400, "message": "size differs"})

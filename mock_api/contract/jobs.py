@@ -8,6 +8,15 @@ uploaded through the ticket flow the current SDKs use (``POST
 the real service offers too; the fake's sample URLs would only work on the
 fake.
 
+A ticket is the target's word on where to send bytes and with which headers,
+so it is followed only as far as it is a presigned ``PUT``
+(:func:`upload_request`): ``PUT`` alone, to the target's own origin or a host
+the user allowed (``--allow-upload-host``), with no header that carries
+credentials or frames the request unless that host was allowed. Anything else
+is a :class:`TicketRefused` naming the field, and nothing is sent: otherwise a
+target could make the suite send ``DELETE`` with an ``Authorization`` of its
+choosing to any host the suite's machine can reach.
+
 Which inputs a model takes, which are media of which kind and where it is
 submitted come from the model registry (:mod:`mock_api.models`), the same
 data the fake serves from: :func:`upload_job` builds a job of any model of the
@@ -17,28 +26,34 @@ family. What a job should cost does not: that is :mod:`mock_api.contract.rule`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 import httpx
 
 from mock_api.contract.invariants import Snapshot
+from mock_api.contract.options import upload_host_allowed
 from mock_api.contract.rule import Order
-from mock_api.contract.target import describe_body
+from mock_api.contract.target import TargetClient, describe_body, origin
 from mock_api.media import silence_wav, write_mp4, write_png
 from mock_api.models import DEFAULT_MODEL, MODELS_BY_ID, ModelSpec
 
 __all__ = [
     "SUBMIT_PATH",
+    "AnswerUnusable",
     "JobInputs",
     "ModelJob",
+    "TicketRefused",
+    "UploadRequest",
     "balance_micros",
     "submit",
     "upload",
     "upload_image",
     "upload_job",
+    "upload_request",
     "upload_silence",
     "upload_video",
 ]
@@ -55,6 +70,160 @@ def _describe(response: httpx.Response) -> str:
     return f"{request.method} {request.url} {body}\n  answered {response.status_code}: {answer}"
 
 
+class AnswerUnusable(AssertionError):
+    """A 200 answer this suite cannot read as the spec says (not JSON, a field missing,
+    a value that is not what it names): the path and the value, never a traceback."""
+
+
+class TicketRefused(AssertionError):
+    """An upload ticket the suite will not follow, naming the field and why; nothing sent."""
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else f"{text[:120]}... ({len(text)} chars)"
+
+
+def _data(response: httpx.Response, what: str) -> dict[str, Any]:
+    """The ``data`` object of a 200 answer; :class:`AnswerUnusable` if there is none."""
+    where = f"{what}: {response.request.method} {response.request.url} answered 200"
+    try:
+        body = json.loads(response.content, parse_constant=_no_constant)
+    except ValueError as exc:
+        raise AnswerUnusable(
+            f"{where} with a body that is not JSON ({exc}): "
+            f"{describe_body(response.content, response.headers.get('content-type'), 200)}"
+        ) from None
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        shown = _short(body.get("data")) if isinstance(body, dict) else f"the body {_short(body)}"
+        raise AnswerUnusable(f"{where}; data is {shown}, not an object")
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+#: Request headers a ticket may never set: the request's framing is the client's own.
+_FRAMING = frozenset(
+    {
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "upgrade",
+        "te",
+        "trailer",
+        "keep-alive",
+        "proxy-connection",
+        "expect",
+    }
+)
+#: Request headers that carry credentials (and so are the target's to hand only to a host
+#: the user trusts): Authorization, Proxy-Authorization, Cookie, X-Api-Key, tokens...
+_CREDENTIAL = re.compile(
+    r"auth|cookie|api[-_]?key|token|secret|passw|credential|session|signature", re.IGNORECASE
+)
+#: RFC 9110's token: what a header name may be made of.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: Enough for any presigned URL (S3's run to about 1.5 KB) or header value.
+_MAX_TICKET_TEXT = 8192
+_MAX_TICKET_HEADERS = 32
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    """What a vetted ticket says to send: always ``PUT``, to ``url``, with ``headers``."""
+
+    url: str
+    headers: dict[str, str]
+    method: str = "PUT"
+
+
+def upload_request(ticket: Mapping[str, Any], client: httpx.Client, size: int) -> UploadRequest:
+    """The ``PUT`` a ticket's ``data`` describes, or :class:`TicketRefused` naming why not.
+
+    ``client`` is the target's (its ``base_url`` is the origin a ticket may always
+    name; a :class:`~mock_api.contract.target.TargetClient` also carries the hosts
+    the user allowed). ``openapi.yaml`` makes ``data.upload.method`` the constant
+    ``PUT``: a presigned URL, which is its own credential.
+    """
+    refused = "upload ticket refused, nothing sent: "
+    upload = ticket.get("upload")
+    if not isinstance(upload, Mapping):
+        raise TicketRefused(f"{refused}data.upload is {_short(upload)}, not an object")
+    method = upload.get("method")
+    if method != "PUT":
+        raise TicketRefused(
+            f"{refused}data.upload.method is {_short(method)}; openapi.yaml's ticket is a "
+            "presigned PUT (the constant 'PUT'), and the suite sends nothing else"
+        )
+    raw = upload.get("url")
+    if not isinstance(raw, str) or not raw or len(raw) > _MAX_TICKET_TEXT:
+        raise TicketRefused(f"{refused}data.upload.url is {_short(raw)}, not a URL")
+    try:
+        url = httpx.URL(raw)
+    except httpx.InvalidURL as exc:
+        raise TicketRefused(f"{refused}data.upload.url {_short(raw)} is not a URL: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise TicketRefused(f"{refused}data.upload.url {_short(raw)} is not an http(s) URL")
+    if url.userinfo:
+        raise TicketRefused(
+            f"{refused}data.upload.url {_short(raw)} carries credentials (user:password@)"
+        )
+    allowed = upload_host_allowed(
+        url, client.upload_hosts if isinstance(client, TargetClient) else ()
+    )
+    own, theirs = origin(client.base_url), origin(url)
+    if allowed is None and theirs != own:
+        default = {"http": 80, "https": 443}.get(theirs[0])
+        host = theirs[1] if theirs[2] == default else f"{theirs[1]}:{theirs[2]}"
+        raise TicketRefused(
+            f"{refused}data.upload.url {_short(raw)} is on {theirs[0]}://{host}, neither the "
+            f"target's own origin ({own[0]}://{own[1]}:{own[2]}) nor a host the user allowed; "
+            f"if the target's object store lives there, allow it (--allow-upload-host {host} "
+            f"for verify and parity, --wavespeed-allow-upload-host {host} for pytest)"
+        )
+    return UploadRequest(str(url), _ticket_headers(upload.get("headers"), size, allowed, refused))
+
+
+def _ticket_headers(
+    headers: object, size: int, allowed: str | None, refused: str
+) -> dict[str, str]:
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping) or len(headers) > _MAX_TICKET_HEADERS:
+        raise TicketRefused(
+            f"{refused}data.upload.headers is {_short(headers)}, not an object of at most "
+            f"{_MAX_TICKET_HEADERS} strings"
+        )
+    kept: dict[str, str] = {}
+    for name, value in headers.items():
+        field = f"data.upload.headers.{name}"
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise TicketRefused(f"{refused}{_short(name)} is not a header name")
+        if not isinstance(value, str) or len(value) > _MAX_TICKET_TEXT:
+            raise TicketRefused(f"{refused}{field} is {_short(value)}, not a header value")
+        if any(ch in value for ch in "\r\n\x00"):
+            raise TicketRefused(f"{refused}{field} holds a line break or NUL: {_short(value)}")
+        lowered = name.lower()
+        if lowered == "content-length" and value.strip() == str(size):
+            continue  # what the client sends anyway
+        if lowered in _FRAMING:
+            raise TicketRefused(
+                f"{refused}{field} ({_short(value)}) would frame or redirect the request; the "
+                "client writes the request's framing itself"
+            )
+        if _CREDENTIAL.search(lowered) and allowed is None:
+            raise TicketRefused(
+                f"{refused}{field} carries credentials, which the suite sends only to a host "
+                "the user allowed (--allow-upload-host); a presigned URL needs none"
+            )
+        kept[name] = value
+    return kept
+
+
 def upload(
     client: httpx.Client, cdn: httpx.Client, data: bytes, filename: str, content_type: str
 ) -> str:
@@ -62,24 +231,28 @@ def upload(
 
     ``cdn`` is a client without the API key: the ticket's URL is the
     credential (a presigned URL on the real service), and the key must not
-    travel to another host.
+    travel to another host. The ticket is vetted first (:func:`upload_request`).
     """
     ticket = client.post(
         "/api/v3/media/uploads",
         json={"filename": filename, "size": len(data), "content_type": content_type},
     )
-    if ticket.status_code != 200 or ticket.json().get("code") != 200:
+    if ticket.status_code != 200:
         raise AssertionError(f"upload ticket refused:\n  {_describe(ticket)}")
-    found = ticket.json()["data"]
-    put = cdn.request(
-        found["upload"].get("method", "PUT"),
-        found["upload"]["url"],
-        content=data,
-        headers=found["upload"].get("headers") or {},
-    )
+    found = _data(ticket, "upload ticket")
+    try:
+        refused = json.loads(ticket.content).get("code") != 200
+    except (ValueError, AttributeError):
+        refused = True
+    if refused:
+        raise AssertionError(f"upload ticket refused:\n  {_describe(ticket)}")
+    url = found.get("download_url")
+    if not isinstance(url, str) or not url:
+        raise AnswerUnusable(f"upload ticket: data.download_url is {_short(url)}, not a URL")
+    sending = upload_request(found, client, len(data))
+    put = cdn.request(sending.method, sending.url, content=data, headers=sending.headers)
     if not put.is_success:
         raise AssertionError(f"upload of {filename} refused:\n  {_describe(put)}")
-    url: str = found["download_url"]
     return url
 
 
@@ -180,15 +353,51 @@ def submit(
     response = client.post(path, json=dict(body), headers=dict(headers or {}))
     if response.status_code != 200:
         raise AssertionError(f"submission refused:\n  {_describe(response)}")
-    data: Snapshot = response.json()["data"]
+    data: Snapshot = _data(response, "submission")
     return data
 
 
+#: The largest balance read as one: no account holds a trillion USD (the fake's own
+#: balances stop at a billion), and a longer number is a broken answer, not money.
+MAX_BALANCE = Decimal(10) ** 12
+#: A balance written as text (``"12.50"``): read all the same, as a client would; the
+#: schema checks say it should be a number.
+_DECIMAL_TEXT = re.compile(r"-?[0-9]{1,13}(?:\.[0-9]{1,18})?")
+
+
 def balance_micros(client: httpx.Client) -> int:
-    """The account's balance, read exactly: JSON numbers parsed as decimals, not floats."""
+    """The account's balance, read exactly: JSON numbers parsed as decimals, not floats.
+
+    A 200 whose ``data.balance`` is not a finite number of USD (HTML, ``NaN``, a word,
+    a 5,000-digit number) is an :class:`AnswerUnusable` naming the path and the value.
+    """
     response = client.get("/api/v3/balance")
     if response.status_code != 200:
         raise AssertionError(f"balance unavailable:\n  {_describe(response)}")
-    balance = json.loads(response.text, parse_float=Decimal)["data"]["balance"]
-    micros = (Decimal(balance) * 1_000_000).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+    try:  # numbers as decimals, all of them: a 5,000-digit integer is no int for Python
+        body = json.loads(
+            response.content, parse_float=Decimal, parse_int=Decimal, parse_constant=_no_constant
+        )
+    except ValueError as exc:
+        raise AnswerUnusable(
+            f"balance: GET {response.request.url} answered 200 with a body that is not JSON "
+            f"({exc}): {describe_body(response.content, response.headers.get('content-type'), 200)}"
+        ) from None
+    data = body.get("data") if isinstance(body, dict) else None
+    balance = data.get("balance") if isinstance(data, dict) else None
+    if isinstance(balance, str) and _DECIMAL_TEXT.fullmatch(balance):
+        balance = Decimal(balance)
+    if not isinstance(balance, Decimal) or not balance.is_finite() or abs(balance) >= MAX_BALANCE:
+        shown = _short(balance if isinstance(data, dict) else data)
+        path = "data.balance" if isinstance(data, dict) else "data"
+        raise AnswerUnusable(
+            f"balance: GET {response.request.url} answered 200 with {path} {shown}, not a "
+            f"number of USD (finite, under {MAX_BALANCE:,f})"
+        )
+    try:
+        micros = (balance * 1_000_000).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+    except InvalidOperation:  # more digits than a context holds: no balance
+        raise AnswerUnusable(
+            f"balance: data.balance {_short(balance)} is not a number of USD"
+        ) from None
     return int(micros)

@@ -15,6 +15,10 @@ option                          environment             meaning
 ``--wavespeed-poll-interval S``                         between polls (fake 0.05, else 5)
 ``--wavespeed-timeout S``                               per job (default: derived per
                                                         job, see ``Target.job_timeout``)
+                                                        and per request, whole (90)
+``--wavespeed-max-run-seconds S``                       the whole run by URL (3600)
+``--wavespeed-allow-upload-host``                       hosts besides the target's own
+                                                        that upload tickets may name
 ``--wavespeed-video URL``       ``WAVESPEED_VIDEO``     a real video of two people
 ``--wavespeed-second-api-key``  ``WAVESPEED_SECOND_     another account's key, for the
                                 API_KEY``               isolation checks
@@ -26,14 +30,24 @@ option                          environment             meaning
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import httpx
 import pytest
 
 from mock_api.contract.budget import parse_budget
 
-__all__ = ["OPTIONS", "OptionError", "TargetOptions", "add_options", "resolve"]
+__all__ = [
+    "OPTIONS",
+    "OptionError",
+    "TargetOptions",
+    "add_options",
+    "parse_upload_hosts",
+    "resolve",
+    "upload_host_allowed",
+]
 
 
 class OptionError(ValueError):
@@ -72,7 +86,24 @@ OPTIONS = (
         None,
         "S",
         "Seconds any one job may take before its check fails (default: what the fake says "
-        "it plans for the job, or 120 s plus 30 s per second of output elsewhere).",
+        "it plans for the job, at most 120 s plus 30 s per second of output, which is also "
+        "the default elsewhere), and any one request, from connecting to its last byte "
+        "(default 90).",
+    ),
+    Option(
+        "--wavespeed-max-run-seconds",
+        None,
+        "S",
+        "Seconds a run by URL may take in all; the check running then is cut and the run "
+        "stops (default 3600).",
+    ),
+    Option(
+        "--wavespeed-allow-upload-host",
+        None,
+        "HOST[,HOST...]",
+        "Hosts besides the target's own origin that its upload tickets may send the bytes "
+        "to, with the ticket's headers (HOST, HOST:PORT or *.DOMAIN); any other is a "
+        "contract violation, and nothing is sent.",
     ),
     Option(
         "--wavespeed-video",
@@ -113,6 +144,8 @@ class TargetOptions:
     second_api_key: str | None = None
     webhook_url: str | None = None
     webhook_port: int = 0
+    max_run_seconds: float | None = None
+    allow_upload_hosts: tuple[str, ...] = ()
 
     @property
     def in_process(self) -> bool:
@@ -138,6 +171,50 @@ def _seconds(name: str, text: str | None) -> float | None:
     if not value > 0:
         raise OptionError(f"{name} must be > 0, not {text}")
     return value
+
+
+#: ``HOST``, ``HOST:PORT`` or ``*.DOMAIN``: a DNS name, an IPv4 address, or an IPv6 one
+#: in brackets; never a URL (no scheme, path or credentials).
+_UPLOAD_HOST = re.compile(
+    r"(?P<host>(?:\*\.)?[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*"
+    r"[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::(?P<port>\d{1,5}))?"
+)
+
+
+def parse_upload_hosts(text: str | Iterable[str] | None) -> tuple[str, ...]:
+    """Hosts an upload ticket may name, from ``HOST[,HOST...]`` (or several values),
+    lower-cased; raises :class:`OptionError` naming the one that is not a host."""
+    values = [text] if isinstance(text, str) else list(text or ())
+    hosts: list[str] = []
+    for value in values:
+        for item in re.split(r"[,\s]+", value.strip()):
+            if not item:
+                continue
+            found = _UPLOAD_HOST.fullmatch(item)
+            port = found.group("port") if found else None
+            if found is None or (port is not None and not 0 < int(port) <= 65535):
+                raise OptionError(
+                    f"upload host {item!r} is not HOST, HOST:PORT or *.DOMAIN (a host, "
+                    "not a URL: no scheme, path or credentials)"
+                )
+            hosts.append(item.lower())
+    return tuple(dict.fromkeys(hosts))
+
+
+def upload_host_allowed(url: httpx.URL, hosts: Iterable[str]) -> str | None:
+    """The entry of ``hosts`` (see :func:`parse_upload_hosts`) that allows ``url``, if any."""
+    host = url.host.lower()
+    port = url.port if url.port is not None else {"http": 80, "https": 443}.get(url.scheme)
+    for entry in hosts:
+        found = _UPLOAD_HOST.fullmatch(entry)
+        if found is None:
+            continue
+        name = found.group("host").strip("[]")
+        if found.group("port") is not None and int(found.group("port")) != port:
+            continue
+        if name == host or (name.startswith("*.") and host.endswith(name[1:])):
+            return entry
+    return None
 
 
 def resolve(cli: Mapping[str, str | None], env: Mapping[str, str]) -> TargetOptions:
@@ -168,6 +245,10 @@ def resolve(cli: Mapping[str, str | None], env: Mapping[str, str]) -> TargetOpti
     port_text = values["wavespeed_webhook_port"] or "0"
     if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
         raise OptionError(f"--wavespeed-webhook-port {port_text!r} is not a port (0-65535)")
+    try:
+        upload_hosts = parse_upload_hosts(values["wavespeed_allow_upload_host"])
+    except OptionError as exc:
+        raise OptionError(f"--wavespeed-allow-upload-host: {exc}") from None
     return TargetOptions(
         base_url=base_url.rstrip("/") if base_url else None,
         # The in-process fake has its own key; a key in the environment is for URLs.
@@ -179,4 +260,8 @@ def resolve(cli: Mapping[str, str | None], env: Mapping[str, str]) -> TargetOpti
         second_api_key=values["wavespeed_second_api_key"] if base_url else None,
         webhook_url=webhook_url,
         webhook_port=int(port_text),
+        max_run_seconds=_seconds(
+            "--wavespeed-max-run-seconds", values["wavespeed_max_run_seconds"]
+        ),
+        allow_upload_hosts=upload_hosts,
     )

@@ -16,14 +16,19 @@ target-specific is decided here: the target is bound at run time (:func:`bind`).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
+import requests
 import schemathesis
+from requests.adapters import HTTPAdapter
 from schemathesis import Case
 from schemathesis.schemas import APIOperation, BaseSchema
+from schemathesis.transport.requests import SameHostRedirectsSession
 
+from mock_api.contract.bounds import Bounds, body_bound, decoded, too_large
 from mock_api.contract.target import Target
 from mock_api.models import DEFAULT_MODEL, MODELS
 from mock_api.spec import SPEC_PATH
@@ -42,6 +47,7 @@ __all__ = [
     "WITHOUT_COVERAGE_PHASE",
     "bind",
     "bind_operation",
+    "bounded_session",
     "contract_config",
     "is_submission",
     "load_schema",
@@ -278,3 +284,88 @@ def prepare_submission(case: Case[Any], *, by_url: bool) -> str | None:
         if safe != body:
             case.body = safe
     return None
+
+
+#: How much of a generated request's answer is read per step (one read of the socket).
+_READ_STEP = 64 * 1024
+
+
+class _BoundedAdapter(HTTPAdapter):
+    """requests' adapter, held to the run's :class:`~mock_api.contract.bounds.Bounds`.
+
+    Schemathesis sends with requests, not through the suite's httpx transport: each
+    answer is read here, a socket read at a time, its raw and decoded size bounded by
+    its type (:func:`~mock_api.contract.bounds.body_bound`: the fake's ``/media/``
+    samples are media) and its time by the request's and the run's ends. (Until the
+    headers have come, only each read is bounded; the run's limit still cuts the check:
+    :class:`~mock_api.contract.bounds.RunWatch`.)
+    """
+
+    def __init__(self, bounds: Bounds) -> None:
+        super().__init__()
+        self.bounds = bounds
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float | None, float | None] | None = None,
+        verify: bool | str = True,
+        cert: Any = None,
+        proxies: dict[str, str] | None = None,
+    ) -> requests.Response:
+        where = f"{request.method} {request.url}"
+        bounds = self.bounds
+        bounds.check_run(f"during {where}")
+        at = time.monotonic() + bounds.request_seconds
+        run_end = bounds.run_deadline
+        if run_end is not None and run_end < at:
+            at = run_end
+        left = max(at - time.monotonic(), 0.001)
+        bounded: float | tuple[float, float]
+        if isinstance(timeout, tuple):
+            connect, read = (left if t is None else min(t, left) for t in timeout)
+            bounded = (connect, read)
+        else:
+            bounded = left if timeout is None else min(timeout, left)
+        response = super().send(
+            request, stream=True, timeout=bounded, verify=verify, cert=cert, proxies=proxies
+        )
+        content_type = response.headers.get("content-type", "")
+        if "text/event-stream" in content_type:
+            return response  # schemathesis reads an event stream itself, for a bounded time
+        limit = body_bound(content_type)
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while chunk := response.raw.read1(_READ_STEP, decode_content=False):
+                size += len(chunk)
+                if size > limit:
+                    raise too_large(where, limit)
+                chunks.append(chunk)
+                if time.monotonic() >= at:
+                    if at == run_end:
+                        raise bounds.run_over(f"during {where}")
+                    raise requests.exceptions.ReadTimeout(
+                        f"{where}: {bounds.too_slow()}", request=request
+                    )
+        except BaseException:
+            response.close()
+            raise
+        body = decoded(b"".join(chunks), response.headers.get("content-encoding", ""), limit, where)
+        response.raw.release_conn()
+        # As schemathesis does for event streams: the body, read and decoded once.
+        response._content = body
+        response._content_consumed = True
+        return response
+
+
+@contextmanager
+def bounded_session(target: Target) -> Iterator[requests.Session]:
+    """Schemathesis's session (same-host redirects only), its answers bounded as the
+    suite's own are (:class:`_BoundedAdapter`)."""
+    with SameHostRedirectsSession() as session:
+        adapter = _BoundedAdapter(target.bounds)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        yield session

@@ -9,12 +9,14 @@ state for the hooks in ``contracts/conftest.py`` and for reporters such as
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
 
+from mock_api.contract.bounds import Bounds, RunLimitReached, TargetUnusable
 from mock_api.contract.budget import (
     BudgetExceeded,
     PlannedSpend,
@@ -39,10 +41,8 @@ __all__ = ["SESSION", "SPENDS", "ContractSession", "TargetUnreachable", "TargetU
 
 #: The marker a check uses to declare what its submissions may cost on a paid endpoint.
 SPENDS = "spends"
-
-
-class TargetUnusable(Exception):
-    """The target answered, but not as an account this suite can use (a refused key)."""
+#: The last balance read, after the run: bounded on its own, even past the run's limit.
+CLOSING_READ_SECONDS = 30.0
 
 
 @dataclass
@@ -61,16 +61,26 @@ class ContractSession:
     refusal: str | None = None
     #: Why the balance could not be read at the end (the target stopped answering), if so.
     close_error: str | None = None
-    #: The flag a refusal tells the user to raise: the pytest option, or ``verify``'s own.
-    budget_flag: str = "--wavespeed-budget"
+    #: How the options a message names are spelt: ``--wavespeed-`` (pytest) or ``--`` (verify).
+    flag_prefix: str = "--wavespeed-"
+    #: When the run began (``time.monotonic()``): ``--max-run-seconds`` counts from here.
+    started: float = field(default_factory=time.monotonic)
+
+    def flag(self, name: str) -> str:
+        """An option as the user gave it: ``--wavespeed-budget``, or verify's ``--budget``."""
+        return f"{self.flag_prefix}{name}"
 
     def open(self, plan: Iterable[PlannedSpend]) -> Target:
         """Pick the target; on a paid one, refuse a plan over budget before anything is sent.
 
         Raises :class:`TargetUnreachable` first when the target does not answer
-        at all, :class:`~mock_api.contract.budget.BudgetExceeded` with the plan,
-        line by line, or :class:`TargetUnusable` when the target will not show
-        the key's balance.
+        at all (or not wholly in time), :class:`~mock_api.contract.budget.BudgetExceeded`
+        with the plan, line by line, or :class:`TargetUnusable` when the target will
+        not show the key's balance, or answers what no client could use.
+
+        By URL every request is held to ``--timeout`` (else 90 s) from connecting to
+        its last byte, and the whole run to ``--max-run-seconds`` (else an hour),
+        counted from :attr:`started` (see :mod:`mock_api.contract.bounds`).
         """
         options = self.options
         self.plan = list(plan)
@@ -79,14 +89,25 @@ class ContractSession:
             target = in_process()
         else:
             assert options.api_key is not None  # resolve() insists
-            target = connect(
-                options.base_url,
-                options.api_key,
-                poll_interval=options.poll_interval,
-                timeout=options.timeout,
-                video_url=options.video_url,
-                second_api_key=options.second_api_key,
+            bounds = Bounds.for_run(
+                request_seconds=options.timeout,
+                run_seconds=options.max_run_seconds,
+                started=self.started,
+                flag_prefix=self.flag_prefix,
             )
+            try:
+                target = connect(
+                    options.base_url,
+                    options.api_key,
+                    poll_interval=options.poll_interval,
+                    timeout=options.timeout,
+                    video_url=options.video_url,
+                    second_api_key=options.second_api_key,
+                    bounds=bounds,
+                    upload_hosts=options.allow_upload_hosts,
+                )
+            except RunLimitReached as exc:
+                raise TargetUnreachable(f"cannot reach {options.base_url}: {exc}") from None
         if not target.free:
             self.plan, self.unfunded = split_optional(self.plan, options.budget_micros)
         self.planned_micros = plan_total(self.plan)
@@ -96,12 +117,18 @@ class ContractSession:
         target.max_output_seconds = max(target.max_output_seconds, longest / RATE_MICROS_PER_SECOND)
         try:
             if not target.free:
-                check_budget(self.plan, options.budget_micros, flag=self.budget_flag)
+                check_budget(self.plan, options.budget_micros, flag=self.flag("budget"))
             with target.client() as client:
                 self.balance_before = balance_micros(client)
         except httpx.TransportError as exc:
             target.close()
             raise TargetUnreachable(describe_transport_error(exc)) from None
+        except RunLimitReached as exc:
+            target.close()
+            raise TargetUnreachable(f"cannot reach {target.base_url}: {exc}") from None
+        except TargetUnusable:
+            target.close()
+            raise
         except BudgetExceeded as exc:
             target.close()
             raise BudgetExceeded(
@@ -110,7 +137,7 @@ class ContractSession:
             ) from None
         except AssertionError as exc:  # the balance read failed: a wrong key, say
             target.close()
-            raise TargetUnusable(f"{target.describe()} cannot be used: {exc}") from None
+            raise TargetUnusable(f"this target cannot be used: {exc}") from None
         except Exception:
             target.close()
             raise
@@ -134,12 +161,14 @@ class ContractSession:
         target, self.target = self.target, None
         if target is None:
             return
+        # Past the run's limit too: one bounded read, so the report can say what was spent.
+        target.bounds = target.bounds.without_run_limit(CLOSING_READ_SECONDS)
         try:
             with target.client() as client:
                 self.balance_after = balance_micros(client)
         except httpx.TransportError as exc:
             self.close_error = describe_transport_error(exc)
-        except AssertionError as exc:  # it answered, but not with a balance
+        except (AssertionError, TargetUnusable) as exc:  # it answered, but not a balance
             self.close_error = str(exc).strip()
         finally:
             target.close()

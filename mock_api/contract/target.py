@@ -34,15 +34,25 @@ import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio.from_thread
 import httpx
 from starlette.types import ASGIApp
 
+from mock_api.contract.bounds import (
+    ACCEPT_ENCODING,
+    ANSWER_BYTES,
+    MEDIA_BYTES,
+    Bounds,
+    GuardedTransport,
+    RequestTooSlow,
+    TargetUnusable,
+    http_transport,
+)
 from mock_api.contract.invariants import Poller
 from mock_api.contract.rule import MINIMUM_SECONDS
 from mock_api.lifecycle import NEVER_MS
@@ -64,8 +74,10 @@ __all__ = [
     "RetryAfterMissing",
     "SyncASGITransport",
     "Target",
+    "TargetClient",
     "TargetKind",
     "TargetUnreachable",
+    "TargetUnusable",
     "accepts_any_key",
     "check_retry_after",
     "connect",
@@ -209,6 +221,8 @@ def _reason(exc: BaseException) -> str:
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:  # the OS's errno is deep in the chain
         seen.add(id(cause))
+        if isinstance(cause, RequestTooSlow) and not str(cause).startswith("cannot reach "):
+            return str(cause)  # it answered, too slowly: the bound's own words
         code = getattr(cause, "errno", None)
         if code == errno.ECONNREFUSED or "Connection refused" in str(cause):
             return "connection refused"
@@ -289,9 +303,12 @@ class SyncASGITransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         async def send() -> httpx.Response:
             response = await self._inner.handle_async_request(request)
-            content = await response.aread()
+            content = b"".join([chunk async for chunk in response.aiter_raw()])
             return httpx.Response(
-                response.status_code, headers=response.headers, content=content, request=request
+                response.status_code,
+                headers=response.headers,
+                stream=httpx.ByteStream(content),
+                request=request,
             )
 
         return self._portal.call(send)
@@ -364,6 +381,38 @@ def _with_request(exc: httpx.TransportError, request: httpx.Request) -> httpx.Tr
     return exc
 
 
+class TargetClient(httpx.Client):
+    """An ``httpx.Client`` on a target that knows which other hosts the user trusts with
+    uploads (``--allow-upload-host``): what :func:`~mock_api.contract.jobs.upload` asks
+    before it follows a ticket anywhere but the target's own origin."""
+
+    def __init__(self, *, upload_hosts: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.upload_hosts = upload_hosts
+
+
+def _guarded(bounds: Bounds, body_bytes: int, inner: httpx.BaseTransport | None = None) -> Any:
+    """The transport every request to a target goes through: named errors, bounded."""
+    base = inner or http_transport(tls_context())
+    return _NamingTransport(GuardedTransport(base, bounds, body_bytes=body_bytes))
+
+
+def _timeout(bounds: Bounds) -> httpx.Timeout:
+    return httpx.Timeout(bounds.request_seconds, connect=min(10.0, bounds.request_seconds))
+
+
+def _get(url: str, bounds: Bounds, *, seconds: float = 15.0, **kwargs: Any) -> httpx.Response:
+    """One GET outside any check (identification, the fake's plans and clock), bounded as
+    the checks' requests are, and by ``seconds``; never recorded beside a failure."""
+    quick = replace(bounds, request_seconds=min(bounds.request_seconds, seconds))
+    with httpx.Client(
+        transport=_guarded(quick, ANSWER_BYTES),
+        timeout=_timeout(quick),
+        headers={"Accept-Encoding": ACCEPT_ENCODING},
+    ) as client:
+        return client.get(url, **kwargs)
+
+
 @dataclass
 class Target:
     """Where the suite's requests go, and how time passes there."""
@@ -394,6 +443,11 @@ class Target:
     second_api_key: str | None = None
     #: Why there is no second key, when there is none.
     second_key_missing: str = "no second API key: pass --wavespeed-second-api-key"
+    #: How long each request, and the run, may take (see :mod:`mock_api.contract.bounds`).
+    bounds: Bounds = field(default_factory=Bounds)
+    #: Hosts besides the target's own origin that an upload ticket may send the bytes to,
+    #: with the ticket's headers (``--allow-upload-host``): ``HOST``, ``HOST:PORT``, ``*.DOMAIN``.
+    upload_hosts: tuple[str, ...] = ()
     exchanges: deque[Exchange] = field(default_factory=lambda: deque(maxlen=4))
     _clients: list[httpx.Client] = field(default_factory=list)
 
@@ -439,9 +493,7 @@ class Target:
             return self.service.clock.now_ms() / 1000
         if self.has_control:
             try:
-                answer = httpx.get(
-                    f"{self.base_url}/_mock/clock", timeout=15.0, verify=tls_context()
-                )
+                answer = _get(f"{self.base_url}/_mock/clock", self.bounds)
                 return int(answer.json()["data"]["now_ms"]) / 1000
             except (httpx.HTTPError, ValueError, KeyError, TypeError):
                 pass  # the control API is off or answers otherwise: this machine's clock
@@ -493,28 +545,51 @@ class Target:
             self.exchanges.append(exchange)
 
     def client(
-        self, *, auth: bool = True, api_key: str | None = None, check_429: bool = True
-    ) -> httpx.Client:
+        self,
+        *,
+        auth: bool = True,
+        api_key: str | None = None,
+        check_429: bool = True,
+        media: bool = False,
+    ) -> TargetClient:
         """A client on the target. With ``auth`` it sends the key (``api_key``: another
         account's, the second key), but only to the target's own origin
         (:class:`OriginAuth`): URLs the target hands out on other hosts (a CDN, an object
         store, or wherever a broken server points) never receive it. Every 429 any
         client meets is held to :func:`check_retry_after` as it arrives, unless
         ``check_429`` is off (parity records a 429 as it comes, and judges it by diff).
+
+        Every request is held to :attr:`bounds` (its whole time, the run's end) and its
+        body to :data:`~mock_api.contract.bounds.ANSWER_BYTES`, or with ``media`` (the
+        client that downloads outputs) :data:`~mock_api.contract.bounds.MEDIA_BYTES`.
         """
         key = api_key or self.api_key
         hooks: list[Callable[[httpx.Response], None]] = [self._record]
         if check_429:
             hooks.append(check_retry_after)
-        client = httpx.Client(
+        client = TargetClient(
+            upload_hosts=self.upload_hosts,
             base_url=self.base_url,
             auth=OriginAuth(self.base_url, key) if auth else None,
-            transport=_NamingTransport(self.transport or httpx.HTTPTransport(verify=tls_context())),
-            timeout=httpx.Timeout(90.0, connect=10.0),
+            transport=_guarded(self.bounds, MEDIA_BYTES if media else ANSWER_BYTES, self.transport),
+            timeout=_timeout(self.bounds),
+            headers={"Accept-Encoding": ACCEPT_ENCODING},
             event_hooks={"response": hooks},
         )
         self._clients.append(client)
         return client
+
+    def still_answers(self) -> bool:
+        """Does the target itself still answer? (A check's request may have gone elsewhere.)"""
+        if self.transport is not None:  # in-process: always there
+            return True
+        try:  # asked after a check failed: past the run's limit too, a short probe
+            _get(f"{self.base_url}/openapi.yaml", self.bounds.without_run_limit(5.0))
+        except httpx.TransportError:
+            return False
+        except TargetUnusable:
+            return True  # it answered (with too much)
+        return True
 
     @property
     def timeout(self) -> Callable[[str], float]:
@@ -530,12 +605,22 @@ class Target:
         plus :data:`_FAKE_SLACK_SECONDS`; anything else gets
         :data:`JOB_BASE_SECONDS` plus :data:`SECONDS_PER_OUTPUT_SECOND` per
         second of the longest output the run may ask for.
+
+        A fake by URL is believed only up to that same bound (:meth:`_ceiling`): a
+        server that says a job ends in a century is no reason to wait a century.
+        Whatever this says, a run by URL ends at its own limit (``--max-run-seconds``).
         """
         if self.timeout_override is not None:
             return self.timeout_override
         planned = self._planned_seconds(job_id) if self.is_fake else None
         if planned is not None:
-            return planned * _FAKE_SLACK_FACTOR + _FAKE_SLACK_SECONDS
+            allowed = planned * _FAKE_SLACK_FACTOR + _FAKE_SLACK_SECONDS
+            return allowed if self.service is not None else min(allowed, self._ceiling())
+        return self._ceiling()
+
+    def _ceiling(self) -> float:
+        """The longest a job may take that no answer of the target's own set: the real
+        model's top speed for the longest output the run may ask for."""
         return JOB_BASE_SECONDS + SECONDS_PER_OUTPUT_SECOND * self.max_output_seconds
 
     def _planned_seconds(self, job_id: str) -> float | None:
@@ -546,16 +631,15 @@ class Target:
                 return None
             return (job.plan.finished_ms - job.plan.created_ms) / 1000
         try:
-            response = httpx.get(
-                f"{self.base_url}/_mock/jobs/{job_id}", timeout=15.0, verify=tls_context()
-            )
+            response = _get(f"{self.base_url}/_mock/jobs/{job_id}", self.bounds)
             data = response.json()["data"] if response.status_code == 200 else {}
             created, finished = data.get("created_at"), data.get("finished_at")
             if not (isinstance(created, str) and isinstance(finished, str)):
                 return None
-            return (_instant(finished) - _instant(created)).total_seconds()
-        except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
+            seconds = (_instant(finished) - _instant(created)).total_seconds()
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError, OverflowError):
             return None  # the control API is off or answers otherwise: fall back
+        return seconds if 0 <= seconds < float("inf") else None
 
     def force_outcome(self, outcome: str) -> dict[str, str]:
         """Make the next submission end as ``outcome`` (``complete``, ``nsfw``, ``fail``...).
@@ -611,34 +695,35 @@ def in_process(*, api_key: str = DEFAULT_API_KEY, seed: int = 20_240_601) -> Tar
     )
 
 
-def identify(base_url: str) -> TargetKind:
+def identify(base_url: str, bounds: Bounds | None = None) -> TargetKind:
     """The fake, if it serves our very ``openapi.yaml``; otherwise a (paid) server.
 
     The fake serves the contract at ``/openapi.yaml``; the real service does
     not serve this file, so anything else that answers is treated as paid.
-    A server that does not answer at all raises :class:`TargetUnreachable`:
-    that, not a budget, is what its user needs to hear first.
+    A server that does not answer at all (or not wholly within the bound on one
+    request) raises :class:`TargetUnreachable`: that, not a budget, is what its
+    user needs to hear first; one that answers more than a spec's bound raises
+    :class:`TargetUnusable`.
     """
     try:
-        response = httpx.get(f"{base_url}/openapi.yaml", timeout=15.0, verify=tls_context())
+        response = _get(f"{base_url}/openapi.yaml", bounds or Bounds())
     except httpx.TransportError as exc:
         raise TargetUnreachable(f"cannot reach {base_url}: {_reason(exc)}") from None
     except httpx.HTTPError:
         return TargetKind.REMOTE
     ours = Path(SPEC_PATH).read_text(encoding="utf-8")
-    if response.status_code == 200 and response.text == ours:
+    if response.status_code == 200 and response.content == ours.encode("utf-8"):
         return TargetKind.FAKE
     return TargetKind.REMOTE
 
 
-def accepts_any_key(base_url: str) -> bool:
+def accepts_any_key(base_url: str, bounds: Bounds | None = None) -> bool:
     """Does the fake open an account for a key nobody configured? (serve without --api-key)."""
     probe = f"contract-probe-{secrets.token_hex(8)}"
-    response = httpx.get(
+    response = _get(
         f"{base_url}/api/v3/balance",
+        bounds or Bounds(),
         headers={"Authorization": f"Bearer {probe}"},
-        timeout=15.0,
-        verify=tls_context(),
     )
     return response.status_code == 200
 
@@ -651,17 +736,22 @@ def connect(
     timeout: float | None = None,
     video_url: str | None = None,
     second_api_key: str | None = None,
+    bounds: Bounds | None = None,
+    upload_hosts: tuple[str, ...] = (),
 ) -> Target:
     """A target by URL: the fake (free) if it identifies as one, else paid.
 
     The second account's key is ``second_api_key``; without one, a key derived
     from ``api_key`` serves only where the target opens an account for any key
-    (the fake started without ``--api-key``).
+    (the fake started without ``--api-key``). ``bounds`` limit each request and the
+    run (by default each request's whole time only); ``upload_hosts`` are the hosts
+    besides the target's origin that upload tickets may send the bytes to.
     """
     base_url = base_url.rstrip("/")
-    kind = identify(base_url)
+    bounds = bounds or Bounds()
+    kind = identify(base_url, bounds)
     fake = kind is TargetKind.FAKE
-    open_keys = fake and accepts_any_key(base_url)
+    open_keys = fake and accepts_any_key(base_url, bounds)
     missing = ""
     if second_api_key is None:
         if open_keys:
@@ -675,7 +765,7 @@ def connect(
         kind=kind,
         base_url=base_url,
         api_key=api_key,
-        wait=time.sleep,
+        wait=bounds.sleep,
         # The real service's docs ask video clients to poll every 5 s or slower. The fake
         # on loopback answers a poll in a few ms: 50 ms sees each state of a job on any
         # pace but instant, and a finished job is still read twice more to see it settle.
@@ -688,4 +778,6 @@ def connect(
         video_url=video_url,
         second_api_key=second_api_key,
         second_key_missing=missing,
+        bounds=bounds,
+        upload_hosts=upload_hosts,
     )

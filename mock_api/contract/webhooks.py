@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -37,8 +38,13 @@ __all__ = [
 
 #: Receivers refuse deliveries stamped further than this from their own clock.
 TOLERANCE_SECONDS = 300
-#: A delivery's body is read up to this size; a prediction is a few kB.
-_MAX_BODY = 1_000_000
+#: A delivery's body is read up to this size; a prediction is a few kB. A larger one is
+#: refused (413) and nothing of it is kept.
+MAX_BODY = 1_000_000
+#: How long the receiver waits on each read of a delivery before it gives up on it.
+READ_SECONDS = 10.0
+_LENGTH = re.compile(r"[0-9]{1,10}")
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,8}")
 #: Where the receiver listens on loopback.
 PATH = "/contract-suite-webhook"
 
@@ -100,10 +106,16 @@ class WebhookReceiver:
 
     ``port`` 0 picks a free one. ``public_url`` is what the target is told
     (a tunnel's URL for a target off this machine); by default the local one.
+
+    Only a whole, well-framed body is kept: ``Content-Length`` (digits only, at
+    most :data:`MAX_BODY`) or chunked, never both; anything else is answered 400
+    (413 over the size, 408 when a read waits more than ``read_seconds``) and
+    nothing of it is kept.
     """
 
     port: int = 0
     public_url: str | None = None
+    read_seconds: float = READ_SECONDS
     deliveries: list[Delivery] = field(default_factory=list)
     #: Paths (as :meth:`url` gives them) whose next N deliveries are answered 500, to
     #: see the target deliver again.
@@ -134,9 +146,16 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = receiver.read_seconds  # per read of the socket (StreamRequestHandler)
+
             def do_POST(self) -> None:
-                length = min(int(self.headers.get("Content-Length") or 0), _MAX_BODY)
-                body = self.rfile.read(length)
+                try:
+                    body = self._body()
+                except TimeoutError:
+                    self._refuse(408)
+                    return
+                if body is None:
+                    return
                 delivery = Delivery(
                     self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time()
                 )
@@ -150,6 +169,63 @@ class WebhookReceiver:
                 self.send_response(500 if failing else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+
+            def _refuse(self, status: int) -> None:
+                """Answer ``status`` and close: what is left of the body is never read."""
+                self.close_connection = True
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.send_header("Connection", "close")
+                self.end_headers()
+
+            def _body(self) -> bytes | None:
+                """The whole body, or ``None`` once refused (see the class)."""
+                lengths = self.headers.get_all("Content-Length") or []
+                coding = (self.headers.get("Transfer-Encoding") or "").strip().lower()
+                if len(lengths) > 1 or (lengths and coding) or coding not in ("", "chunked"):
+                    self._refuse(400)  # framed two ways, or a way not known
+                    return None
+                if coding == "chunked":
+                    return self._chunked()
+                if not lengths:
+                    return b""
+                if not _LENGTH.fullmatch(lengths[0].strip()):
+                    self._refuse(400)  # "-1", "1e3", "0x10": not a length
+                    return None
+                size = int(lengths[0])
+                if size > MAX_BODY:
+                    self._refuse(413)
+                    return None
+                body = self.rfile.read(size)
+                if len(body) == size:
+                    return body
+                self._refuse(400)  # it closed before the length it stated
+                return None
+
+            def _chunked(self) -> bytes | None:
+                body = bytearray()
+                while True:
+                    line = self.rfile.readline(1026)
+                    size_text = line.split(b";", 1)[0].strip()
+                    if not line.endswith(b"\n") or not _CHUNK_SIZE.fullmatch(size_text):
+                        self._refuse(400)
+                        return None
+                    size = int(size_text, 16)
+                    if size == 0:
+                        break
+                    if len(body) + size > MAX_BODY:
+                        self._refuse(413)
+                        return None
+                    chunk = self.rfile.read(size)
+                    if len(chunk) < size or self.rfile.readline(3).strip():
+                        self._refuse(400)
+                        return None
+                    body += chunk
+                for _ in range(32):  # trailers, up to the empty line
+                    if self.rfile.readline(8194).strip() == b"":
+                        return bytes(body)
+                self._refuse(400)
+                return None
 
             def log_message(self, format: str, *args: object) -> None:
                 pass

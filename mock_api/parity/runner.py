@@ -67,7 +67,7 @@ class ParityTarget:
         fake = target.is_fake
         return Run(
             api=target.client(check_429=False),
-            cdn=target.client(auth=False),
+            cdn=target.client(auth=False, media=True),
             anonymous=target.client(auth=False),
             wait=target.wait,
             poll_interval=target.poll_interval,
@@ -88,14 +88,18 @@ class ParityTarget:
 
 
 def open_target(
-    base_url: str | None, api_key: str | None, *, second_api_key: str | None = None
+    base_url: str | None,
+    api_key: str | None,
+    *,
+    second_api_key: str | None = None,
+    upload_hosts: tuple[str, ...] = (),
 ) -> ParityTarget:
     if base_url is None:
         made = in_process(api_key=api_key or f"parity-{secrets.token_hex(4)}")
         return ParityTarget(made, "the fake, in-process")
     if not api_key:
         raise ValueError("a target by URL needs --api-key")
-    made = connect(base_url, api_key, second_api_key=second_api_key)
+    made = connect(base_url, api_key, second_api_key=second_api_key, upload_hosts=upload_hosts)
     kind = "the fake" if made.is_fake else "a server"
     return ParityTarget(made, f"{kind} by URL ({base_url})")
 

@@ -54,7 +54,7 @@ from typing import Any
 
 import httpx
 
-from mock_api.contract.jobs import upload_job, upload_silence, upload_video
+from mock_api.contract.jobs import upload_job, upload_request, upload_silence, upload_video
 from mock_api.contract.schema import UNFETCHABLE
 from mock_api.contract.target import RetryAfterMissing, retry_after_seconds
 from mock_api.contract.webhooks import Delivery, WebhookReceiver, WebhookRejected, verify_delivery
@@ -201,14 +201,16 @@ def _upload(run: Run) -> dict[str, Any]:
             "content_type": "application/octet-stream",
         },
     ).json()["data"]
-    upload = ticket["upload"]
+    # Followed only as a presigned PUT to the target's origin or an allowed host, never
+    # with credentials: a refused ticket breaks the flow off, naming the field.
+    sending = upload_request(ticket, run.api, len(data))
     run.call(
         "PUT the bytes",
-        upload.get("method", "PUT"),
-        upload["url"],
+        sending.method,
+        sending.url,
         client=run.cdn,
         content=data,
-        headers=upload.get("headers") or {},
+        headers=sending.headers,
     )
     run.call("read the file back", "GET", ticket["download_url"], client=run.cdn)
     return {}
