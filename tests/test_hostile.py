@@ -29,7 +29,6 @@ from mock_api import ManualClock, MemoryStore, MockService, OffsetClock, Setting
 from mock_api.cli import main
 from mock_api.faults import fault_from_dict
 from mock_api.history import HistoryQuery
-from mock_api.json_input import MAX_JSON_DEPTH
 from mock_api.media import silence_wav
 from mock_api.quotas import Limits
 from mock_api.rules import read_rules
@@ -435,7 +434,7 @@ async def test_a_body_nested_deeper_than_the_limit_is_refused(
     assert response.json()["details"] == [
         {
             "field": "body",
-            "reason": f"nests deeper than {MAX_JSON_DEPTH} levels of objects and arrays",
+            "reason": "nests deeper than 64 levels of objects and arrays",  # README: Limits
             "location": "body",
         }
     ]
@@ -446,7 +445,7 @@ async def test_a_body_at_the_nesting_limit_is_read(client: httpx.AsyncClient) ->
     """64 levels parse (brackets inside strings do not count): the schema then answers."""
     body = {"input": {"a": "[[[[{{{{" * 100}}
     nested: Any = body
-    for _ in range(MAX_JSON_DEPTH - 3):
+    for _ in range(64 - 3):  # the documented depth, 64
         nested = [nested]
     response = await client.put("/_mock/limits", json={"api_key": KEY, "level": nested})
     assert response.status_code == 400

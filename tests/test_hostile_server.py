@@ -18,7 +18,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mock_api.serving import SHUTDOWN_GRACE_SECONDS
 from tests.helpers import AUTH, SUBMIT, job_input
 from tests.live import ServerProcess
 
@@ -99,12 +98,13 @@ def test_sigterm_ends_requests_asleep_in_a_latency_fault_or_sync_mode(
     process = server.process
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
-    code = process.wait(timeout=SHUTDOWN_GRACE_SECONDS + 7)  # raises if it hangs
+    # README (Limits): requests still running after 3 s are answered 503; gone within 5 s.
+    code = process.wait(timeout=3 + 7)  # raises if it hangs
     took = time.monotonic() - started
     for thread in threads:
         thread.join(timeout=10)
     assert code == -signal.SIGTERM  # uvicorn stops cleanly, then re-raises the signal
-    assert took < SHUTDOWN_GRACE_SECONDS + 2  # the documented bound: within 5 s
+    assert took < 5  # the documented bound: within 5 s
     ended = (503, "the mock is shutting down; this request was ended: retry elsewhere")
     assert outcomes == [ended, ended]
     assert "Cancel 2 running task(s)" in server.output

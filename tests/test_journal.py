@@ -10,9 +10,12 @@ import pytest
 
 from mock_api import ManualClock, MockService, Settings
 from mock_api.errors import Violation
-from mock_api.journal import MAX_KEPT_BODY, Journal, JournalMiddleware
+from mock_api.journal import Journal, JournalMiddleware
 from mock_api.store import account_id
 from tests.helpers import AUTH, SUBMIT, job_input
+
+#: README (Limits): bodies kept only when JSON and at most 64 KiB each.
+KEPT_BODY_BYTES = 64 * 1024
 
 pytestmark = pytest.mark.anyio
 
@@ -130,8 +133,8 @@ def _chunked_json_app(*chunks: bytes) -> Any:
     ("request_body", "chunks", "kept_request", "kept_response"),
     [
         (b'{"a": 1}', [b'{"ok": ', b"true}"], {"a": 1}, {"ok": True}),  # chunks joined
-        (b'{"a": "' + b"x" * MAX_KEPT_BODY + b'"}', [b"{}"], None, {}),  # request too big
-        (b"{}", [b'{"big": "', b"y" * MAX_KEPT_BODY, b'"}'], {}, None),  # answer too big
+        (b'{"a": "' + b"x" * KEPT_BODY_BYTES + b'"}', [b"{}"], None, {}),  # request too big
+        (b"{}", [b'{"big": "', b"y" * KEPT_BODY_BYTES, b'"}'], {}, None),  # answer too big
     ],
 )
 async def test_small_json_bodies_are_kept_and_big_ones_are_not(

@@ -17,7 +17,6 @@ from tinytag import TinyTag
 from mock_api import ManualClock, MockService, OffsetClock, Settings, create_app
 from mock_api.planning import PACES
 from mock_api.server import LiveServer
-from mock_api.webhooks import BACKOFF_MS, MAX_ATTEMPTS
 from tests.helpers import AUTH, SUBMIT, job_input
 from tests.receiver import Receiver, running_receiver, signed_as_documented
 
@@ -92,9 +91,12 @@ async def test_failed_deliveries_are_retried_with_backoff_and_logged(
     clock.advance(60)
     assert await service.webhooks.pump() == 1  # 500
     assert await service.webhooks.pump() == 0  # backing off
-    clock.advance(ms=BACKOFF_MS[0])
+    # README: retried 4 more times, 1, 2, 4 and 8 s apart on the mock's clock.
+    clock.advance(ms=1_000 - 1)
+    assert await service.webhooks.pump() == 0
+    clock.advance(ms=1)
     assert await service.webhooks.pump() == 1  # 503
-    clock.advance(ms=BACKOFF_MS[1] - 1)
+    clock.advance(ms=2_000 - 1)
     assert await service.webhooks.pump() == 0
     clock.advance(ms=1)
     assert await service.webhooks.pump() == 1  # 200
@@ -138,12 +140,19 @@ async def test_a_dead_receiver_is_given_up_after_the_last_attempt(
     dead = "http://127.0.0.1:9/nobody-listens"
     await client.post(SUBMIT, params={"webhook": dead}, json=job_input(), headers=AUTH)
     clock.advance(60)
-    for _ in range(MAX_ATTEMPTS + 2):
-        await service.webhooks.pump()
-        clock.advance(60)
+    first = clock.now_ms()
+    # README: retried 4 more times, 1, 2, 4 and 8 s apart on the mock's clock.
+    for wait_ms in (1_000, 2_000, 4_000, 8_000):
+        assert await service.webhooks.pump() == 1
+        clock.advance(ms=wait_ms - 1)
+        assert await service.webhooks.pump() == 0  # not yet
+        clock.advance(ms=1)
+    assert await service.webhooks.pump() == 1  # the fifth and last
+    clock.advance(3600)
+    assert await service.webhooks.pump() == 0  # given up
     [delivery] = service.webhooks.deliveries()
     assert delivery.state.value == "failed"
-    assert len(delivery.attempts) == MAX_ATTEMPTS
+    assert [a.at_ms - first for a in delivery.attempts] == [0, 1_000, 3_000, 7_000, 15_000]
     assert all(a.status is None and a.error for a in delivery.attempts)
 
 
