@@ -16,9 +16,10 @@ samples, the same header, byte for byte (``tests/test_samples.py``).
 from __future__ import annotations
 
 import decimal
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+from mock_api.media.wav import pcm_head, sample_count
 
 #: The zeros of a sample go out in blocks of this many bytes.
 CHUNK_BYTES = 64 * 1024
@@ -56,24 +57,5 @@ class Sample:
 def silence(seconds: decimal.Decimal, *, sample_rate: int) -> Sample:
     """A mono 16-bit PCM WAV of silence holding ``round(seconds * sample_rate)``
     samples (half to even), at least one."""
-    context = decimal.Context(prec=40)  # exact, whatever the caller's context
-    product = context.multiply(seconds, decimal.Decimal(sample_rate))
-    samples = int(product.to_integral_value(rounding=decimal.ROUND_HALF_EVEN, context=context))
-    data_size = max(samples, 1) * _BYTES_PER_SAMPLE
-    header = struct.pack(
-        "<4sI4s4sIHHIIHH4sI",
-        b"RIFF",
-        36 + data_size,  # everything after this field
-        b"WAVE",
-        b"fmt ",
-        16,  # fmt chunk size (PCM)
-        1,  # WAVE_FORMAT_PCM
-        1,  # channels
-        sample_rate,
-        sample_rate * _BYTES_PER_SAMPLE,  # byte rate
-        _BYTES_PER_SAMPLE,  # block align
-        8 * _BYTES_PER_SAMPLE,  # bits per sample
-        b"data",
-        data_size,
-    )
-    return Sample("audio/wav", header, data_size)
+    samples = max(sample_count(seconds, sample_rate), 1)
+    return Sample("audio/wav", pcm_head(samples, sample_rate), samples * _BYTES_PER_SAMPLE)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import decimal
 import struct
 
-__all__ = ["MAX_SECONDS", "SAMPLE_RATES", "silence_wav"]
+__all__ = ["MAX_SECONDS", "SAMPLE_RATES", "pcm_head", "sample_count", "silence_wav"]
 
 #: Longest silence written: an hour of 48 kHz mono 16-bit PCM is ~350 MB.
 MAX_SECONDS = decimal.Decimal(3600)
@@ -36,18 +36,27 @@ def silence_wav(seconds: decimal.Decimal, *, sample_rate: int = 16000) -> bytes:
     if sample_rate not in SAMPLE_RATES:
         rates = ", ".join(str(rate) for rate in sorted(SAMPLE_RATES))
         raise ValueError(f"sample_rate must be one of {rates}, got {sample_rate!r}")
-    # Decimal arithmetic in a local context: exact, and independent of the caller's
-    # context. Half-even rounding, like the built-in round().
-    context = decimal.Context(prec=40)
-    product = context.multiply(seconds, decimal.Decimal(sample_rate))
-    samples = int(product.to_integral_value(rounding=decimal.ROUND_HALF_EVEN, context=context))
+    samples = sample_count(seconds, sample_rate)
     if samples == 0:
         raise ValueError(
             f"seconds={seconds} is shorter than one sample at {sample_rate} Hz; nothing to write"
         )
+    return pcm_head(samples, sample_rate) + bytes(samples * _CHANNELS * _BYTES_PER_SAMPLE)
+
+
+def sample_count(seconds: decimal.Decimal, sample_rate: int) -> int:
+    """``seconds * sample_rate`` rounded half to even (like the built-in ``round()``),
+    exactly: Decimal arithmetic in a local context, whatever the caller's context."""
+    context = decimal.Context(prec=40)
+    product = context.multiply(seconds, decimal.Decimal(sample_rate))
+    return int(product.to_integral_value(rounding=decimal.ROUND_HALF_EVEN, context=context))
+
+
+def pcm_head(samples: int, sample_rate: int) -> bytes:
+    """The 44-byte header of a mono 16-bit PCM WAV holding ``samples`` samples."""
     block_align = _CHANNELS * _BYTES_PER_SAMPLE
     data_size = samples * block_align
-    header = struct.pack(
+    return struct.pack(
         "<4sI4s4sIHHIIHH4sI",
         b"RIFF",
         36 + data_size,  # everything after this field
@@ -63,4 +72,3 @@ def silence_wav(seconds: decimal.Decimal, *, sample_rate: int = 16000) -> bytes:
         b"data",
         data_size,
     )
-    return header + bytes(data_size)
