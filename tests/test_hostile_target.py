@@ -63,6 +63,29 @@ MIB = 1024 * 1024
 Body = bytes | Callable[[], Iterator[bytes]]
 
 
+def _verify(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``wavespeed-mock verify`` against ``url`` in a subprocess, as a user runs it."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mock_api.cli",
+            "verify",
+            "--base-url",
+            url,
+            "--api-key",
+            KEY,
+            *args,
+        ],
+        cwd=ROOT,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 @dataclass
 class Answer:
     status: int = 200
@@ -439,26 +462,7 @@ def test_verify_timeout_bounds_each_whole_request_of_a_dripping_server() -> None
     # A byte every 0.3 s, forever: each read is quick, the answer never whole.
     with dripping(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n", 0.3) as server:
         started = time.monotonic()
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "mock_api.cli",
-                "verify",
-                "--base-url",
-                server.url,
-                "--api-key",
-                KEY,
-                "--timeout",
-                "1",
-            ],
-            cwd=ROOT,
-            env=clean_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = _verify(server.url, "--timeout", "1")
         took = time.monotonic() - started
     out = result.stdout
     assert result.returncode == 4, out + result.stderr[-2000:]
@@ -559,29 +563,8 @@ def test_the_run_limit_cuts_the_check_that_outlives_it_and_says_which() -> None:
     # The fake, at a pace that keeps every job queued for an hour.
     stuck = Pace("stuck", queue_ms=3_600_000, base_ms=20, per_output_second_ms=(1, 1))
     with serving(pace=stuck) as (url, _service):
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "mock_api.cli",
-                "verify",
-                "--base-url",
-                url,
-                "--api-key",
-                KEY,
-                "-k",
-                "completed_job",
-                "--max-run-seconds",
-                "4",
-                "--poll-interval",
-                "0.2",
-            ],
-            cwd=ROOT,
-            env=clean_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+        result = _verify(
+            url, "-k", "completed_job", "--max-run-seconds", "4", "--poll-interval", "0.2"
         )
     out = result.stdout
     assert result.returncode == 2, out + result.stderr[-2000:]
@@ -625,15 +608,7 @@ def test_a_balance_that_is_no_number_makes_the_target_unusable(body: bytes, says
 def test_verify_reports_a_garbage_balance_without_a_traceback() -> None:
     html = Answer(body=b"<html>hello</html>", headers={"content-type": "text/html"})
     with hostile({"/api/v3/balance": html}, fake_looking=True) as (url, _app):
-        result = subprocess.run(
-            [sys.executable, "-m", "mock_api.cli", "verify", "--base-url", url, "--api-key", KEY],
-            cwd=ROOT,
-            env=clean_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = _verify(url)
     out = result.stdout
     assert result.returncode == 4, out + result.stderr[-2000:]
     assert out.splitlines()[:2] == [
