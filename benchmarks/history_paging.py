@@ -29,10 +29,11 @@ from mock_api.app import create_app
 from mock_api.clock import ManualClock
 from mock_api.lifecycle import COMPLETED, Plan
 from mock_api.planning import PACES
+from mock_api.records import Job
 from mock_api.service import MockService
 from mock_api.settings import MODEL_ID, Settings
-from mock_api.store import Job, Store
-from mock_api.store_sqlite import SqliteStore
+from mock_api.storage import Store
+from mock_api.storage.sqlite import SqliteStore
 
 BASE = "http://wavespeed.mock"
 API_KEY = "bench-key"
@@ -55,7 +56,7 @@ def _fill(service: MockService, account: str, count: int) -> None:
     with service.store.transaction():  # one commit: 100,000 jobs reach SQLite in seconds
         for i in range(count):
             created = now - SPREAD_MS + i * step
-            service.store.add_job(
+            service.store.jobs.add_job(
                 Job(
                     id=f"{i:032x}",
                     account=account,

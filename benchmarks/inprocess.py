@@ -33,10 +33,10 @@ from mock_api.lifecycle import COMPLETED, Plan
 from mock_api.media import probe_audio, probe_video
 from mock_api.planning import PACES, job_key, plan_job
 from mock_api.quotas import Level
+from mock_api.records import EntryKind, Job, LedgerEntry
 from mock_api.service import MockService
 from mock_api.settings import MODEL_ID, Settings
-from mock_api.store import EntryKind, Job, LedgerEntry
-from mock_api.store_sqlite import SqliteStore
+from mock_api.storage.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 MEDIA = ROOT / "fixtures" / "media"
@@ -198,8 +198,8 @@ def populate(
             charge = LedgerEntry(
                 account, job.plan.created_ms, EntryKind.CHARGE, -job.quote.cost_micros, job.id, ""
             )
-            store.add_job(job)
-            store.record(charge)
+            store.jobs.add_job(job)
+            store.accounts.record(charge)
 
 
 def _traced(work: Callable[[], Any]) -> int:
@@ -298,7 +298,7 @@ async def _stored_jobs(count: int, rounds: int, per_round: int, scratch: Path) -
         populate(service, own, count)
         # Quotas on: every submission asks for the account's recent and unfinished jobs.
         service.accounts.set_limits(own, Level.SILVER.limits)
-        assert len(service.store.jobs()) == count
+        assert len(service.store.jobs.jobs()) == count
     populate_s = time.perf_counter() - started
     others = services["others"]
     per_account = max(1, count // OTHER_ACCOUNTS)

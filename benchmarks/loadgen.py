@@ -6,6 +6,12 @@ time, and report the same :class:`Load`: requests, seconds, errors and the
 latency distribution as 1,000 quantile points (0.1 %, 0.2 %, … 100 %), so that
 several slices of one target can be merged.
 
+Given several URLs (the same path on several servers: instances sharing one
+database), one load generator spreads its connections evenly over them: wrk
+runs one thread per server (``report.lua`` points each at its own port), the
+Python fallback opens its connections to each in turn. ``concurrency`` is then
+rounded down to a multiple of the number of servers.
+
 wrk (Debian package ``wrk``, C, epoll) is what the figures are meant for: one
 wrk thread needs a fraction of a core at these rates. The Python fallback
 (``--loadgen python``) is a bounded asyncio loop over raw sockets (no HTTP
@@ -77,23 +83,39 @@ def wrk_path() -> str | None:
     return shutil.which("wrk")
 
 
-def run_wrk(url: str, *, seconds: float, concurrency: int, api_key: str) -> Load:
-    """One slice of wrk (1 thread: the server needs the other core)."""
+def connections(servers: int, concurrency: int) -> int:
+    """The connections held against ``servers`` servers: as many to each, ``concurrency``
+    at most (but one to each)."""
+    return max(1, concurrency // servers) * servers
+
+
+def _ports(urls: Sequence[str]) -> list[int]:
+    """The ports of ``urls``, which must differ in nothing else."""
+    parts = [urlsplit(url) for url in urls]
+    if len({(p.scheme, p.hostname, p.path, p.query) for p in parts}) != 1:
+        raise ValueError(f"spread load over the same URL on other ports only: {list(urls)}")
+    return [p.port or 80 for p in parts]
+
+
+def run_wrk(urls: Sequence[str], *, seconds: float, concurrency: int, api_key: str) -> Load:
+    """One slice of wrk: 1 thread per server (one server: the other core is its own)."""
     wrk = wrk_path()
     if wrk is None:
         raise RuntimeError("wrk is not installed")
+    ports = _ports(urls)
     command = [
         wrk,
-        "-t1",
-        f"-c{concurrency}",
+        f"-t{len(urls)}",
+        f"-c{connections(len(urls), concurrency)}",
         f"-d{max(1, round(seconds))}s",
         "--timeout",
         "5s",
         "-s",
         str(WRK_SCRIPT),
-        url,
+        urls[0],
     ]
     env = {**os.environ, "BENCH_API_KEY": api_key}
+    env["BENCH_PORTS"] = ",".join(map(str, ports)) if len(ports) > 1 else ""
     done = subprocess.run(  # noqa: S603 - a fixed command line on a loopback URL
         command, capture_output=True, text=True, env=env, timeout=seconds + 30, check=False
     )
@@ -146,9 +168,10 @@ async def _connection(
     return errors
 
 
-async def _python_load(url: str, seconds: float, concurrency: int, api_key: str) -> Load:
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+async def _python_load(urls: Sequence[str], seconds: float, concurrency: int, api_key: str) -> Load:
+    ports = _ports(urls)
+    parts = urlsplit(urls[0])
+    host = parts.hostname or "127.0.0.1"
     target = parts.path + (f"?{parts.query}" if parts.query else "")
     request = (
         f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
@@ -159,7 +182,10 @@ async def _python_load(url: str, seconds: float, concurrency: int, api_key: str)
     deadline = started + seconds
     results = await asyncio.wait_for(  # bounded even if the server stops answering
         asyncio.gather(
-            *(_connection(host, port, request, deadline, latencies) for _ in range(concurrency)),
+            *(
+                _connection(host, ports[i % len(ports)], request, deadline, latencies)
+                for i in range(connections(len(urls), concurrency))
+            ),
             return_exceptions=True,
         ),
         timeout=seconds + 10,
@@ -172,6 +198,6 @@ async def _python_load(url: str, seconds: float, concurrency: int, api_key: str)
     return _from_quantiles(n, elapsed, errors, quantiles if n else [])
 
 
-def run_python(url: str, *, seconds: float, concurrency: int, api_key: str) -> Load:
+def run_python(urls: Sequence[str], *, seconds: float, concurrency: int, api_key: str) -> Load:
     """One slice of the asyncio fallback (bounded by ``seconds``)."""
-    return asyncio.run(_python_load(url, seconds, concurrency, api_key))
+    return asyncio.run(_python_load(urls, seconds, concurrency, api_key))

@@ -28,7 +28,7 @@ if typing.TYPE_CHECKING:
     from mock_api.planning import PACES, Directive, OutcomeRates, Pace
     from mock_api.service import MockService
     from mock_api.settings import MODEL_ID, Settings
-    from mock_api.store import MemoryStore
+    from mock_api.storage.memory import MemoryStore
 
 __all__ = [
     "MODEL_ID",
@@ -80,7 +80,7 @@ _HOMES = {
     "MODEL_ID": "mock_api.settings",
     "ManualClock": "mock_api.clock",
     "MediaError": "mock_api.errors",
-    "MemoryStore": "mock_api.store",
+    "MemoryStore": "mock_api.storage.memory",
     "MockAPIError": "mock_api.errors",
     "MockService": "mock_api.service",
     "NotFound": "mock_api.errors",

@@ -16,7 +16,7 @@ import contextlib
 import gc
 import inspect
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from mock_api.faults import FaultMiddleware
 from mock_api.guard import HostGuard
 from mock_api.http import CrashMiddleware, ReadScopeMiddleware, install_error_handlers
 from mock_api.journal import JournalMiddleware
+from mock_api.offload import BackgroundLoop, OffloadMiddleware, RequestThreads
 from mock_api.routes import (
     account,
     catalogue,
@@ -43,7 +44,8 @@ from mock_api.routes import (
 )
 from mock_api.service import MockService
 from mock_api.settings import Settings
-from mock_api.store import Store
+from mock_api.storage import Store
+from mock_api.storage.chooser import open_database
 
 #: FastAPI 0.142 and later trace and count every request for whatever OpenTelemetry
 #: SDK the process has set up. The fake's spans would crowd a tested client's own in
@@ -83,9 +85,10 @@ def create_app(
 ) -> FastAPI:
     """The fake as an ASGI app.
 
-    ``db``: keep state in this SQLite file (opened with
-    :class:`~mock_api.store_sqlite.SqliteStore`, on an :class:`OffsetClock` kept
-    there too unless ``clock`` is given) instead of in memory.
+    ``db``: keep state in this SQLite file, or in the PostgreSQL database of this
+    ``postgresql://`` URL (:func:`mock_api.storage.open_database`), on an
+    :class:`OffsetClock` kept there too unless ``clock`` is given, instead of in
+    memory.
 
     ``freeze_startup_heap`` (``serve`` sets it): when the server starts, collect
     garbage once, then hide every object alive at that moment (the app, the
@@ -99,28 +102,25 @@ def create_app(
         if db is not None:
             if store is not None:
                 raise TypeError("pass store or db, not both")
-            from mock_api.store_sqlite import SqliteStore
-
-            store = SqliteStore(db)
-            clock = clock or OffsetClock(store)
+            store = open_database(db)
+            clock = clock or OffsetClock(store.clock)
         service = MockService(settings, clock, store)
+
+    # A store whose calls may wait (PostgreSQL): requests run on threads of their own.
+    offload = RequestThreads() if service.state_may_wait else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if freeze_startup_heap:
             gc.collect()
             gc.freeze()
-        # Deliver webhooks in the background while the server runs. In-process
-        # tests (no lifespan) pump deliveries themselves, or through /_mock.
-        task = asyncio.create_task(service.webhooks.run())
-        ends = asyncio.create_task(job_log.run())
+        stop_background = _start_background(service, job_log)
         try:
             yield
         finally:
-            for running in (task, ends):
-                running.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await running
+            await stop_background()
+            if offload is not None:
+                offload.close()
             # After uvicorn has let the requests in flight finish (SIGTERM):
             # checkpoint the WAL and close the database.
             service.close()
@@ -158,6 +158,8 @@ def create_app(
     app.add_middleware(JournalMiddleware, journal=service.journal, clock=service.clock)
     if service.shares_state:
         app.add_middleware(ReadScopeMiddleware)
+    if offload is not None:  # everything inside runs off the event loop
+        app.add_middleware(OffloadMiddleware, threads=offload)
     # Outermost: a request to a name the server does not answer to, or framed two ways,
     # is refused before anything reads it (mock_api.guard).
     app.add_middleware(HostGuard, allowed_hosts=service.settings.allowed_hosts)
@@ -168,6 +170,29 @@ def create_app(
         app.include_router(router)
     app.mount(docs.DOCS_STATIC, StaticFiles(directory=swagger_ui_path), name="docs-static")
     return app
+
+
+def _start_background(service: MockService, job_log: JobLog) -> Callable[[], Awaitable[None]]:
+    """Deliver webhooks and log ends in the background while the server runs; returns
+    how to stop. In-process tests (no lifespan) pump deliveries themselves, or through
+    /_mock. On a store whose calls may wait, on a thread of their own (mock_api.offload)."""
+    if service.state_may_wait:
+        background = BackgroundLoop(service.webhooks.run, job_log.run)
+        background.start()
+
+        async def stop_thread() -> None:
+            await asyncio.to_thread(background.stop)
+
+        return stop_thread
+    tasks = [asyncio.create_task(service.webhooks.run()), asyncio.create_task(job_log.run())]
+
+    async def stop_tasks() -> None:
+        for running in tasks:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+
+    return stop_tasks
 
 
 def create_app_from_env() -> FastAPI:

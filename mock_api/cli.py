@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from mock_api import billing
-from mock_api.errors import MediaError
+from mock_api.errors import MediaError, Unavailable
 from mock_api.models import DEFAULT_MODEL, MODELS, MODELS_BY_ID, ModelSpec
 from mock_api.planning import Pace
 from mock_api.quotas import Level
@@ -28,15 +28,20 @@ from mock_api.serving import (
     DB_FILENAME,
     DEFAULT_DATA_DIR,
     ENV_VAR,
+    HTTP_CHOICES,
+    LOOP_CHOICES,
     MEMORY,
     SHUTDOWN_GRACE_SECONDS,
     ServeOptions,
+    stack,
 )
 from mock_api.serving import billing_policy as _policy
+from mock_api.storage import redact
 
 if TYPE_CHECKING:
     from mock_api.faults import FaultRule
     from mock_api.scenarios import ScenarioRule
+    from mock_api.serving import Stack
     from mock_api.spec import Spec
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -239,11 +244,12 @@ def main() -> None:
 )
 @click.option(
     "--db",
-    metavar="PATH",
+    metavar="PATH|URL",
     default=None,
     envvar="WAVESPEED_MOCK_DB",
-    help=f"The SQLite file to keep state in (default: DATA_DIR/{DB_FILENAME}); "
-    f"'{MEMORY}' keeps it in memory, lost on exit. Env: WAVESPEED_MOCK_DB.",
+    help=f"The SQLite file to keep state in (default: DATA_DIR/{DB_FILENAME}), or a "
+    "postgresql://user@host/dbname URL that several instances share (needs the postgres "
+    f"extra); '{MEMORY}' keeps it in memory, lost on exit. Env: WAVESPEED_MOCK_DB.",
 )
 @click.option(
     "--workers",
@@ -264,6 +270,22 @@ def main() -> None:
     default=32,
     show_default=True,
     help="Most memory the request journal holds, per worker; the oldest entries go first.",
+)
+@click.option(
+    "--http",
+    type=click.Choice(HTTP_CHOICES),
+    default="auto",
+    show_default=True,
+    help="uvicorn's HTTP parser: auto is httptools (C) where it is installed, else h11 "
+    "(pure Python). The answers are the same; httptools costs less per request.",
+)
+@click.option(
+    "--loop",
+    type=click.Choice(LOOP_CHOICES),
+    default="auto",
+    show_default=True,
+    help="The event loop: auto is uvloop where it is installed (not on Windows), else "
+    "asyncio's own.",
 )
 @click.option(
     "--log-level",
@@ -309,6 +331,8 @@ def serve(
     workers: int,
     webhook_allow_private: bool | None,
     journal_max_mb: int,
+    http: str,
+    loop: str,
     log_level: str,
     log_format: str,
 ) -> None:
@@ -366,11 +390,12 @@ def serve(
     rules = _rules_file(spec, scenarios_file, log_format) if scenarios_file else None
     if workers > 1 and db == MEMORY:
         raise click.UsageError(f"--workers {workers} share a database file: not with --db {MEMORY}")
+    runs_on = _stack(http, loop)
     listener = _listen(host, port)
     try:
         options = options.with_db(db, data_dir)
         service = options.service()
-    except (OSError, RuntimeError, sqlite3.Error) as exc:
+    except (OSError, RuntimeError, sqlite3.Error, Unavailable) as exc:
         listener.close()
         raise click.ClickException(f"cannot open the state database: {exc}") from None
     kept = ""
@@ -380,18 +405,21 @@ def serve(
         if added < len(rules[0]) + len(rules[1]):
             kept = f" ({len(rules[0]) + len(rules[1]) - added} already stored, kept)"
     port = listener.getsockname()[1]  # the one the system chose, for --port 0
-    where = "memory (lost on exit)" if options.db == MEMORY else options.db
+    where = "memory (lost on exit)" if options.db == MEMORY else redact(options.db)
     control = "on" if settings.control_enabled else "off (not loopback; see --control-token)"
     _say(
         log_format,
         "started",
         f"wavespeed-mock: state in {where}{kept}; "
         f"pace {settings.pace.name}, control API {control}, "
-        f"{workers} worker{'s' if workers > 1 else ''}, docs at http://{url_host(host)}:{port}/docs",
+        f"{workers} worker{'s' if workers > 1 else ''} on {_stack_words(runs_on, http, loop)}, "
+        f"docs at http://{url_host(host)}:{port}/docs",
         state=str(where),
         pace=settings.pace.name,
         control_api=settings.control_enabled,
         workers=workers,
+        http=runs_on.http,
+        loop=runs_on.loop,
         docs=f"http://{url_host(host)}:{port}/docs",
     )
     logs = log_config(log_level, log_format)
@@ -404,6 +432,8 @@ def serve(
             log_level=log_level,
             log_config=logs,
             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+            http=runs_on.protocol,
+            loop=runs_on.loop,
         )
         server = uvicorn.Server(config)
         server.run(sockets=[listener])
@@ -422,6 +452,8 @@ def serve(
             log_level=log_level,
             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
             log_config=logs,
+            http=runs_on.protocol,
+            loop=runs_on.loop,
         ),
         listener,
     )
@@ -432,6 +464,32 @@ for _param in serve.params:
     if isinstance(_param, click.Option) and _param.envvar is None:
         _param.envvar = ENV_PREFIX + _param.opts[0].removeprefix("--").replace("-", "_").upper()
         _param.show_envvar = True
+
+
+def _stack(http: str, loop: str) -> Stack:
+    """What ``--http`` and ``--loop`` name, resolved; one not installed is a usage error."""
+    try:
+        stack(http, "asyncio")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--http") from None
+    try:
+        return stack(http, loop)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--loop") from None
+
+
+def _stack_words(runs_on: Stack, http: str, loop: str) -> str:
+    """The stack, saying so when ``auto`` fell back to pure Python for want of a package."""
+    missing = [
+        name
+        for name, chosen, asked in (
+            ("httptools", runs_on.http, http),
+            ("uvloop", runs_on.loop, loop),
+        )
+        if asked == "auto" and chosen != name
+    ]
+    fallback = f" ({' and '.join(missing)} not installed: pure Python)" if missing else ""
+    return f"{runs_on}{fallback}"
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -15,15 +15,31 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
+
+from mock_api.records import ClockState
+from mock_api.storage import ClockStateStore
 
 #: The latest moment a steerable clock may show: 2100-01-01T00:00:00Z. Every moment
 #: the fake stores or formats stays far inside what SQLite, ``datetime`` and a
 #: client's date parser hold (a clock set to the year 33658 once made every
 #: submission answer 500 and no reset undid it); jobs' plans add at most a year or
 #: two to it (mock_api.scenarios).
+__all__ = [
+    "MAX_ADVANCE_SECONDS",
+    "MAX_CLOCK_MS",
+    "Clock",
+    "ClockState",
+    "ClockStateStore",
+    "ManualClock",
+    "OffsetClock",
+    "SystemClock",
+    "iso_ms",
+    "iso_ns",
+    "parse_iso_ns",
+]
+
 MAX_CLOCK_MS = 4_102_444_800_000
 #: The longest single step :meth:`ManualClock.advance` and friends take (100 years).
 MAX_ADVANCE_SECONDS = 3_153_600_000
@@ -154,46 +170,6 @@ def _days_from_civil(year: int, month: int, day: int) -> int:
     day_of_year = (153 * (month - 3 if month > 2 else month + 9) + 2) // 5 + day - 1
     day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
     return era * 146_097 + day_of_era - 719_468
-
-
-@dataclass(frozen=True)
-class ClockState:
-    """Where an :class:`OffsetClock` stands: ahead of wall time, or stopped.
-
-    The transitions are pure functions of the state and a wall-clock reading,
-    so the state can live anywhere (in memory, or in a database several
-    processes share) and be updated atomically there.
-    """
-
-    offset_ms: int = 0  # how far ahead of wall time the clock runs
-    frozen_at_ms: int | None = None  # where it stopped; None while it flows
-
-    def now_ms(self, wall_ms: int) -> int:
-        return self.frozen_at_ms if self.frozen_at_ms is not None else wall_ms + self.offset_ms
-
-    def freeze(self, wall_ms: int) -> ClockState:
-        if self.frozen_at_ms is not None:
-            return self
-        return ClockState(self.offset_ms, wall_ms + self.offset_ms)
-
-    def resume(self, wall_ms: int) -> ClockState:
-        if self.frozen_at_ms is None:
-            return self
-        return ClockState(self.frozen_at_ms - wall_ms, None)
-
-    def advance(self, step_ms: int) -> ClockState:
-        frozen = None if self.frozen_at_ms is None else self.frozen_at_ms + step_ms
-        return ClockState(self.offset_ms + step_ms, frozen)
-
-
-class ClockStateStore(Protocol):
-    """Keeps a :class:`ClockState`; :meth:`update_clock_state` is atomic."""
-
-    def clock_state(self) -> ClockState: ...
-
-    def update_clock_state(self, change: Callable[[ClockState], ClockState]) -> ClockState:
-        """Apply ``change`` to the current state atomically; returns the new state."""
-        ...
 
 
 class _LocalClockState:

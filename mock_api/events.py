@@ -32,7 +32,8 @@ from mock_api import billing
 from mock_api.clock import Clock
 from mock_api.faults import bearer_key
 from mock_api.lifecycle import NEVER_MS
-from mock_api.store import Job, account_id, read_scope
+from mock_api.records import Job, account_id
+from mock_api.storage import read_scope
 
 LOGGER = logging.getLogger("wavespeed_mock")
 #: How much of an account id the log shows: ``acct_`` and 8 hex digits.

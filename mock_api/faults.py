@@ -24,7 +24,14 @@ import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_api.errors import error_body
-from mock_api.rulebook import RuleBook, RuleStore, check_counts, check_range, rule_head
+from mock_api.rulebook import (
+    RuleBook,
+    RuleStore,
+    check_counts,
+    check_range,
+    register_rule_kind,
+    rule_head,
+)
 
 #: The longest latency a fault may add; SIGTERM ends a request sleeping in one.
 MAX_LATENCY_MS = 300_000
@@ -224,3 +231,8 @@ def fault_from_dict(data: dict[str, Any]) -> FaultRule:
     kind = rule_head(data, kind="fault", fields=_FAULT_FIELDS, key="kind", choices=FaultKind)
     fields = {k: v for k, v in data.items() if k not in ("id", "kind", "api_key")}
     return FaultRule(id=str(data["id"]), kind=kind, account=data.get("api_key"), **fields)
+
+
+# A store rebuilds stored fault rules from the moment this module is imported, not only
+# once a book exists (a process may read a store before it makes a book).
+register_rule_kind("fault", fault_from_dict)

@@ -5,7 +5,7 @@
 :class:`HistoryQuery` and the moment to a :class:`HistoryPage`, no I/O, so
 paging and the window are tested on a manual clock without a server.
 :func:`page` is what the service runs: the same page, read from a
-:class:`~mock_api.store.JobStore` a page at a time through its index on
+:class:`~mock_api.storage.JobStore` a page at a time through its index on
 creation moments, so a page costs about the same with 100 jobs or 100,000
 (``benchmarks/history_paging.py``); the tests hold it to :func:`select`.
 
@@ -30,7 +30,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from mock_api.lifecycle import Status, status_at
-from mock_api.store import Job, JobFilter, JobStore
+from mock_api.records import Job, JobFilter
+from mock_api.storage import JobStore
 
 DAY_MS = 86_400_000
 #: How long a prediction stays in the history (the docs: 7 days).

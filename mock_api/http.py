@@ -23,7 +23,7 @@ from mock_api.json_input import parse_request_json
 from mock_api.lifecycle import COMPLETED, Outcome
 from mock_api.planning import DEFAULT_FAILURE_CODE, MAX_TASK_CODE, NSFW, failure
 from mock_api.service import MockService
-from mock_api.store import READ_SCOPE
+from mock_api.storage import READ_SCOPE
 from mock_api.urls import Urls
 
 logger = logging.getLogger("mock_api")
@@ -149,7 +149,7 @@ class CrashMiddleware:
 
 
 class ReadScopeMiddleware:
-    """Each request is one read scope (:func:`mock_api.store.read_scope`).
+    """Each request is one read scope (:func:`mock_api.storage.read_scope`).
 
     On SQLite a poll reads the clock three times, the account, the job and the
     fault rules; checking for other workers' commits once per request instead of
@@ -188,9 +188,20 @@ def api_key(authorization: str | None) -> str:
 def get_account(request: Request, service: MockService | None = None) -> str:
     """The caller's account (``service``: the request's, if the caller has it already)."""
     service = service or get_service(request)
-    account = service.accounts.open(api_key(request.headers.get("authorization")))
-    request.state.account = account
+    account = service.accounts.open(api_key(_header(request.scope, b"authorization")))
+    # What request.state.account = account does, without making a State for it.
+    request.scope.setdefault("state", {})["account"] = account
     return account
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    """The first value of the header ``name`` (lower case), as ``request.headers.get``
+    reads it, without building the request's Headers for one look."""
+    for key, value in scope["headers"]:
+        if key == name:
+            decoded: str = value.decode("latin-1")
+            return decoded
+    return None
 
 
 #: The request header that tells the fake how the submitted job ends.
@@ -230,33 +241,30 @@ def outcome_from_header(value: str) -> Outcome:
 
 def get_urls(request: Request, service: MockService | None = None) -> Urls:
     public = (service or get_service(request)).settings.public_url
-    own = _base_url(request).rstrip("/")
-    return Urls(public.rstrip("/"), also=(own,)) if public else Urls(own)
-
-
-# Building ``request.base_url`` (two URL parses) took a tenth of a GET; it is a
-# function of these scope fields only, and a server sees few distinct ones.
-_BASE_URLS: dict[tuple[object, ...], str] = {}
-_MAX_BASE_URLS = 256  # the Host header is the client's: keep the cache bounded
-
-
-def _base_url(request: Request) -> str:
     scope = request.scope
     host = next((value for name, value in scope["headers"] if name == b"host"), None)
     server = scope.get("server")
+    # Building ``request.base_url`` (two URL parses) took a tenth of a GET; the Urls are
+    # a function of these fields only, and a server sees few distinct ones.
     key = (
+        public,
         scope.get("scheme"),
         tuple(server) if server else None,
         scope.get("app_root_path"),
         scope.get("root_path"),
         host,
     )
-    found = _BASE_URLS.get(key)
+    found = _URLS.get(key)
     if found is None:
-        found = str(request.base_url)
-        if len(_BASE_URLS) < _MAX_BASE_URLS:
-            _BASE_URLS[key] = found
+        own = str(request.base_url).rstrip("/")
+        found = Urls(public.rstrip("/"), also=(own,)) if public else Urls(own)
+        if len(_URLS) < _MAX_URLS:
+            _URLS[key] = found
     return found
+
+
+_URLS: dict[tuple[object, ...], Urls] = {}
+_MAX_URLS = 256  # the Host header is the client's: keep the cache bounded
 
 
 # The dependencies are coroutines although they never await: FastAPI runs a plain

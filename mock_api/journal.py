@@ -33,7 +33,7 @@ from mock_api.clock import Clock
 from mock_api.errors import Violation
 from mock_api.faults import bearer_key
 from mock_api.json_input import parse_kept_json
-from mock_api.store import account_id
+from mock_api.records import account_id
 
 #: The largest body (request or response) the journal keeps, in bytes.
 MAX_KEPT_BODY = 64 * 1024
@@ -187,15 +187,14 @@ def _size(record: _Record) -> int:
     """Roughly the bytes ``record`` holds: its strings and bodies, plus a fixed overhead."""
     path, query, violations, headers = record[2], record[3], record[7], record[9]
     request_body, response_body = record[10], record[11]
-    return (
-        _ENTRY_OVERHEAD
-        + len(path)
-        + len(query)
-        + sum(len(part) for part in headers)
-        + sum(100 + len(v.field) + len(v.reason) for v in violations)
-        + (len(request_body) if request_body else 0)
-        + (len(response_body) if response_body else 0)
-    )
+    size = _ENTRY_OVERHEAD + len(path) + len(query) + sum(map(len, headers))
+    if violations:  # most requests have none: no generator to start for them
+        size += sum(100 + len(v.field) + len(v.reason) for v in violations)
+    if request_body:
+        size += len(request_body)
+    if response_body:
+        size += len(response_body)
+    return size
 
 
 def _entry(item: tuple[int, _Record, int]) -> JournalEntry:

@@ -51,9 +51,9 @@ from typing import Any, cast
 
 from mock_api import billing
 from mock_api.billing import MICROS_PER_USD, BillingPolicy, Order, Quote
+from mock_api.records import MediaKind
 from mock_api.settings import MODEL_ID
 from mock_api.spec import Spec, default_spec
-from mock_api.store import MediaKind
 
 __all__ = [
     "DEFAULT_MODEL",

@@ -15,57 +15,42 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import AbstractContextManager
-from dataclasses import replace
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 import yaml
+
+from mock_api.records import (
+    R,
+    Rule,
+    decode_rule,
+    register_rule_kind,
+    rule_definition,
+    with_counts,
+)
+from mock_api.storage import RuleStore
+
+__all__ = [
+    "MAX_RULES_FILE_BYTES",
+    "MAX_TIMES",
+    "Rule",
+    "RuleBook",
+    "RuleStore",
+    "check_counts",
+    "check_range",
+    "decode_rule",
+    "draw",
+    "load_rules_yaml",
+    "register_rule_kind",
+    "rule_definition",
+    "rule_head",
+    "used_up",
+    "with_counts",
+]
 
 # libyaml's loader when PyYAML has it, as mock_api.spec uses.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: The largest rules file read (bytes): thousands of rules fit.
 MAX_RULES_FILE_BYTES = 1_000_000
-
-
-class Rule(Protocol):
-    @property
-    def id(self) -> str: ...
-    @property
-    def times(self) -> int | None: ...
-    @property
-    def share(self) -> float: ...
-    @property
-    def seed(self) -> int: ...
-    @property
-    def matched(self) -> int: ...
-    @property
-    def applied(self) -> int: ...
-    def as_dict(self) -> dict[str, Any]: ...
-
-
-R = TypeVar("R", bound=Rule)
-
-
-class RuleStore(Protocol):
-    """Where rule books keep their rules, by kind, in the order they were added."""
-
-    def transaction(self) -> AbstractContextManager[object]: ...
-    def rules(self, kind: str) -> list[Rule]: ...
-    def add_rule(self, kind: str, rule: Rule) -> bool:
-        """Append ``rule``; ``False`` (and no change) if its id is taken."""
-        ...
-
-    def remove_rule(self, kind: str, rule_id: str) -> bool: ...
-    def clear_rules(self, kind: str) -> None: ...
-    def count_rule(self, kind: str, rule_id: str, matched: int, applied: int) -> None:
-        """Set a rule's counters."""
-        ...
-
-
-def with_counts(rule: R, matched: int, applied: int) -> R:
-    changes: dict[str, Any] = {"matched": matched, "applied": applied}
-    updated: R = replace(rule, **changes)  # type: ignore[type-var]
-    return updated
 
 
 #: The most matches a rule can be limited to (openapi.yaml says the same); omit
@@ -135,33 +120,6 @@ def draw(seed: int, rule_id: str, n: int) -> float:
     """A uniform number in [0, 1) for the n-th match of a rule."""
     digest = hashlib.sha256(f"{seed}\x00{rule_id}\x00{n}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
-
-
-#: How each kind of rule is read back from its stored JSON form. Each kind
-#: registers its own decoder (its book does, on creation), so storage keeps
-#: rules as plain JSON and never imports the modules that define them.
-_DECODERS: dict[str, Callable[[dict[str, Any]], Rule]] = {}
-
-
-def register_rule_kind(kind: str, decode: Callable[[dict[str, Any]], Rule]) -> None:
-    """Say how rules of ``kind`` are rebuilt from :func:`rule_definition`'s form."""
-    known = _DECODERS.setdefault(kind, decode)
-    if known is not decode:
-        raise ValueError(f"rule kind {kind!r} is registered already")
-
-
-def decode_rule(kind: str, definition: dict[str, Any]) -> Rule:
-    """A stored rule rebuilt by its kind's decoder; ValueError for a kind nobody registered."""
-    try:
-        decode = _DECODERS[kind]
-    except KeyError:
-        raise ValueError(f"no rule kind {kind!r} is registered") from None
-    return decode(definition)
-
-
-def rule_definition(rule: Rule) -> dict[str, Any]:
-    """A rule as the control API takes it: its JSON form without the counters."""
-    return {k: v for k, v in rule.as_dict().items() if k not in ("matched", "applied")}
 
 
 class RuleBook(Generic[R]):

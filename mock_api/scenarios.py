@@ -21,15 +21,16 @@ from typing import Any
 
 from mock_api.lifecycle import NEVER_MS, Outcome, Status
 from mock_api.planning import DEFAULT_FAILURE_CODE, TASK_MESSAGES, Directive
+from mock_api.records import account_id
 from mock_api.rulebook import (
     RuleBook,
     RuleStore,
     check_counts,
     check_range,
     load_rules_yaml,
+    register_rule_kind,
     rule_head,
 )
-from mock_api.store import account_id
 
 #: Task codes a rule may set (the ``X-Mock-Outcome`` header takes the same).
 MAX_TASK_CODE = 99_999
@@ -196,3 +197,8 @@ class ScenarioBook(RuleBook[ScenarioRule]):
     def directive_for(self, account: str, body: Mapping[str, Any]) -> Directive | None:
         rule = self.fire(lambda r: r.match(account, body))
         return rule.directive() if rule else None
+
+
+# A store rebuilds stored scenario rules from the moment this module is imported, not only
+# once a book exists (a process may read a store before it makes a book).
+register_rule_kind("scenario", rule_from_dict)

@@ -8,7 +8,10 @@ port and stops it cleanly.
 
 Both it and ``wavespeed-mock serve`` listen on :func:`tcp_listener`, whose
 connections send each answer at once (``TCP_NODELAY``): see its docstring for
-the 40 ms every kept-alive request cost without it.
+the 40 ms every kept-alive request cost without it. Both run on the stack
+:func:`mock_api.serving.stack` picks: httptools and uvloop where they are
+installed (the package depends on them where they install), else uvicorn's
+pure-Python h11 and asyncio.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
-from mock_api.serving import SHUTDOWN_GRACE_SECONDS
+from mock_api.serving import SHUTDOWN_GRACE_SECONDS, stack
 
 #: Connections waiting to be accepted, as uvicorn's default.
 BACKLOG = 2048
@@ -82,9 +85,21 @@ def serve_workers(config: uvicorn.Config, listener: socket.socket) -> None:
 
 
 class LiveServer:
-    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
+    """``app`` served by uvicorn in a daemon thread, on ``http`` and ``loop``
+    (:func:`mock_api.serving.stack`)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        http: str = "auto",
+        loop: str = "auto",
+    ) -> None:
         self.app = app
         self.host = host
+        self.stack = stack(http, loop)
         self._socket = tcp_listener(host, port)
         self.port: int = self._socket.getsockname()[1]
         config = uvicorn.Config(
@@ -93,6 +108,8 @@ class LiveServer:
             lifespan="on",
             access_log=False,
             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+            http=self.stack.protocol,
+            loop=self.stack.loop,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

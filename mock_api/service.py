@@ -18,7 +18,7 @@ concern each, which callers use by their named operations:
 * ``journal`` (the request journal), ``clock``, and ``spec`` (validation).
 
 Each keeps what it needs in the store protocol of its own concern
-(:mod:`mock_api.store`), and nothing more.
+(:mod:`mock_api.storage`), and nothing more.
 """
 
 from __future__ import annotations
@@ -64,16 +64,13 @@ from mock_api.media import (
 )
 from mock_api.models import DEFAULT_MODEL, ModelSpec, Registry, load_registry
 from mock_api.planning import Directive, choose_outcome, job_key, plan_job
+from mock_api.records import Job, MediaKind
 from mock_api.samples import Sample, silence
 from mock_api.scenarios import ScenarioBook
 from mock_api.settings import Settings
 from mock_api.spec import RequestInvalid, Spec, default_spec
-from mock_api.store import (
-    Job,
-    MediaKind,
-    MemoryStore,
-    Store,
-)
+from mock_api.storage import Store
+from mock_api.storage.memory import MemoryStore
 from mock_api.uploads import Uploads
 from mock_api.urls import FILES_PREFIX, OUTPUTS_PREFIX, SAMPLES_PREFIX, Urls
 from mock_api.views import prediction
@@ -118,16 +115,16 @@ class MockService:
         self.models: Registry = load_registry(self.spec)
         # Per process, even when several share one store.
         self.journal = Journal(max_bytes=self.settings.journal_max_bytes)
-        self.accounts = Accounts(self.settings, self.clock, self.store)
+        self.accounts = Accounts(self.settings, self.clock, self.store.accounts, self.store.limits)
         # Upload ids are capability URLs (whoever has one reads the file): never seeded.
-        self.uploads = Uploads(self.settings, self.clock, self.store, _capability_id)
-        self.scenarios = ScenarioBook(self.store)
-        self.faults = FaultBook(self.store)
+        self.uploads = Uploads(self.settings, self.clock, self.store.files, _capability_id)
+        self.scenarios = ScenarioBook(self.store.rules)
+        self.faults = FaultBook(self.store.rules)
         self.webhooks = WebhookDispatcher(
             self.clock,
             self._webhook_payload,
             self.webhook_secret,
-            store=self.store,
+            store=self.store.deliveries,
             allow_private=self.settings.webhook_allow_private,
         )
         seed = self.settings.random_seed
@@ -164,23 +161,28 @@ class MockService:
     # jobs
 
     def job(self, account: str, job_id: str) -> Job:
-        job = self.store.job(job_id)
+        job = self.store.jobs.job(job_id)
         if job is None or job.account != account:
             raise NotFound(f"prediction {job_id} not found")
         return job
 
     def jobs(self, account: str | None = None) -> list[Job]:
         """Stored jobs in submission order: every account's, or one account's."""
-        return self.store.jobs(account)
+        return self.store.jobs.jobs(account)
 
     def any_job(self, job_id: str) -> Job | None:
         """A job whoever owns it (the control API and test handles see every account)."""
-        return self.store.job(job_id)
+        return self.store.jobs.job(job_id)
 
     @property
     def shares_state(self) -> bool:
         """Other processes may change the state (SQLite): reads need a per-request scope."""
         return self.store.shared
+
+    @property
+    def state_may_wait(self) -> bool:
+        """Reaching the state may wait (PostgreSQL): requests run off the event loop."""
+        return self.store.blocking
 
     def close(self) -> None:
         """Release the store (checkpoint and close a database); the service is done."""
@@ -200,7 +202,7 @@ class MockService:
         now = clock.now_ms()
         due = [
             job
-            for job in self.store.jobs()
+            for job in self.store.jobs.jobs()
             if not status_at(job.plan, now).terminal and job.plan.finished_ms < NEVER_MS
         ]
         finish = max((job.plan.finished_ms for job in due), default=now)
@@ -357,13 +359,13 @@ class MockService:
         )
         if quote is not None:
             self.accounts.charge(job, quote, now)
-        self.store.add_job(job)
+        self.store.jobs.add_job(job)
         return job
 
     def history(self, account: str, query: HistoryQuery) -> HistoryPage:
         """One page of the account's predictions of the last 7 days (:mod:`mock_api.history`)."""
         now = self.clock.now_ms()
-        return history_page(self.store, account, query, now)
+        return history_page(self.store.jobs, account, query, now)
 
     def delete_predictions(self, account: str, job_ids: list[str]) -> int:
         """Delete the account's predictions among ``job_ids``; how many there were.
@@ -374,7 +376,7 @@ class MockService:
         and leaves the history; its charge (and planned refund) stay in the ledger.
         """
         with self.store.transaction():
-            deleted = self.store.delete_jobs(account, job_ids)
+            deleted = self.store.jobs.delete_jobs(account, job_ids)
             for job_id in deleted:
                 self.webhooks.job_deleted(job_id)
         return len(deleted)
@@ -449,7 +451,7 @@ class MockService:
         limits = self.accounts.limits(account)
         if limits.videos_per_minute is None:
             return  # unlimited: no need to read the account's jobs
-        submitted = self.store.created_after(account, now - quotas.WINDOW_MS)
+        submitted = self.store.jobs.created_after(account, now - quotas.WINDOW_MS)
         wait_ms = quotas.retry_after_ms(submitted, now, limits)
         if wait_ms:
             seconds = -(-wait_ms // 1000)
@@ -464,7 +466,7 @@ class MockService:
         if limits.max_concurrent is None:
             return 0
         queue = self.settings.pace.queue_ms if directive.queue_ms is None else directive.queue_ms
-        in_flight = self.store.finishing_after(account, now + queue)
+        in_flight = self.store.jobs.finishing_after(account, now + queue)
         return quotas.start_slot_ms(in_flight, now + queue, limits)
 
     # webhooks
@@ -472,11 +474,13 @@ class MockService:
     def webhook_secret(self, account: str) -> str:
         # From the system's CSPRNG whatever --seed says: a seed steers outcomes, and every
         # server started with --seed 7 once handed out the same first secret.
-        return self.store.webhook_secret(account, lambda: f"{SECRET_PREFIX}{_capability_id()}")
+        return self.store.accounts.webhook_secret(
+            account, lambda: f"{SECRET_PREFIX}{_capability_id()}"
+        )
 
     def _webhook_payload(self, delivery: Delivery) -> bytes | None:
         """The delivery's body once its job has finished; NotFound if the job was deleted."""
-        job = self.store.job(delivery.job_id)
+        job = self.store.jobs.job(delivery.job_id)
         now = self.clock.now_ms()
         if job is None:
             raise NotFound(deleted_reason(delivery.job_id))
@@ -556,7 +560,7 @@ class MockService:
 
     def output_bytes(self, job_id: str) -> bytes | None:
         """A completed job's output video; ``None`` before it completes."""
-        job = self.store.job(job_id)
+        job = self.store.jobs.job(job_id)
         if job is None or status_at(job.plan, self.clock.now_ms()) is not Status.COMPLETED:
             return None
         return write_mp4(max(job.output_ms, 1), variant=job.variant)

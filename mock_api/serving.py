@@ -4,15 +4,18 @@
 own app by calling :func:`mock_api.app.create_app_from_env`. They learn the
 command line's options from one environment variable, :data:`ENV_VAR`, which
 holds a :class:`ServeOptions` as JSON; they share their state through the
-SQLite file it names.
+database it names.
 
 Where state lives: ``--db PATH``, else ``state.db`` inside ``--data-dir``
 (default :data:`DEFAULT_DATA_DIR`, relative to the working directory, like
-``.pytest_cache``); ``--db :memory:`` keeps it in this process only.
+``.pytest_cache``); ``--db postgresql://...`` keeps it in a PostgreSQL database
+that instances on several machines share; ``--db :memory:`` keeps it in this
+process only.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
@@ -27,7 +30,9 @@ from mock_api.planning import OutcomeRates, Pace
 from mock_api.quotas import UNLIMITED, Level
 from mock_api.service import MockService
 from mock_api.settings import Settings
-from mock_api.store import MemoryStore, Store
+from mock_api.storage import Store
+from mock_api.storage.chooser import is_postgres_url, open_database
+from mock_api.storage.memory import MemoryStore
 from mock_api.urls import is_loopback
 
 ENV_VAR = "WAVESPEED_MOCK_SERVE"
@@ -81,7 +86,7 @@ class ServeOptions:
     webhook_allow_private: bool | None = None
     #: Host names answered besides loopback names, --host and --public-url's host.
     allowed_hosts: tuple[str, ...] = ()
-    #: The SQLite file (absolute once resolved), or :data:`MEMORY`.
+    #: The SQLite file (absolute once resolved), a PostgreSQL URL, or :data:`MEMORY`.
     db: str = MEMORY
 
     def settings(self) -> Settings:
@@ -125,6 +130,8 @@ class ServeOptions:
         """Resolve ``--db`` / ``--data-dir`` to one absolute path, making the directory."""
         if db is not None and str(db) == MEMORY:
             return replace(self, db=MEMORY)
+        if is_postgres_url(db):
+            return replace(self, db=str(db))
         path = Path(db) if db is not None else Path(data_dir) / DB_FILENAME
         path = path.expanduser().resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -133,15 +140,13 @@ class ServeOptions:
     def open_store(self) -> Store:
         if self.db == MEMORY:
             return MemoryStore()
-        from mock_api.store_sqlite import SqliteStore
-
-        return SqliteStore(self.db)
+        return open_database(self.db)
 
     def service(self) -> MockService:
         """The service ``serve`` runs: time flows by itself, and the control API can
         still freeze or advance it; on a database, the clock's state is stored there."""
         store = self.open_store()
-        clock = OffsetClock(None if isinstance(store, MemoryStore) else store)
+        clock = OffsetClock(None if isinstance(store, MemoryStore) else store.clock)
         return MockService(self.settings(), clock, store)
 
     def to_json(self) -> str:
@@ -152,3 +157,70 @@ class ServeOptions:
         data: dict[str, Any] = json.loads(text)
         data["api_keys"] = tuple(data.get("api_keys") or ())
         return cls(**data)
+
+
+#: The HTTP parsers and event loops ``serve --http`` and ``--loop`` choose from, by
+#: uvicorn's names; ``auto`` is the first of the other two that is installed.
+HTTP_CHOICES = ("auto", "httptools", "h11")
+LOOP_CHOICES = ("auto", "uvloop", "asyncio")
+#: Where httptools is used: uvicorn's protocol, letting a request framed two ways
+#: reach the guard (:mod:`mock_api.httptools_protocol`).
+HTTPTOOLS_PROTOCOL = "mock_api.httptools_protocol:HttpToolsProtocol"
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The HTTP parser and the event loop a server runs on, by uvicorn's names.
+
+    httptools (C, llhttp) and uvloop (libuv) cost a request much less CPU than
+    h11 and asyncio (pure Python): ``benchmarks/run.py`` measures both. The
+    answers are the same.
+    """
+
+    http: str  # "httptools" or "h11"
+    loop: str  # "uvloop" or "asyncio"
+
+    @property
+    def fast(self) -> bool:
+        return (self.http, self.loop) == ("httptools", "uvloop")
+
+    @property
+    def protocol(self) -> str:
+        """``uvicorn.Config``'s ``http`` for this stack (its ``loop`` is :attr:`loop`)."""
+        return HTTPTOOLS_PROTOCOL if self.http == "httptools" else self.http
+
+    def __str__(self) -> str:
+        return f"{self.http} + {self.loop}"
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` imports, as uvicorn's ``auto`` decides."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+def _resolve(choice: str, choices: tuple[str, ...], native: str, fallback: str) -> str:
+    if choice not in choices:
+        raise ValueError(f"{choice!r} is not one of {', '.join(choices)}")
+    if choice == "auto":
+        return native if _installed(native) else fallback
+    if choice == native and not _installed(native):
+        raise ValueError(
+            f"{native} is not installed here (pip install {native}; it has no build for "
+            f"every platform): auto falls back to {fallback}"
+        )
+    return choice
+
+
+def stack(http: str = "auto", loop: str = "auto") -> Stack:
+    """The stack ``http`` and ``loop`` name, ``auto`` resolved as uvicorn resolves it.
+
+    Raises ValueError when a named one is unknown or not installed.
+    """
+    return Stack(
+        _resolve(http, HTTP_CHOICES, "httptools", "h11"),
+        _resolve(loop, LOOP_CHOICES, "uvloop", "asyncio"),
+    )

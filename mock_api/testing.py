@@ -30,10 +30,10 @@ from mock_api.clock import ManualClock, OffsetClock
 from mock_api.journal import Journal, JournalEntry
 from mock_api.lifecycle import Outcome, Status, status_at
 from mock_api.planning import DEFAULT_FAILURE_CODE, Directive, failure
+from mock_api.records import Job
 from mock_api.server import LiveServer
 from mock_api.service import MockService
 from mock_api.settings import Settings
-from mock_api.store import Job
 
 __all__ = [
     "DEFAULT_API_KEY",

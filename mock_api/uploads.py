@@ -6,32 +6,28 @@ exactly the size it was issued for) keep files here, and jobs read their
 media from here when a media URL is one of the fake's own. A file's kind and
 type come from its bytes, never its name, and each kind has its size limit
 (``Settings.upload_limits``). It keeps them in the store protocol of its
-concern (:class:`~mock_api.store.FileStore`), in the store's transactions.
+concern (:class:`~mock_api.storage.FileStore`), in the store's transactions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
 from mock_api.clock import Clock
 from mock_api.errors import NotFound, PayloadTooLarge, ValidationFailed
 from mock_api.media import sniff_content_type, sniff_kind
+from mock_api.records import MediaKind, StoredFile, UploadTicket
 from mock_api.settings import Settings
-from mock_api.store import FileStore, MediaKind, StateStore, StoredFile, UploadTicket
+from mock_api.storage import FileStore
 
-__all__ = ["Uploads", "UploadsStore"]
-
-
-class UploadsStore(StateStore, FileStore, Protocol):
-    """What :class:`Uploads` needs of the store: its files and tickets, in transactions."""
+__all__ = ["Uploads"]
 
 
 class Uploads:
     """Keeps uploads, issues and redeems tickets, and says each kind's size limit."""
 
     def __init__(
-        self, settings: Settings, clock: Clock, files: UploadsStore, new_id: Callable[[], str]
+        self, settings: Settings, clock: Clock, files: FileStore, new_id: Callable[[], str]
     ) -> None:
         self._settings = settings
         self._clock = clock

@@ -2,7 +2,8 @@
 
 Pure functions: a job plus a moment gives the prediction object, exactly as
 WaveSpeed documents it, so the same job read twice at the same moment is the
-same JSON, byte for byte.
+same JSON, byte for byte. :func:`prediction_answer` keeps the JSON of the last
+answers for the next poll.
 """
 
 from __future__ import annotations
@@ -10,14 +11,16 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from starlette.responses import JSONResponse
+
 from mock_api.billing import MICROS_PER_USD, Quote
 from mock_api.clock import iso_ms, iso_ns
 from mock_api.history import HistoryPage, created_ns
 from mock_api.lifecycle import Status, status_at
 from mock_api.media import write_mp4
 from mock_api.models import ModelSpec
+from mock_api.records import Job, StoredFile
 from mock_api.spec import Spec
-from mock_api.store import Job, StoredFile
 from mock_api.urls import Urls
 
 
@@ -26,7 +29,11 @@ def envelope(data: Any) -> dict[str, Any]:
 
 
 def prediction(job: Job, now_ms: int, urls: Urls) -> dict[str, Any]:
-    status = status_at(job.plan, now_ms)
+    return _prediction(job, status_at(job.plan, now_ms), urls)
+
+
+def _prediction(job: Job, status: Status, urls: Urls) -> dict[str, Any]:
+    """The prediction object: a function of the record, its status and the base URL only."""
     outcome = job.plan.outcome
     completed = status is Status.COMPLETED
     body: dict[str, Any] = {
@@ -49,6 +56,38 @@ def prediction(job: Job, now_ms: int, urls: Urls) -> dict[str, Any]:
     }
     if status.refunded:
         body["code"] = outcome.code
+    return body
+
+
+#: The most poll answers :func:`prediction_answer` keeps (each about a kilobyte): then
+#: it starts again, empty.
+MAX_KEPT_ANSWERS = 1024
+#: An answer larger than this is made anew at each poll (a video inline, in base64).
+MAX_KEPT_ANSWER_BYTES = 64 * 1024
+_answers: dict[str, tuple[Job, Status, str, bytes]] = {}
+
+
+def prediction_answer(job: Job, now_ms: int, urls: Urls) -> bytes:
+    """The JSON body of a poll of ``job``: ``envelope(prediction(job, now_ms, urls))``.
+
+    Clients poll a job many times in each status, and the answer depends on the
+    record, the status and the base URL only (:func:`_prediction`): the last
+    answer made for each job is kept, with the record it was made from, and
+    given again while the record is the same object and the status and the base
+    the same. Making the dict and its JSON again was the largest part of a
+    poll's own time (``benchmarks/run.py``). A record read anew (another worker
+    wrote, the store was reset) is another object, so its answer is made anew.
+    """
+    status = status_at(job.plan, now_ms)
+    kept = _answers.get(job.id)
+    if kept is not None and kept[0] is job and kept[1] is status and kept[2] == urls.base:
+        return kept[3]
+    # Starlette's own rendering, so the bytes are those a JSONResponse of it sends.
+    body = bytes(JSONResponse(envelope(_prediction(job, status, urls))).body)
+    if len(body) <= MAX_KEPT_ANSWER_BYTES:
+        if len(_answers) >= MAX_KEPT_ANSWERS:
+            _answers.clear()
+        _answers[job.id] = (job, status, urls.base, body)
     return body
 
 

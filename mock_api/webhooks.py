@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import hashlib
 import hmac
 import json
@@ -50,8 +49,7 @@ import posixpath
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import httpx
@@ -59,7 +57,30 @@ import httpx
 from mock_api.clock import Clock
 from mock_api.errors import MediaError, NotFound, Unavailable
 from mock_api.fetch import Resolver, vet_target
+from mock_api.records import CLAIM_SECONDS, Attempt, Delivery, DeliveryState
+from mock_api.storage import DeliveryStore
 from mock_api.tls import tls_context
+
+__all__ = [
+    "ATTEMPT_SECONDS",
+    "BACKOFF_MS",
+    "CLAIM_SECONDS",
+    "MAX_ATTEMPTS",
+    "SECRET_PREFIX",
+    "SIGNATURE_VERSION",
+    "TOLERANCE_SECONDS",
+    "Attempt",
+    "Delivery",
+    "DeliveryState",
+    "DeliveryStore",
+    "WebhookDispatcher",
+    "control_path_refusal",
+    "deleted_reason",
+    "payload_bytes",
+    "sign",
+    "signing_key",
+    "verify",
+]
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix, not a secret
 SIGNATURE_VERSION = "v3"
@@ -68,9 +89,6 @@ BACKOFF_MS = (1_000, 2_000, 4_000, 8_000)
 MAX_ATTEMPTS = len(BACKOFF_MS) + 1
 #: The longest one attempt takes, from connecting to the answer's headers (wall seconds).
 ATTEMPT_SECONDS = 5.0
-#: How long a claimed attempt stays claimed (wall seconds): the claim of a process that
-#: died mid-attempt lapses after this and the attempt is made again.
-CLAIM_SECONDS = 60.0
 #: Receivers should refuse timestamps older than this (seconds).
 TOLERANCE_SECONDS = 300
 
@@ -129,75 +147,6 @@ def verify(
 def deleted_reason(job_id: str) -> str:
     """Why a delivery of a deleted job ended."""
     return f"prediction {job_id} was deleted: nothing to deliver"
-
-
-class DeliveryState(enum.StrEnum):
-    PENDING = "pending"  # waiting for the job to finish, or for its next attempt
-    DELIVERED = "delivered"  # a 2xx answer was received
-    FAILED = "failed"  # every attempt failed
-
-
-@dataclass(frozen=True)
-class Attempt:
-    at_ms: int
-    status: int | None  # None: no HTTP answer
-    error: str  # empty on success
-    duration_ms: float
-
-
-@dataclass
-class Delivery:
-    id: str  # the webhook-id header
-    job_id: str
-    account: str
-    url: str
-    base_url: str  # the base the job was submitted through: URLs in the payload use it
-    next_attempt_ms: int  # first: the job's finish
-    state: DeliveryState = DeliveryState.PENDING
-    attempts: list[Attempt] = field(default_factory=list)
-    in_flight: bool = False  # claimed by a dispatcher that is attempting it
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "job_id": self.job_id,
-            "url": self.url,
-            "state": self.state.value,
-            "next_attempt_ms": self.next_attempt_ms
-            if self.state is DeliveryState.PENDING
-            else None,
-            "attempts": [
-                {
-                    "at_ms": a.at_ms,
-                    "status": a.status,
-                    "error": a.error,
-                    "duration_ms": round(a.duration_ms, 3),
-                }
-                for a in self.attempts
-            ],
-        }
-
-
-class DeliveryStore(Protocol):
-    """Where deliveries are kept; each method works on copies, never live records."""
-
-    def add_delivery(self, delivery: Delivery) -> None: ...
-    def deliveries(
-        self, *, job_id: str | None = None, account: str | None = None
-    ) -> list[Delivery]: ...
-    def claim_due_deliveries(self, now_ms: int, *, lease_seconds: float) -> list[Delivery]:
-        """Mark the pending deliveries due at ``now_ms`` in flight, atomically; return them.
-
-        A store other processes share lets a claim lapse after ``lease_seconds`` of
-        wall time (its process may have died), and the delivery is due again.
-        """
-        ...
-
-    def release_delivery(self, delivery: Delivery) -> None:
-        """Save a claimed delivery's state, attempts and next attempt; end its claim."""
-        ...
-
-    def clear_deliveries(self) -> None: ...
 
 
 class WebhookDispatcher:

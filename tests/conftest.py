@@ -13,6 +13,7 @@ import pytest
 import mock_api.testing  # noqa: F401 - see below
 from mock_api import ManualClock, MockService, Settings, create_app
 from tests.helpers import BASE, MakeClient
+from tests.pgfixtures import pg_server, pg_url  # noqa: F401 - fixtures for every test module
 
 # Modules loaded on first use are imported here, before any test runs: the
 # package's (mock_api/__init__.py and the pytest plugin load them lazily) and

@@ -23,6 +23,12 @@ class Receiver:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog is 5: a burst of deliveries from several instances
+    # overflowed it, and the attempts the kernel dropped failed (ReadError) and were retried.
+    request_queue_size = 256
+
+
 @contextmanager
 def running_receiver(path: str = "/hook") -> Iterator[Receiver]:
     state = Receiver()
@@ -41,7 +47,7 @@ def running_receiver(path: str = "/hook") -> Iterator[Receiver]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = _Server(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     state.url = f"http://127.0.0.1:{server.server_address[1]}{path}"
     try:

@@ -55,7 +55,7 @@ async def test_audio_format_is_priced_from_its_real_duration(
     url = await _upload(client, row["file"])
     done = await _finished(client, clock, {**job_input(right=1), "left_audio": url})
     assert done["status"] == "completed", done["error"]
-    job = service.store.job(done["id"])
+    job = service.store.jobs.job(done["id"])
     assert job is not None
     assert job.quote is not None
     assert abs(job.quote.left_seconds - Decimal(row["duration"])) <= Decimal(row["tolerance"])

@@ -226,7 +226,7 @@ async def test_insufficient_balance_is_402_and_creates_no_job(make_client: MakeC
         assert body["message"] == "insufficient balance: the job costs $0.15, the balance is $0.10"
         assert body["data"] is None
         service = client._transport.app.state.service  # type: ignore[attr-defined]
-        assert service.store.jobs() == []
+        assert service.store.jobs.jobs() == []
         assert await balance(client) == Decimal("0.1")
 
 
@@ -274,7 +274,7 @@ async def test_same_seed_same_inputs_same_plan_and_bytes(
 
 async def test_seed_minus_one_picks_a_seed(client: httpx.AsyncClient, service: MockService) -> None:
     job = await submit(client, job_input(seed=-1))
-    stored = service.store.job(job["id"])
+    stored = service.store.jobs.job(job["id"])
     assert stored is not None
     assert 0 <= stored.seed <= 2**31 - 1
     assert stored.input["seed"] == stored.seed

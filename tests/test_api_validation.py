@@ -49,7 +49,7 @@ async def test_invalid_submission_is_400_naming_field_and_reason(
     } in body["details"]
     assert case["reason"] in body["details"][0]["reason"]
     service = client._transport.app.state.service  # type: ignore[attr-defined]
-    assert service.store.jobs() == []  # a refused request loses nothing and creates nothing
+    assert service.store.jobs.jobs() == []  # a refused request loses nothing and creates nothing
 
 
 async def test_every_violation_is_listed(client: httpx.AsyncClient) -> None:

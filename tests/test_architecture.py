@@ -3,31 +3,37 @@
 Imports are read from the source (every ``import`` and ``from ... import``,
 also those inside functions, since a lazy import hides a cycle without
 removing it), so a new cycle fails here before it bites at start-up.
+
+Storage (``mock_api.storage`` and its backends) imports the records it stores
+and nothing else of the domain: every name it takes from a domain module must
+be a record (a dataclass or an enum), which is checked by importing it. Each
+backend is one small class per concern, and only the modules that choose a
+backend (the service, the app, ``serve``'s options, the package's exports)
+import one.
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
+import enum
+import importlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "mock_api"
 
-#: What storage may not import: the modules that parse rules, run the service or
-#: speak HTTP. A store keeps records; what they mean belongs to the callers.
-NOT_FOR_STORAGE = (
-    "mock_api.app",
-    "mock_api.cli",
-    "mock_api.contract",
-    "mock_api.faults",
-    "mock_api.http",
-    "mock_api.routes",
-    "mock_api.rules",
-    "mock_api.scenarios",
-    "mock_api.service",
-)
-STORAGE = ("mock_api.store", "mock_api.store_sqlite")
+#: Modules storage may import names from, but only records (dataclasses, enums, types).
+RECORD_MODULES = ("mock_api.records", "mock_api.lifecycle", "mock_api.billing", "mock_api.quotas")
+#: ... and the one exception hierarchy, for the error a store raises when it cannot answer.
+STORAGE_MAY_RAISE = {"mock_api.errors": {"Unavailable"}}
+#: The modules that choose a backend; nothing else imports one.
+BACKEND_CHOOSERS = ("mock_api", "mock_api.app", "mock_api.service", "mock_api.serving")
+#: Each concern, and the methods its protocol names (besides ``transaction``).
+CONCERNS = ("accounts", "jobs", "files", "limits", "rules", "deliveries", "clock")
 
 
 def _modules() -> dict[str, Path]:
@@ -106,19 +112,137 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _cycles(graph) == [["a", "b", "c"]]
 
 
-@pytest.mark.parametrize("store", STORAGE)
-def test_storage_imports_no_domain_module(store: str) -> None:
-    imported = _graph()[store]
-    forbidden = sorted(
-        module
-        for module in imported
-        if any(module == bad or module.startswith(bad + ".") for bad in NOT_FOR_STORAGE)
+def _storage_modules() -> list[str]:
+    return sorted(name for name in _modules() if name.split(".")[:2] == ["mock_api", "storage"])
+
+
+def _imported_names(name: str) -> list[tuple[str, str]]:
+    """(module, name) for each ``from mock_api... import name`` of the module, lazy ones too."""
+    path = _modules()[name]
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: list[tuple[str, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join([*base, *([module] if module else [])])
+            found.extend((module, alias.name) for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.extend((alias.name, "") for alias in node.names)
+    return [(module, n) for module, n in found if module.split(".")[0] == "mock_api"]
+
+
+def _is_record(value: object) -> bool:
+    return isinstance(value, type) and (
+        dataclasses.is_dataclass(value) or issubclass(value, enum.Enum)
     )
-    assert forbidden == [], f"{store} imports {forbidden}"
+
+
+def test_storage_modules_are_found() -> None:
+    assert {"mock_api.storage", "mock_api.storage.memory", "mock_api.storage.sql"} <= set(
+        _storage_modules()
+    )
+
+
+@pytest.mark.parametrize("store", _storage_modules())
+def test_storage_imports_only_records_from_the_domain(store: str) -> None:
+    """Every name a store takes from outside storage is a record it stores (or its error)."""
+    wrong = []
+    for module, name in _imported_names(store):
+        if module.startswith("mock_api.storage"):
+            continue
+        if name in STORAGE_MAY_RAISE.get(module, ()):
+            continue
+        if module not in RECORD_MODULES:
+            wrong.append(f"{module}.{name}: not a records module")
+            continue
+        value = getattr(importlib.import_module(module), name)
+        if module != "mock_api.records" and not _is_record(value):
+            wrong.append(f"{module}.{name}: not a record")
+    assert wrong == [], f"{store} imports {wrong}"
+
+
+def test_the_storage_checks_catch_a_domain_import(tmp_path: Path) -> None:
+    """The check above fails on a store that imports a domain function."""
+    assert not _is_record(importlib.import_module("mock_api.billing").quote)
+    assert _is_record(importlib.import_module("mock_api.billing").Quote)
+    assert _is_record(importlib.import_module("mock_api.records").EntryKind)
+
+
+def test_records_and_storage_load_no_http_client_nor_yaml() -> None:
+    """Importing storage (or the records) costs neither httpx nor PyYAML nor the app."""
+    code = (
+        "import sys, mock_api.storage.memory, mock_api.storage.sqlite, mock_api.storage.sql;"
+        "print(sorted(m for m in ('httpx', 'yaml', 'fastapi', 'starlette', 'mock_api.service')"
+        " if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+def _backends() -> list[str]:
+    return [
+        name
+        for name in _storage_modules()
+        if name not in ("mock_api.storage", "mock_api.storage.sql", "mock_api.storage.chooser")
+    ]
+
+
+def test_only_the_modules_that_choose_a_backend_import_one() -> None:
+    backends = set(_backends()) | {"mock_api.storage.sql"}
+    importing = sorted(
+        f"{name} -> {module}"
+        for name, imported in _graph().items()
+        if name not in BACKEND_CHOOSERS and not name.startswith("mock_api.storage")
+        for module in imported
+        if module in backends
+    )
+    assert importing == []
+
+
+def _members(protocol: type) -> set[str]:
+    return {
+        name
+        for klass in protocol.__mro__
+        if klass.__module__ == "mock_api.storage"
+        for name in vars(klass)
+        if not name.startswith("_")
+    } - {"transaction"}
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_each_backend_is_one_small_class_per_concern(backend: str, tmp_path: Path) -> None:
+    """Each concern of a store is its own object, with that concern's methods and no other's."""
+    import typing
+
+    from mock_api.storage import Store
+    from mock_api.storage.memory import MemoryStore
+    from mock_api.storage.sqlite import SqliteStore
+
+    store = MemoryStore() if backend == "memory" else SqliteStore(tmp_path / "s.db")
+    hints = typing.get_type_hints(Store.__dict__[CONCERNS[0]].fget)  # a property per concern
+    assert hints["return"].__name__ == "AccountStore"
+    protocols = {
+        concern: typing.get_type_hints(getattr(Store, concern).fget)["return"]
+        for concern in CONCERNS
+    }
+    every = set().union(*(_members(p) for p in protocols.values()))
+    objects = {concern: getattr(store, concern) for concern in CONCERNS}
+    assert len({id(o) for o in objects.values()}) == len(CONCERNS)
+    for concern, protocol in protocols.items():
+        own = _members(protocol)
+        public = {n for n in dir(objects[concern]) if not n.startswith("_")}
+        assert own <= public, f"{concern} lacks {own - public}"
+        others = (public & every) - own
+        assert others == set(), f"{backend} {concern} also does {others}"
+    store.close()
 
 
 #: The only modules that hold a store: the service, and the stores themselves.
-STORE_HOLDERS = ("mock_api.service", "mock_api.store", "mock_api.store_sqlite")
+STORE_HOLDERS = ("mock_api.service", *_storage_modules())
 
 
 def test_only_the_service_reaches_the_store() -> None:
@@ -135,14 +259,15 @@ def test_only_the_service_reaches_the_store() -> None:
 
 #: The service's parts, and the only store protocols each may name: its own concerns.
 SERVICE_PARTS = {
-    "mock_api.accounts": {"StateStore", "AccountStore", "LimitStore"},
-    "mock_api.uploads": {"StateStore", "FileStore"},  # a ticket's PUT is one transaction
+    "mock_api.accounts": {"AccountStore", "LimitStore"},
+    "mock_api.uploads": {"FileStore"},
+    "mock_api.history": {"JobStore"},
     "mock_api.rulebook": {"RuleStore"},
     "mock_api.webhooks": {"DeliveryStore"},
+    "mock_api.clock": {"ClockStateStore"},
 }
 _PROTOCOLS = {
     "Store",
-    "StateStore",
     "AccountStore",
     "JobStore",
     "FileStore",

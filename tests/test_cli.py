@@ -405,3 +405,77 @@ def test_serve_refuses_an_initial_balance_no_ledger_can_hold() -> None:
     code, output = run("serve", "--initial-balance", "1e30", "--db", ":memory:")
     assert code == 2
     assert "the initial balance must be from 0 to 1000000000 USD" in output
+
+
+def _served_configs(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """``serve`` up to uvicorn, one worker or several: the uvicorn configs it would run."""
+    configs: list[Any] = []
+
+    def run(server: Any, sockets: list[socket.socket]) -> None:
+        configs.append(server.config)
+        server.started = True
+        for sock in sockets:
+            sock.close()
+
+    def workers(config: Any, listener: socket.socket) -> None:
+        configs.append(config)
+        listener.close()
+
+    monkeypatch.setattr("uvicorn.Server.run", run)
+    monkeypatch.setattr("mock_api.server.serve_workers", workers)
+    monkeypatch.setattr("uvicorn.Config.configure_logging", lambda config: None)
+    return configs
+
+
+@pytest.mark.parametrize(
+    ("args", "http", "loop", "said"),
+    [
+        ([], "mock_api.httptools_protocol:HttpToolsProtocol", "uvloop", "httptools + uvloop"),
+        (["--http", "h11", "--loop", "asyncio"], "h11", "asyncio", "h11 + asyncio"),
+        (
+            ["--loop", "asyncio"],
+            "mock_api.httptools_protocol:HttpToolsProtocol",
+            "asyncio",
+            "httptools + asyncio",
+        ),
+    ],
+    ids=["auto", "pure-python", "httptools-asyncio"],
+)
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_runs_on_the_stack_it_names_at_start_up(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    args: list[str],
+    http: str,
+    loop: str,
+    said: str,
+    workers: str,
+) -> None:
+    configs = _served_configs(monkeypatch)
+    code, out = run(
+        "serve", "--port", "0", "--db", str(tmp_path / "state.db"), "--workers", workers, *args
+    )
+    assert code == 0, out
+    assert (configs[0].http, configs[0].loop) == (http, loop)
+    assert f" on {said}, docs at" in out
+    if workers == "1":
+        configs[0].app.state.service.store.close()
+
+
+def test_serve_says_when_it_fell_back_to_pure_python(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    configs = _served_configs(monkeypatch)
+    monkeypatch.setattr("mock_api.serving._installed", lambda module: False)
+    code, out = run("serve", "--port", "0", "--db", ":memory:", "--log-format", "json")
+    assert code == 0, out
+    assert (configs[0].http, configs[0].loop) == ("h11", "asyncio")
+    started = json.loads(out.splitlines()[0])
+    fallback = "1 worker on h11 + asyncio (httptools and uvloop not installed: pure Python)"
+    assert fallback in started["message"]
+    assert (started["http"], started["loop"]) == ("h11", "asyncio")
+    for option, package in (("--http", "httptools"), ("--loop", "uvloop")):
+        code, out = run("serve", "--port", "0", "--db", ":memory:", option, package)
+        assert code == 2
+        assert f"Invalid value for {option}: {package} is not installed here" in out
+        assert f"(pip install {package};" in out

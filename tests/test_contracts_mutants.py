@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from schemathesis.core.failures import FailureGroup
+from starlette.responses import JSONResponse
 
 from mock_api import billing, views
 from mock_api.contract import properties
@@ -53,9 +54,13 @@ def mutate_view(monkeypatch: pytest.MonkeyPatch, change: Callable[[dict[str, Any
         change(body)
         return body
 
-    # Routes import the function by name, so patch every name it is known by.
+    def mutant_answer(job: Any, now_ms: int, urls: Any) -> bytes:  # a poll's kept JSON
+        return bytes(JSONResponse(views.envelope(mutant(job, now_ms, urls))).body)
+
+    # Routes import the functions by name, so patch every name they are known by.
     monkeypatch.setattr(views, "prediction", mutant)
     monkeypatch.setattr(prediction_routes, "prediction", mutant)
+    monkeypatch.setattr(prediction_routes, "prediction_answer", mutant_answer)
 
 
 def outputs_while_processing(body: dict[str, Any]) -> None:
@@ -214,12 +219,12 @@ def test_a_refund_that_never_comes_is_caught(
 ) -> None:
     assert target.service is not None
     store = target.service.store
-    real_record = store.record
+    real_record = store.accounts.record
 
     def no_refunds(*entries: Any) -> None:
         real_record(*(e for e in entries if e.kind.value != "refund"))
 
-    monkeypatch.setattr(store, "record", no_refunds)
+    monkeypatch.setattr(store.accounts, "record", no_refunds)
     api, cdn = target.client(), target.client(auth=False)
     video = upload_video(api, cdn)
     with pytest.raises(ChargeMismatch, match="refunded in full"):

@@ -23,7 +23,7 @@ async def test_reset_forgets_everything(client: httpx.AsyncClient, service: Mock
     await client.post(SUBMIT, json=job_input(), headers=AUTH)
     await client.post("/_mock/scenarios", json={"id": "x", "then": "nsfw"})
     assert await _data(await client.post("/_mock/reset")) == {"reset": True}
-    assert service.store.jobs() == []
+    assert service.store.jobs.jobs() == []
     assert service.scenarios.rules() == []
     assert [e.path for e in service.journal.entries()] == ["/_mock/reset"]  # recorded after it ran
 

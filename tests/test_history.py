@@ -16,7 +16,7 @@ from mock_api.history import (
     select,
 )
 from mock_api.lifecycle import Status
-from mock_api.store import Job
+from mock_api.records import Job
 from tests.store_suites.conftest import T0, make_job
 
 

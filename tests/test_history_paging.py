@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -28,7 +27,8 @@ from mock_api.history import (
     status_filter,
 )
 from mock_api.lifecycle import Outcome, Plan, Status, status_at
-from mock_api.store import Job, Store
+from mock_api.records import Job
+from mock_api.storage import Store
 from tests.store_suites.conftest import STORES, T0, make_job
 
 MODELS = ("wavespeed-ai/infinitetalk-fast/video-to-video-multi", "wavespeed-ai/infinitetalk")
@@ -36,8 +36,8 @@ _examples = itertools.count()
 
 
 @pytest.fixture(params=list(STORES))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    opened = STORES[request.param](tmp_path)
+def store(request: pytest.FixtureRequest) -> Iterator[Store]:
+    opened = STORES[request.param](request)
     yield opened
     opened.close()
 
@@ -105,12 +105,12 @@ def test_a_page_read_from_the_store_is_the_rules_page(
     example = next(_examples)  # one store for every example: each its own account and ids
     account = f"acct_{example}"
     for job in jobs:
-        store.add_job(replace(job, id=f"{example:08x}{job.id[8:]}", account=account))
-    stored = store.jobs(account)
-    store.delete_jobs(account, [stored[index].id for index in deleted])
+        store.jobs.add_job(replace(job, id=f"{example:08x}{job.id[8:]}", account=account))
+    stored = store.jobs.jobs(account)
+    store.jobs.delete_jobs(account, [stored[index].id for index in deleted])
     if stored:  # another account's job, at the same moment, is never shown
-        store.add_job(replace(stored[0], id=f"{example:08x}" + "f" * 24, account="acct_other"))
-    assert page(store, account, query, now) == select(store.jobs(account), query, now)
+        store.jobs.add_job(replace(stored[0], id=f"{example:08x}" + "f" * 24, account="acct_other"))
+    assert page(store.jobs, account, query, now) == select(store.jobs.jobs(account), query, now)
 
 
 def test_pages_walk_a_long_history_in_order_without_gaps(store: Store) -> None:
@@ -118,18 +118,20 @@ def test_pages_walk_a_long_history_in_order_without_gaps(store: Store) -> None:
     for n in range(300):
         created = T0 + (n * 7919) % 11  # stored out of order
         job = make_job(f"{n:032x}", created_ms=created, finished_ms=created + n % 5)
-        store.add_job(replace(job, variant=n % 4))
+        store.jobs.add_job(replace(job, variant=n % 4))
     now = T0 + 20
     expected = [
         job
         for number in (1, 2, 3)
-        for job in select(store.jobs("acct_1"), HistoryQuery(page=number, page_size=100), now).jobs
+        for job in select(
+            store.jobs.jobs("acct_1"), HistoryQuery(page=number, page_size=100), now
+        ).jobs
     ]
     assert len({job.id for job in expected}) == 300
     for size in (1, 7, 20, 100):
         walked: list[Job] = []
         for number in range(1, 300 // size + 2):
-            found = page(store, "acct_1", HistoryQuery(page=number, page_size=size), now)
+            found = page(store.jobs, "acct_1", HistoryQuery(page=number, page_size=size), now)
             assert found.total == 300
             walked += found.jobs
         assert walked == expected

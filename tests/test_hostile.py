@@ -120,7 +120,7 @@ async def test_two_thousand_concurrent_submissions_across_ten_accounts() -> None
         results = await asyncio.gather(*(submit(n) for n in range(2000)))
         ids = [job_id for _, job_id in results]
         assert len(set(ids)) == 2000
-        assert {j.id for j in service.store.jobs()} == set(ids)
+        assert {j.id for j in service.store.jobs.jobs()} == set(ids)
         clock.advance(3600)
         for key in keys:
             mine = [n for n in range(2000) if n % 10 == int(key.split("-")[1])]
@@ -134,7 +134,7 @@ async def test_two_thousand_concurrent_submissions_across_ten_accounts() -> None
                 Decimal(str(balance.json()["data"]["balance"]))
                 == Decimal(100_000_000 - charged) / MB
             )
-            account_jobs = service.store.jobs(service.accounts.open(key))
+            account_jobs = service.store.jobs.jobs(service.accounts.open(key))
             assert len(account_jobs) == 200
 
 
@@ -213,7 +213,7 @@ async def test_json_nan_and_infinity_are_refused_naming_the_field(
             "location": "body",
         }
     ]
-    assert service.store.jobs() == []
+    assert service.store.jobs.jobs() == []
     assert service.accounts.balance(account) == balance
     await _reads_answer(client)
     query = {"path": path, "method": method}
@@ -258,7 +258,7 @@ async def test_the_clock_cannot_be_set_or_advanced_past_2100(
             f"/api/v3/predictions/{submitted.json()['data']['id']}/result", headers=AUTH
         )
     ).status_code == 200
-    [job] = service.store.jobs()
+    [job] = service.store.jobs.jobs()
     assert job.quote is not None
     assert service.accounts.balance(account) == before - job.quote.cost_micros > 0
     await _reads_answer(client)
@@ -404,7 +404,7 @@ async def test_a_lone_surrogate_in_any_field_is_refused_and_breaks_no_read(
     assert response.status_code == 400, response.text
     assert response.json()["details"][0]["field"] == field
     assert "lone UTF-16 surrogate" in response.json()["details"][0]["reason"]
-    assert service.store.jobs() == []
+    assert service.store.jobs.jobs() == []
     assert service.scenarios.rules() == []
     assert service.faults.rules() == []
     await _reads_answer(client)
@@ -420,7 +420,7 @@ async def test_a_surrogate_pair_is_text_and_is_kept(
     raw = _json({**job_input(), "prompt": "MARK"}, escape="\\ud83d\\ude00")
     response = await _send_raw(client, "POST", SUBMIT, raw)
     assert response.status_code == 200, response.text
-    assert service.store.jobs()[0].input["prompt"] == "\U0001f600"
+    assert service.store.jobs.jobs()[0].input["prompt"] == "\U0001f600"
     await _reads_answer(client)
 
 
@@ -543,7 +543,7 @@ async def test_a_wav_whose_header_claims_more_than_it_holds_fails_the_job_unbill
         f"left_audio: the WAV header says its audio data is {claimed} bytes, but the file "
         "holds only 0: it is truncated or its header is wrong"
     )
-    assert service.store.jobs()[0].plan.outcome.code == 1402
+    assert service.store.jobs.jobs()[0].plan.outcome.code == 1402
     assert service.accounts.balance(account) == before
 
 
@@ -655,7 +655,7 @@ async def test_a_browser_page_cannot_steer_the_mock(
     response = await client.request(method, path, content=body, headers=headers)
     assert response.status_code == 403, response.text
     assert response.json()["message"].startswith("the control API ")
-    assert [j.id for j in service.store.jobs()] == [submitted.json()["data"]["id"]]
+    assert [j.id for j in service.store.jobs.jobs()] == [submitted.json()["data"]["id"]]
     assert (service.accounts.balance(account), clock.now_ms()) == (balance, now)
 
 
@@ -713,7 +713,7 @@ async def test_a_webhook_can_never_be_aimed_at_a_control_api(
             "location": where,
         }
     ]
-    assert service.store.jobs() == []
+    assert service.store.jobs.jobs() == []
     assert service.webhooks.deliveries() == []
     assert service.accounts.balance(account) == balance
 
@@ -735,7 +735,7 @@ async def test_a_stored_delivery_to_a_control_api_is_refused_when_due(
         clock,
         lambda d: b"{}",
         lambda a: "whsec_x",
-        store=MemoryStore(),
+        store=MemoryStore().deliveries,
         transport=_recording(sent, 200),
     )
     url = "http://127.0.0.1:8000/_mock/reset"
@@ -774,7 +774,7 @@ async def test_without_allow_private_webhooks_reach_public_addresses_only(
         clock,
         lambda d: b"{}",
         lambda a: "whsec_x",
-        store=MemoryStore(),
+        store=MemoryStore().deliveries,
         transport=_recording(sent, 200),
         allow_private=False,
         resolver=await _resolve_to(resolved or "203.0.113.9"),
@@ -795,7 +795,7 @@ async def test_without_allow_private_a_public_receiver_gets_the_webhook_on_its_v
         clock,
         lambda d: b"{}",
         lambda a: "whsec_x",
-        store=MemoryStore(),
+        store=MemoryStore().deliveries,
         transport=_recording(sent, 204),
         allow_private=False,
         resolver=await _resolve_to("8.8.8.8"),

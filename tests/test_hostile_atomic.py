@@ -20,8 +20,9 @@ from mock_api import ManualClock, MockService, Settings, create_app
 from mock_api.lifecycle import Outcome, Status
 from mock_api.planning import Directive
 from mock_api.scenarios import rule_from_dict
-from mock_api.store import MemoryStore, Store
-from mock_api.store_sqlite import SqliteStore
+from mock_api.storage import Store
+from mock_api.storage.memory import MemoryStore
+from mock_api.storage.sqlite import SqliteStore
 from mock_api.urls import Urls
 from tests.helpers import AUTH, BASE, KEY, SUBMIT, job_input
 
@@ -39,8 +40,8 @@ def _state(service: MockService, account: str) -> dict[str, Any]:
     """Everything a submission may write, as plain values."""
     return {
         "balance": service.accounts.balance(account),
-        "ledger": service.store.ledger(account),
-        "jobs": [j.id for j in service.store.jobs()],
+        "ledger": service.store.accounts.ledger(account),
+        "jobs": [j.id for j in service.store.jobs.jobs()],
         "deliveries": [d.as_dict() for d in service.webhooks.deliveries()],
         "rules": [r.as_dict() for r in service.scenarios.rules()],
         "journal": [e.describe() for e in service.journal.entries()],
@@ -61,14 +62,24 @@ CASES = [
 ]
 
 
+#: The concern of the store each step is a method of.
+CONCERN_OF = {
+    "count_rule": "rules",
+    "record": "accounts",
+    "add_job": "jobs",
+    "add_delivery": "deliveries",
+}
+
+
 def _fail_after(store: Store, method: str) -> None:
-    real: Callable[..., Any] = getattr(store, method)
+    concern = getattr(store, CONCERN_OF[method])
+    real: Callable[..., Any] = getattr(concern, method)
 
     def write_then_fail(*args: Any, **kwargs: Any) -> Any:
         real(*args, **kwargs)
         raise Boom(f"{method} failed after writing")
 
-    setattr(store, method, write_then_fail)
+    setattr(concern, method, write_then_fail)
 
 
 @pytest.mark.parametrize(("step", "queue"), CASES)
@@ -91,7 +102,7 @@ async def test_a_submission_failing_after_the_charge_leaves_every_store_as_it_wa
     assert _state(service, account) == before
 
     # The retry is accepted, charged once, and uses what the failed attempt gave back.
-    del store.__dict__[step]  # the real method again
+    del getattr(store, CONCERN_OF[step]).__dict__[step]  # the real method again
     job = await service.submit(account, body, urls=urls, webhook="http://127.0.0.1:9/hook")
     after = _state(service, account)
     assert after["jobs"] == [*before["jobs"], job.id]

@@ -11,7 +11,7 @@ import pytest
 from mock_api import ManualClock, MockService, Settings
 from mock_api.errors import Violation
 from mock_api.journal import Journal, JournalMiddleware
-from mock_api.store import account_id
+from mock_api.records import account_id
 from tests.helpers import AUTH, SUBMIT, job_input
 
 #: README (Limits): bodies kept only when JSON and at most 64 KiB each.

@@ -27,8 +27,10 @@ import pytest
 from mock_api import ManualClock, MockService, Settings, create_app
 from mock_api.errors import MediaError
 from mock_api.media import probe_audio
-from mock_api.store import EntryKind, MemoryStore, Store
-from mock_api.store_sqlite import SqliteStore
+from mock_api.records import EntryKind
+from mock_api.storage import Store
+from mock_api.storage.memory import MemoryStore
+from mock_api.storage.sqlite import SqliteStore
 from tests import media_forgery as forge
 from tests.helpers import AUTH, BASE, KEY, SUBMIT, job_input
 
@@ -228,9 +230,9 @@ async def test_a_duration_bills_only_if_the_bytes_can_carry_it(store: Store, cas
     account = service.accounts.open(KEY)
     before = service.accounts.balance(account)
     result = await _run(service, clock, case.make())
-    job = service.store.job(str(result["id"]))
+    job = service.store.jobs.job(str(result["id"]))
     assert job is not None
-    charges = [e for e in service.store.ledger(account) if e.kind is EntryKind.CHARGE]
+    charges = [e for e in service.store.accounts.ledger(account) if e.kind is EntryKind.CHARGE]
     if case.reason is None:
         assert result["status"] == "completed", result["error"]
         assert job.quote is not None

@@ -16,13 +16,16 @@ from mock_api.clock import ManualClock
 from mock_api.errors import InsufficientBalance, Unauthorized
 from mock_api.lifecycle import COMPLETED, Outcome, Plan, Status
 from mock_api.quotas import UNLIMITED, Limits
+from mock_api.records import EntryKind, Job, LedgerEntry, account_id
 from mock_api.settings import Settings
-from mock_api.store import EntryKind, Job, LedgerEntry, MemoryStore, account_id
+from mock_api.storage.memory import MemoryStore
 
 
 def _accounts(**settings: object) -> tuple[Accounts, ManualClock]:
     clock = ManualClock(1_000_000)
-    return Accounts(Settings(**settings), clock, MemoryStore()), clock  # type: ignore[arg-type]
+    store = MemoryStore()
+    accounts = Accounts(Settings(**settings), clock, store.accounts, store.limits)  # type: ignore[arg-type]
+    return accounts, clock
 
 
 def _job(account: str, outcome: Outcome, finished_ms: int) -> Job:

@@ -28,7 +28,7 @@ from mock_api.cli import main
 from mock_api.planning import PACES
 from mock_api.rules import load_rules
 from mock_api.service import MockService
-from mock_api.store_sqlite import SqliteStore
+from mock_api.storage.sqlite import SqliteStore
 from tests.helpers import AUTH, BASE, KEY, SUBMIT, job_input
 from tests.live import ServerProcess
 from tests.receiver import Receiver, running_receiver, signed_as_documented
@@ -343,7 +343,7 @@ def test_two_workers_share_one_database(tmp_path: Path, receiver: Receiver) -> N
         wal = Path(f"{db}-wal")
         assert not wal.exists() or wal.stat().st_size == 0  # both workers closed the store
         store = SqliteStore(db)
-        job = store.job(answer["id"])
+        job = store.jobs.job(answer["id"])
         store.close()
         assert job is not None
     finally:

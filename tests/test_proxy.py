@@ -60,8 +60,8 @@ def test_the_api_is_forwarded_with_the_clients_key_and_answered_unchanged(
         }
         job = client.post(SUBMIT, json=body, headers={"Authorization": f"Bearer {KEY}"})
         assert job.status_code == 200, job.text
-        assert real.store.job(job.json()["data"]["id"]) is not None  # made upstream
-        assert local.store.job(job.json()["data"]["id"]) is None  # not here
+        assert real.store.jobs.job(job.json()["data"]["id"]) is not None  # made upstream
+        assert local.store.jobs.job(job.json()["data"]["id"]) is None  # not here
         # The control API and the sample media are still the fake's own.
         assert client.get("/_mock/clock").status_code == 200
         assert client.get("/media/samples/silence.wav?seconds=1").status_code == 200

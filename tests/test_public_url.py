@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from mock_api import ManualClock, Settings
+from mock_api import ManualClock, MockService, Settings, create_app
 from tests.helpers import AUTH, SUBMIT, MakeClient, job_input
 
 pytestmark = pytest.mark.anyio
@@ -74,3 +74,17 @@ async def test_every_url_the_fake_writes_uses_the_public_name(
 async def test_without_it_urls_follow_the_request(client: httpx.AsyncClient) -> None:
     submitted = (await client.post(SUBMIT, json=job_input(), headers=AUTH)).json()["data"]
     assert submitted["urls"]["get"].startswith("http://testserver/")
+
+
+async def test_every_app_in_one_process_writes_its_own_public_url() -> None:
+    # The URLs of a request are kept per Host and scheme (mock_api.http.get_urls): the
+    # public name is part of what they are kept by.
+    for public in ("http://one.test:1", "http://two.test:2", None):
+        app = create_app(service=MockService(Settings(public_url=public), ManualClock()))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://h") as client:
+            submitted = await client.post(SUBMIT, json=job_input(), headers=AUTH)
+            job_id = submitted.json()["data"]["id"]
+            answer = await client.get(f"/api/v3/predictions/{job_id}/result", headers=AUTH)
+        expected = public or "http://h"
+        assert answer.json()["data"]["urls"]["get"].startswith(f"{expected}/api/v3/")

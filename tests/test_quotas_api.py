@@ -18,7 +18,7 @@ import pytest
 
 from mock_api import PACES, Settings
 from mock_api.quotas import Level
-from mock_api.store import account_id
+from mock_api.records import account_id
 from tests.helpers import KEY, SUBMIT, MakeClient, auth, control, job_input
 
 pytestmark = pytest.mark.anyio

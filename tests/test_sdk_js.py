@@ -204,7 +204,7 @@ def test_a_failed_job_throws_with_our_message(driver_run: DriverRun) -> None:
     message = failure["error"]["message"]
     match = re.fullmatch(r"Prediction failed \(task_id: ([0-9a-f]{32})\): GPU fell over", message)
     assert match, message
-    job = driver_run.service.store.job(match[1])
+    job = driver_run.service.store.jobs.job(match[1])
     assert job is not None
     assert job.plan.outcome.code == 1403
 
@@ -221,7 +221,7 @@ def test_run_no_throw_reports_a_job_that_failed_on_its_inputs(driver_run: Driver
     assert error["name"] == "WavespeedPredictionException"
     assert error["taskId"] == detail["taskId"]
     assert error["message"].startswith("Prediction failed: left_audio: expected audio")
-    job = driver_run.service.store.job(detail["taskId"])
+    job = driver_run.service.store.jobs.job(detail["taskId"])
     assert job is not None
     assert job.plan.outcome.code == 1402
 
@@ -280,7 +280,7 @@ def test_two_family_members_run_through_the_sdk(
     assert submit.status == 200
     for name, value in body.items():
         assert submit.request_json[name] == value or submit.request_json[name].endswith(value)
-    job = driver_run.service.store.job(output.split("/")[-2])
+    job = driver_run.service.store.jobs.job(output.split("/")[-2])
     assert job is not None
     assert job.model == model
 

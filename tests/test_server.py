@@ -18,10 +18,12 @@ import socket
 import click
 import httpx
 import pytest
+import uvloop
 
 from mock_api.app import create_app
 from mock_api.cli import _listen
 from mock_api.server import LiveServer, tcp_listener
+from mock_api.serving import stack
 
 
 def _nodelay(sock: socket.socket) -> bool:
@@ -92,3 +94,96 @@ def test_an_ipv6_live_server_has_a_url_that_works() -> None:
     with LiveServer(create_app(), host="::1") as live:
         assert live.url == f"http://[::1]:{live.port}"
         assert httpx.get(f"{live.url}/openapi.yaml").status_code == 200
+
+
+def _submit(client: httpx.Client) -> str:
+    body = {
+        "video": f"{client.base_url}/media/samples/video.mp4?seconds=5",
+        "left_audio": f"{client.base_url}/media/samples/silence.wav?seconds=5",
+        "right_audio": f"{client.base_url}/media/samples/silence.wav?seconds=3",
+    }
+    answer = client.post("/api/v3/wavespeed-ai/infinitetalk-fast/video-to-video-multi", json=body)
+    assert answer.status_code == 200, answer.text
+    job_id: str = answer.json()["data"]["id"]
+    return job_id
+
+
+@pytest.mark.parametrize(
+    ("http", "loop", "protocol", "loop_type"),
+    [
+        ("h11", "asyncio", "H11Protocol", asyncio.BaseEventLoop),
+        ("httptools", "uvloop", "HttpToolsProtocol", uvloop.Loop),
+    ],
+    ids=["pure-python", "httptools-uvloop"],
+)
+def test_the_fake_answers_the_same_on_either_stack(
+    http: str, loop: str, protocol: str, loop_type: type
+) -> None:
+    """The pure-Python fallback (where httptools and uvloop do not install) still serves."""
+    headers = {"Authorization": "Bearer stack-key"}
+    with (
+        LiveServer(create_app(), http=http, loop=loop) as live,
+        httpx.Client(base_url=live.url, headers=headers) as client,
+    ):
+        job_id = _submit(client)
+        answer = client.get(f"/api/v3/predictions/{job_id}/result")
+        assert answer.status_code == 200
+        assert answer.json()["data"]["id"] == job_id
+        missing = client.get("/api/v3/predictions/nope/result")
+        assert missing.status_code == 404
+        assert missing.json()["code"] == 404
+        # What ran: the protocol of the kept-alive connection, and the server's loop.
+        connections = live._server.server_state.connections
+        assert {type(c).__name__ for c in connections} == {protocol}
+        assert isinstance(live._server.servers[0].get_loop(), loop_type)
+    assert str(live.stack) == f"{http} + {loop}"
+
+
+def test_auto_is_httptools_and_uvloop_where_they_are_installed() -> None:
+    assert str(stack()) == "httptools + uvloop"
+    assert stack().fast
+    assert stack().protocol == "mock_api.httptools_protocol:HttpToolsProtocol"
+    assert stack("h11", "asyncio").protocol == "h11"
+
+
+def test_auto_falls_back_to_pure_python_where_they_are_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("mock_api.serving._installed", lambda module: False)
+    assert str(stack()) == "h11 + asyncio"
+    assert not stack().fast
+    with pytest.raises(ValueError, match=r"httptools is not installed here \(pip install"):
+        stack("httptools", "auto")
+    with pytest.raises(ValueError, match=r"uvloop is not installed here"):
+        stack("auto", "uvloop")
+    with pytest.raises(ValueError, match="'zttp' is not one of auto, httptools, h11"):
+        stack("zttp")
+
+
+@pytest.mark.parametrize("http", ["h11", "httptools"])
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        # Its body would run to the end of the connection: refused (RFC 9112 section 6.3).
+        b"POST /api/v3/media/uploads HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Authorization: Bearer k\r\nTransfer-Encoding: gzip\r\n\r\n{}",
+        b"POST /api/v3/media/uploads HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Authorization: Bearer k\r\nTransfer-Encoding: chunked, gzip\r\n\r\n{}",
+        # HTTP/1.1 without Host (RFC 9112 section 3.2).
+        b"GET /api/v3/balance HTTP/1.1\r\nAuthorization: Bearer k\r\n\r\n",
+    ],
+    ids=["te-gzip", "te-chunked-then-gzip", "no-host"],
+)
+def test_either_stack_refuses_a_request_h11_refuses(http: str, request_bytes: bytes) -> None:
+    # Before: on httptools the first two reached the app (the leniency that lets a request
+    # framed two ways reach the guard lets these through too), and the third was served.
+    with (
+        LiveServer(create_app(), http=http) as live,
+        socket.create_connection(("127.0.0.1", live.port), timeout=5) as sock,
+    ):
+        sock.sendall(request_bytes)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 400 "), received[:200]
+    assert received.count(b"HTTP/1.1 ") == 1

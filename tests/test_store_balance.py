@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mock_api.lifecycle import COMPLETED, Plan
-from mock_api.store import EntryKind, Job, LedgerEntry, MemoryStore
+from mock_api.records import EntryKind, Job, LedgerEntry
+from mock_api.storage.memory import MemoryStore
 
 T0 = 1_767_225_600_000
 
@@ -26,24 +27,26 @@ operations = st.lists(
 @given(operations)
 def test_balance_is_the_ledger_in_effect_summed(steps: list[tuple[str, int, int]]) -> None:
     store = MemoryStore()
-    store.open_account("acct_1", T0, 100)
+    store.accounts.open_account("acct_1", T0, 100)
     for op, offset, amount in steps:
         if op == "record":
-            store.record(LedgerEntry("acct_1", T0 + offset, EntryKind.ADJUSTMENT, amount))
+            store.accounts.record(LedgerEntry("acct_1", T0 + offset, EntryKind.ADJUSTMENT, amount))
         else:
             now = T0 + offset
-            expected = sum(e.amount_micros for e in store.ledger("acct_1") if e.at_ms <= now)
-            assert store.balance("acct_1", now) == expected
-    assert store.balance("acct_2", T0) == 0
+            expected = sum(
+                e.amount_micros for e in store.accounts.ledger("acct_1") if e.at_ms <= now
+            )
+            assert store.accounts.balance("acct_1", now) == expected
+    assert store.accounts.balance("acct_2", T0) == 0
 
 
 def test_reset_forgets_balances_and_the_jobs_of_each_account() -> None:
     store = MemoryStore()
-    store.open_account("acct_1", T0, 100)
-    assert store.balance("acct_1", T0) == 100
+    store.accounts.open_account("acct_1", T0, 100)
+    assert store.accounts.balance("acct_1", T0) == 100
     store.reset()
-    assert store.balance("acct_1", T0) == 0
-    assert store.jobs("acct_1") == []
+    assert store.accounts.balance("acct_1", T0) == 0
+    assert store.jobs.jobs("acct_1") == []
 
 
 def _job(i: int) -> Job:
@@ -55,8 +58,8 @@ def test_jobs_of_an_account_are_its_own_in_the_order_stored() -> None:
     store = MemoryStore()
     made = [_job(i) for i in range(9)]
     for one in made:
-        store.add_job(one)
-    assert store.jobs() == made
+        store.jobs.add_job(one)
+    assert store.jobs.jobs() == made
     for n in range(3):
-        assert store.jobs(f"acct_{n}") == [j for j in made if j.account == f"acct_{n}"]
-    assert store.jobs("acct_9") == []
+        assert store.jobs.jobs(f"acct_{n}") == [j for j in made if j.account == f"acct_{n}"]
+    assert store.jobs.jobs("acct_9") == []

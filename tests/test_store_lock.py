@@ -24,7 +24,7 @@ from mock_api import ManualClock, Settings, create_app
 from mock_api.errors import Unavailable
 from mock_api.quotas import Limits
 from mock_api.spec import default_spec
-from mock_api.store_sqlite import SqliteStore
+from mock_api.storage.sqlite import SqliteStore
 from tests.helpers import AUTH, BASE, SUBMIT, auth, job_input
 
 SUBMIT_OPERATION = "submitInfiniteTalkFastVideoToVideoMulti"
@@ -115,12 +115,12 @@ def test_a_writer_off_the_event_loop_waits_its_busy_timeout_then_raises_the_same
     with write_lock_held(tmp_path / "state.db"):
         started = time.perf_counter()
         with pytest.raises(Unavailable) as raised:
-            store.set_limits(None, Limits(1, 1))
+            store.limits.set_limits(None, Limits(1, 1))
         assert 0.25 <= time.perf_counter() - started < 2
         assert raised.value.retry_after_seconds == 1
-        assert store.limits(None) is None  # reads are not held up
-    store.set_limits(None, Limits(1, 1))
-    assert store.limits(None) == Limits(1, 1)
+        assert store.limits.limits(None) is None  # reads are not held up
+    store.limits.set_limits(None, Limits(1, 1))
+    assert store.limits.limits(None) == Limits(1, 1)
     store.close()
 
 
@@ -129,11 +129,11 @@ def test_closing_while_another_process_holds_the_lock_takes_at_most_a_second(
 ) -> None:
     """A stopping server checkpoints the WAL; a held lock makes that partial, not slow."""
     store = SqliteStore(tmp_path / "state.db")
-    store.set_limits(None, Limits(2, 2))
+    store.limits.set_limits(None, Limits(2, 2))
     with write_lock_held(tmp_path / "state.db"):
         started = time.perf_counter()
         store.close()
         assert time.perf_counter() - started < 2  # waited the whole 10 s busy timeout
     reopened = SqliteStore(tmp_path / "state.db")
-    assert reopened.limits(None) == Limits(2, 2)  # nothing lost
+    assert reopened.limits.limits(None) == Limits(2, 2)  # nothing lost
     reopened.close()

@@ -19,26 +19,22 @@ import pytest
 
 from mock_api import OffsetClock
 from mock_api.faults import FaultBook, FaultKind, FaultRule
+from mock_api.records import EntryKind, JobFilter, LedgerEntry
 from mock_api.scenarios import ScenarioBook, ScenarioRule, Then
-from mock_api.store import (
-    EntryKind,
-    JobFilter,
-    LedgerEntry,
-    read_scope,
-)
-from mock_api.store_sqlite import SchemaMismatch, SqliteStore
+from mock_api.storage import read_scope
+from mock_api.storage.sqlite import SchemaMismatch, SqliteStore
 from tests.store_suites.conftest import T0, make_delivery, make_job
 
 
 def test_two_stores_on_one_file_share_everything(tmp_path: Path) -> None:
     one, two = SqliteStore(tmp_path / "x.db"), SqliteStore(tmp_path / "x.db")
-    one.add_job(make_job())
-    OffsetClock(one).freeze()
-    assert two.job(make_job().id) == make_job()
-    assert OffsetClock(two).frozen
-    ScenarioBook(two).add(ScenarioRule(id="a", then=Then.NSFW))
-    assert ScenarioBook(one).fire(lambda r: True) is not None
-    assert [(r.matched, r.applied) for r in two.rules("scenario")] == [(1, 1)]
+    one.jobs.add_job(make_job())
+    OffsetClock(one.clock).freeze()
+    assert two.jobs.job(make_job().id) == make_job()
+    assert OffsetClock(two.clock).frozen
+    ScenarioBook(two.rules).add(ScenarioRule(id="a", then=Then.NSFW))
+    assert ScenarioBook(one.rules).fire(lambda r: True) is not None
+    assert [(r.matched, r.applied) for r in two.rules.rules("scenario")] == [(1, 1)]
     one.close()
     two.close()
 
@@ -56,8 +52,8 @@ def _in_thread(action: Callable[[], object]) -> None:
 
 
 def _opened_entries(store: SqliteStore) -> int:
-    store.open_account("acct_1", T0, 100)  # asks "is the account open?" first
-    return len(store.ledger("acct_1"))
+    store.accounts.open_account("acct_1", T0, 100)  # asks "is the account open?" first
+    return len(store.accounts.ledger("acct_1"))
 
 
 # What a poll reads from a warm cache, and a change to it made by another store on
@@ -66,28 +62,34 @@ def _opened_entries(store: SqliteStore) -> int:
 Use = Callable[[SqliteStore], object]
 CACHED_READS: dict[str, tuple[Use, Use, str]] = {
     "job": (
-        lambda s: s.job(make_job().id),
-        lambda s: s.reset() if s.jobs() else s.add_job(make_job()),  # jobs never change
+        lambda s: s.jobs.job(make_job().id),
+        lambda s: s.reset() if s.jobs.jobs() else s.jobs.add_job(make_job()),  # jobs never change
         "DELETE FROM jobs",
     ),
     "deleted job": (
-        lambda s: s.job(make_job().id),
-        lambda s: s.delete_jobs("acct_1", [make_job().id]) if s.jobs() else s.add_job(make_job()),
+        lambda s: s.jobs.job(make_job().id),
+        lambda s: (
+            s.jobs.delete_jobs("acct_1", [make_job().id])
+            if s.jobs.jobs()
+            else s.jobs.add_job(make_job())
+        ),
         "DELETE FROM jobs",
     ),
     "clock": (
-        lambda s: s.clock_state(),
-        lambda s: OffsetClock(s).advance(5),
+        lambda s: s.clock.clock_state(),
+        lambda s: OffsetClock(s.clock).advance(5),
         "UPDATE clock SET offset_ms = offset_ms + 7",
     ),
     "account": (
         _opened_entries,
-        lambda s: s.record(LedgerEntry("acct_1", T0, EntryKind.CHARGE, -1)),
+        lambda s: s.accounts.record(LedgerEntry("acct_1", T0, EntryKind.CHARGE, -1)),
         "DELETE FROM ledger",
     ),
     "rules": (
-        lambda s: [r.id for r in s.rules("fault")],
-        lambda s: FaultBook(s).add(FaultRule(id=f"f{len(s.rules('fault'))}", kind=FaultKind.DROP)),
+        lambda s: [r.id for r in s.rules.rules("fault")],
+        lambda s: FaultBook(s.rules).add(
+            FaultRule(id=f"f{len(s.rules.rules('fault'))}", kind=FaultKind.DROP)
+        ),
         "DELETE FROM rules",
     ),
 }
@@ -121,58 +123,60 @@ def test_a_read_scope_asks_other_processes_once_and_its_own_process_always(
 ) -> None:
     path = tmp_path / "x.db"
     store = SqliteStore(path)
-    store.add_job(make_job())
+    store.jobs.add_job(make_job())
     with read_scope():
-        assert store.job(make_job().id) == make_job()
+        assert store.jobs.job(make_job().id) == make_job()
         _raw_sql(path, "DELETE FROM jobs")  # another process, mid-scope
-        assert store.job(make_job().id) == make_job()  # as of the scope's first read
-        OffsetClock(store).advance(1)  # this process: seen at once, and so is the rest
-        assert (store.clock_state().offset_ms, store.job(make_job().id)) == (1_000, None)
+        assert store.jobs.job(make_job().id) == make_job()  # as of the scope's first read
+        OffsetClock(store.clock).advance(1)  # this process: seen at once, and so is the rest
+        assert (store.clock.clock_state().offset_ms, store.jobs.job(make_job().id)) == (1_000, None)
     _raw_sql(path, "UPDATE clock SET offset_ms = 5")
     with read_scope():
-        assert store.clock_state().offset_ms == 5  # a new scope asks again
-    assert store.clock_state().offset_ms == 5  # and outside any scope, every read does
+        assert store.clock.clock_state().offset_ms == 5  # a new scope asks again
+    assert store.clock.clock_state().offset_ms == 5  # and outside any scope, every read does
     store.close()
 
 
 def test_reads_in_a_transaction_see_its_own_writes(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "x.db")
-    assert store.job(make_job().id) is None  # cached as absent
+    assert store.jobs.job(make_job().id) is None  # cached as absent
     with store.transaction():
-        store.add_job(make_job())
-        assert store.job(make_job().id) == make_job()
-        OffsetClock(store).advance(1)
-        assert store.clock_state().offset_ms == 1_000
-    assert store.job(make_job().id) == make_job()
+        store.jobs.add_job(make_job())
+        assert store.jobs.job(make_job().id) == make_job()
+        OffsetClock(store.clock).advance(1)
+        assert store.clock.clock_state().offset_ms == 1_000
+    assert store.jobs.job(make_job().id) == make_job()
     store.close()
 
 
 def test_a_failed_transaction_rolls_back(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "x.db")
-    store.open_account("acct_1", T0, 100)
+    store.accounts.open_account("acct_1", T0, 100)
 
     def charge_then_fail() -> None:
         with store.transaction():
-            store.record(LedgerEntry("acct_1", T0, EntryKind.CHARGE, -100))
-            store.add_job(make_job())
+            store.accounts.record(LedgerEntry("acct_1", T0, EntryKind.CHARGE, -100))
+            store.jobs.add_job(make_job())
             raise RuntimeError("no funds after all")
 
     with pytest.raises(RuntimeError):
         charge_then_fail()
-    assert store.balance("acct_1", T0) == 100
-    assert store.jobs() == []
+    assert store.accounts.balance("acct_1", T0) == 100
+    assert store.jobs.jobs() == []
     store.close()
 
 
 def test_claims_from_two_stores_never_overlap(tmp_path: Path) -> None:
     stores = [SqliteStore(tmp_path / "x.db") for _ in range(4)]
     for index in range(40):
-        stores[0].add_delivery(make_delivery(f"msg_{index}", f"j{index}"))
+        stores[0].deliveries.add_delivery(make_delivery(f"msg_{index}", f"j{index}"))
     claimed: list[str] = []
 
     def claim(store: SqliteStore) -> None:
         for _ in range(20):
-            claimed.extend(d.id for d in store.claim_due_deliveries(T0, lease_seconds=60))
+            claimed.extend(
+                d.id for d in store.deliveries.claim_due_deliveries(T0, lease_seconds=60)
+            )
 
     threads = [threading.Thread(target=claim, args=(s,)) for s in stores]
     for thread in threads:
@@ -186,24 +190,26 @@ def test_claims_from_two_stores_never_overlap(tmp_path: Path) -> None:
 
 def test_a_claim_whose_process_died_expires(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "x.db")
-    store.add_delivery(make_delivery())
-    assert len(store.claim_due_deliveries(T0, lease_seconds=-1.0)) == 1  # expired at once
-    assert len(store.claim_due_deliveries(T0, lease_seconds=60)) == 1  # never released
-    assert store.claim_due_deliveries(T0, lease_seconds=60) == []  # claimed for 60 s now
+    store.deliveries.add_delivery(make_delivery())
+    assert (
+        len(store.deliveries.claim_due_deliveries(T0, lease_seconds=-1.0)) == 1
+    )  # expired at once
+    assert len(store.deliveries.claim_due_deliveries(T0, lease_seconds=60)) == 1  # never released
+    assert store.deliveries.claim_due_deliveries(T0, lease_seconds=60) == []  # claimed for 60 s now
     store.close()
 
 
 _CHARGE = """
 import sys
-from mock_api.store import EntryKind, LedgerEntry
-from mock_api.store_sqlite import SqliteStore
+from mock_api.records import EntryKind, LedgerEntry
+from mock_api.storage.sqlite import SqliteStore
 store, charged = SqliteStore(sys.argv[1]), 0
 print("ready", flush=True)
 sys.stdin.readline()  # start together
 for _ in range(200):
     with store.transaction():
-        if store.balance("acct_1", 0) >= 1:
-            store.record(LedgerEntry("acct_1", 0, EntryKind.CHARGE, -1))
+        if store.accounts.balance("acct_1", 0) >= 1:
+            store.accounts.record(LedgerEntry("acct_1", 0, EntryKind.CHARGE, -1))
             charged += 1
 store.close()
 print(charged)
@@ -214,7 +220,7 @@ def test_check_then_charge_is_atomic_across_processes(tmp_path: Path) -> None:
     """Three processes each try 200 charges of 1 against a balance of 300: exactly 300 succeed."""
     path = str(tmp_path / "x.db")
     store = SqliteStore(path)
-    store.open_account("acct_1", 0, 300)
+    store.accounts.open_account("acct_1", 0, 300)
     processes = [
         subprocess.Popen(
             [sys.executable, "-c", _CHARGE, path],
@@ -229,21 +235,21 @@ def test_check_then_charge_is_atomic_across_processes(tmp_path: Path) -> None:
         assert process.stdout.readline() == "ready\n"
     charged = [int(process.communicate("go\n", timeout=30)[0]) for process in processes]
     assert sum(charged) == 300  # so at least two processes charged
-    assert store.balance("acct_1", 0) == 0
-    assert len(store.ledger("acct_1")) == 301
+    assert store.accounts.balance("acct_1", 0) == 0
+    assert len(store.accounts.ledger("acct_1")) == 301
     store.close()
 
 
 def test_close_checkpoints_the_wal_and_the_store_reopens(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
     store = SqliteStore(path)
-    store.add_job(make_job())
+    store.jobs.add_job(make_job())
     store.close()
     wal = tmp_path / "x.db-wal"
     assert not wal.exists() or wal.stat().st_size == 0
     with sqlite3.connect(path) as conn:  # everything is in the main file
         assert conn.execute("SELECT count(*) FROM jobs").fetchone() == (1,)
-    assert store.jobs() == [make_job()]  # used again: reconnects
+    assert store.jobs.jobs() == [make_job()]  # used again: reconnects
     store.close()
     store.close()
 
@@ -268,7 +274,7 @@ def test_a_file_from_before_the_hourly_counts_is_counted_when_opened(tmp_path: P
     store = SqliteStore(tmp_path / "x.db")
     hour = 3_600_000
     for n in range(30):
-        store.add_job(
+        store.jobs.add_job(
             make_job(f"{n:032x}", created_ms=T0 + n * hour // 4, finished_ms=T0 + n * hour)
         )
     store.close()
@@ -280,10 +286,12 @@ def test_a_file_from_before_the_hourly_counts_is_counted_when_opened(tmp_path: P
         ):
             raw.execute(statement)
     reopened = SqliteStore(tmp_path / "x.db")
-    reopened.add_job(make_job("f" * 32, created_ms=T0 + 3 * hour, finished_ms=T0 + 3 * hour))
-    reopened.delete_jobs("acct_1", [f"{0:032x}"])
+    reopened.jobs.add_job(make_job("f" * 32, created_ms=T0 + 3 * hour, finished_ms=T0 + 3 * hour))
+    reopened.jobs.delete_jobs("acct_1", [f"{0:032x}"])
     for low, high in [(None, None), (T0 + hour // 2, None), (T0, T0 + 5 * hour + 1)]:
         where = JobFilter(created_min=low, created_max=high)
-        assert reopened.count_jobs("acct_1", where) == len(reopened.find_jobs("acct_1", where))
-    assert reopened.count_jobs("acct_1", JobFilter()) == 30
+        assert reopened.jobs.count_jobs("acct_1", where) == len(
+            reopened.jobs.find_jobs("acct_1", where)
+        )
+    assert reopened.jobs.count_jobs("acct_1", JobFilter()) == 30
     reopened.close()

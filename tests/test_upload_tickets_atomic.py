@@ -18,8 +18,9 @@ import httpx
 import pytest
 
 from mock_api import ManualClock, MockService, Settings, create_app
-from mock_api.store import MemoryStore, Store
-from mock_api.store_sqlite import SqliteStore
+from mock_api.storage import Store
+from mock_api.storage.memory import MemoryStore
+from mock_api.storage.sqlite import SqliteStore
 from tests.helpers import AUTH, BASE
 
 pytestmark = pytest.mark.anyio
@@ -47,7 +48,7 @@ def _disk_full() -> sqlite3.OperationalError:
 
 def _raise_before_writing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """The store's add_file raises once, having written nothing."""
-    real: Callable[..., Any] = store.add_file
+    real: Callable[..., Any] = store.files.add_file
     calls = iter([True])
 
     def add_file(*args: Any, **kwargs: Any) -> Any:
@@ -55,12 +56,12 @@ def _raise_before_writing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None
             raise _disk_full()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(store, "add_file", add_file)
+    monkeypatch.setattr(store.files, "add_file", add_file)
 
 
 def _raise_after_writing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """The store's add_file writes the file, then raises once (as a failed commit would)."""
-    real: Callable[..., Any] = store.add_file
+    real: Callable[..., Any] = store.files.add_file
     calls = iter([True])
 
     def add_file(*args: Any, **kwargs: Any) -> Any:
@@ -69,7 +70,7 @@ def _raise_after_writing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
             raise _disk_full()
         return result
 
-    monkeypatch.setattr(store, "add_file", add_file)
+    monkeypatch.setattr(store.files, "add_file", add_file)
 
 
 #: How storing the PUT's file fails once: by name, how to arrange it on a store.
@@ -126,7 +127,7 @@ async def test_a_put_on_a_full_sqlite_disk_leaves_the_ticket_usable(tmp_path: Pa
             put_url, download = await _ticket(client)
             # max_page_count holds per connection; the in-process app runs on this thread,
             # so the request uses this thread's connection.
-            conn = store._conn()
+            conn = store._sqlite.conn()
             pages = conn.execute("PRAGMA page_count").fetchone()[0]
             conn.execute(f"PRAGMA max_page_count = {pages}")
             failed = await client.put(put_url, content=DATA)

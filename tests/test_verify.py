@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from starlette.responses import JSONResponse
 
 from mock_api import views
 from mock_api.cli import main
@@ -90,7 +91,11 @@ def test_verify_reports_a_broken_fake_with_the_offending_exchange(
             body["outputs"], body["has_nsfw_contents"] = ["http://x/early.mp4"], [False]
         return body
 
+    def answer(job: Any, now_ms: int, urls: Any) -> bytes:  # a poll's JSON, as the route sends
+        return bytes(JSONResponse(views.envelope(outputs_while_processing(job, now_ms, urls))).body)
+
     monkeypatch.setattr(prediction_routes, "prediction", outputs_while_processing)
+    monkeypatch.setattr(prediction_routes, "prediction_answer", answer)
     # Half a second of processing, so the polls (every 20 ms) see the job in it.
     with serving(pace=Pace("visible", 50, 500, (0, 0))) as (url, _service):
         select = "completed_job or without_a_valid_key"

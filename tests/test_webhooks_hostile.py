@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from mock_api import ManualClock
-from mock_api.store import MemoryStore
-from mock_api.store_sqlite import SqliteStore
+from mock_api.storage.memory import MemoryStore
+from mock_api.storage.sqlite import SqliteStore
 from mock_api.webhooks import Delivery, DeliveryState, DeliveryStore, WebhookDispatcher
 
 pytestmark = pytest.mark.anyio
@@ -123,7 +123,7 @@ async def test_a_gzip_bomb_is_never_read_nor_inflated() -> None:
         await writer.drain()
 
     clock = ManualClock()
-    webhooks = dispatcher(MemoryStore(), clock)
+    webhooks = dispatcher(MemoryStore().deliveries, clock)
     async with receiver(answer) as hostile:
         webhooks.register(delivery(hostile.url, clock))
         tracemalloc.start()
@@ -147,7 +147,7 @@ async def test_an_answer_that_never_ends_ends_the_attempt_at_its_head() -> None:
             await writer.drain()
 
     clock = ManualClock()
-    webhooks = dispatcher(MemoryStore(), clock)
+    webhooks = dispatcher(MemoryStore().deliveries, clock)
     async with receiver(answer) as hostile:
         webhooks.register(delivery(hostile.url, clock))
         started = time.perf_counter()
@@ -160,7 +160,7 @@ async def test_an_answer_that_never_ends_ends_the_attempt_at_its_head() -> None:
 
 async def test_an_answer_trickled_a_byte_every_2_s_ends_the_attempt_at_5_s() -> None:
     clock = ManualClock()
-    webhooks = dispatcher(MemoryStore(), clock)  # the documented bounds
+    webhooks = dispatcher(MemoryStore().deliveries, clock)  # the documented bounds
     async with receiver(trickle(every=2.0)) as hostile:
         webhooks.register(delivery(hostile.url, clock))
         started = time.perf_counter()
@@ -181,8 +181,8 @@ async def test_a_claim_outlasts_its_attempt_so_no_other_process_sends_it_again(
     """Two processes on one database; the first's attempt is held open by a trickle."""
     clock = ManualClock()
     first, second = (SqliteStore(tmp_path / "state.db") for _ in range(2))
-    sending = dispatcher(first, clock, attempt=0.3, claim=1.0)
-    watching = dispatcher(second, clock, attempt=0.3, claim=1.0)
+    sending = dispatcher(first.deliveries, clock, attempt=0.3, claim=1.0)
+    watching = dispatcher(second.deliveries, clock, attempt=0.3, claim=1.0)
     async with receiver(trickle(every=0.2)) as hostile:
         sending.register(delivery(hostile.url, clock))
         attempt = asyncio.create_task(sending.pump())
@@ -202,7 +202,7 @@ async def test_a_claim_outlasts_its_attempt_so_no_other_process_sends_it_again(
 
 def test_a_claim_shorter_than_two_attempts_is_refused() -> None:
     with pytest.raises(ValueError, match="at least twice"):
-        dispatcher(MemoryStore(), ManualClock(), attempt=5, claim=9)
+        dispatcher(MemoryStore().deliveries, ManualClock(), attempt=5, claim=9)
 
 
 async def test_an_attempt_the_store_cannot_take_yet_is_saved_at_the_next_pump(
@@ -219,7 +219,7 @@ async def test_an_attempt_the_store_cannot_take_yet_is_saved_at_the_next_pump(
 
     clock = ManualClock()
     store = SqliteStore(db)
-    webhooks = dispatcher(store, clock)
+    webhooks = dispatcher(store.deliveries, clock)
     async with receiver(answer) as hostile:
         webhooks.register(delivery(hostile.url, clock))
         started = time.perf_counter()

@@ -26,6 +26,7 @@ Marked ``wheel``: the isolated build fetches setuptools from the package index
 
 from __future__ import annotations
 
+import email.parser
 import os
 import shutil
 import subprocess
@@ -39,6 +40,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from packaging.requirements import Requirement
 
 from tests.live import ServerProcess
 from tests.once import once_per_run
@@ -168,6 +170,46 @@ def test_the_wheel_installs_mock_api_and_the_very_contract(installed: Installed)
     assert spec.startswith(str(installed.venv)), spec
     assert spec.endswith("mock_api/openapi.yaml"), spec
     assert others == "None None"
+
+
+def test_the_wheel_brings_httptools_and_uvloop_where_they_install(installed: Installed) -> None:
+    """``pip install wavespeed-mock`` gives uvicorn's fast stack (its ``auto`` picks them)
+    where they have builds, and still installs where they have none: there uvicorn falls
+    back to h11 and asyncio (tests/test_server.py serves on both)."""
+    with zipfile.ZipFile(installed.wheel) as wheel:
+        (name,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
+        metadata = email.parser.Parser().parsestr(wheel.read(name).decode())
+    requires = {
+        found.name: found
+        for found in map(Requirement, metadata.get_all("Requires-Dist") or [])
+        if found.name in ("httptools", "uvloop")
+    }
+    assert set(requires) == {"httptools", "uvloop"}
+    where = {
+        "linux": ("linux", "CPython"),
+        "macos": ("darwin", "CPython"),
+        "windows": ("win32", "CPython"),
+        "cygwin": ("cygwin", "CPython"),
+        "pypy": ("linux", "PyPy"),
+    }
+    installs = {
+        place: sorted(
+            package
+            for package, requirement in requires.items()
+            if requirement.marker is None
+            or requirement.marker.evaluate(
+                {"sys_platform": platform, "platform_python_implementation": implementation}
+            )
+        )
+        for place, (platform, implementation) in where.items()
+    }
+    assert installs == {
+        "linux": ["httptools", "uvloop"],
+        "macos": ["httptools", "uvloop"],
+        "windows": ["httptools"],
+        "cygwin": ["httptools"],
+        "pypy": [],
+    }
 
 
 def test_the_wheel_carries_every_subpackage_of_the_source(installed: Installed) -> None:

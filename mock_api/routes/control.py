@@ -35,10 +35,10 @@ from mock_api.faults import fault_from_dict
 from mock_api.http import Service, json_body
 from mock_api.lifecycle import NEVER_MS, status_at
 from mock_api.quotas import Level, Limits
+from mock_api.records import Job, account_id
 from mock_api.scenarios import rule_from_dict
 from mock_api.service import MockService
 from mock_api.settings import MAX_BALANCE_MICROS
-from mock_api.store import Job, account_id
 from mock_api.views import envelope, usd_number
 
 TOKEN_HEADER = "X-Mock-Token"  # noqa: S105 - a header name

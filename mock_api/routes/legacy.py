@@ -17,7 +17,7 @@ the service documents.
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.convertors import PathConvertor, register_url_convertor
 
 from mock_api.errors import NotFound, RequestError
@@ -74,7 +74,7 @@ async def upload_binary_v2(request: Request) -> JSONResponse:
 
 
 @router.get("/api/v2/predictions/{id}/result", operation_id="getPredictionResultV2")
-async def get_result_v2(request: Request) -> JSONResponse:
+async def get_result_v2(request: Request) -> Response:
     _gate(request)
     return await get_result(request)
 

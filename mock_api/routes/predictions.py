@@ -28,8 +28,9 @@ from mock_api.http import (
 from mock_api.lifecycle import status_at
 from mock_api.models import ModelSpec
 from mock_api.planning import Directive
-from mock_api.store import Job, read_scope
-from mock_api.views import envelope, prediction
+from mock_api.records import Job
+from mock_api.storage import read_scope
+from mock_api.views import envelope, prediction, prediction_answer
 from mock_api.webhooks import control_path_refusal
 
 SYNC_TIMEOUT_CODE = 5004
@@ -119,12 +120,13 @@ async def _wait_for(job: Job, service: Service, urls: BaseUrls) -> dict[str, obj
         await asyncio.sleep(min(max(remaining_ms, 1) / 1000, 0.05))
 
 
-async def get_result(request: Request) -> JSONResponse:
+async def get_result(request: Request) -> Response:
     service = get_service(request)
     account = get_account(request, service)
     urls = get_urls(request, service)
     job = service.job(account, request.path_params["id"])
-    return JSONResponse(envelope(prediction(job, service.clock.now_ms(), urls)))
+    answer = prediction_answer(job, service.clock.now_ms(), urls)
+    return Response(answer, media_type=JSONResponse.media_type)
 
 
 class _Endpoint:

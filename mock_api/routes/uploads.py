@@ -14,7 +14,7 @@ from mock_api.clock import iso_ms
 from mock_api.errors import PayloadTooLarge
 from mock_api.http import Account, BaseUrls, Service, json_body
 from mock_api.multipart import read_file_part
-from mock_api.store import StoredFile
+from mock_api.records import StoredFile
 from mock_api.urls import TICKETS_PREFIX
 from mock_api.views import envelope, stored_file
 

@@ -1,6 +1,6 @@
 """The store behavioural suites: every store in ``STORES`` runs every concern's suite.
 
-One module per concern of :class:`~mock_api.store.Store` (accounts, jobs, files,
+One module per concern of :class:`~mock_api.storage.Store` (accounts, jobs, files,
 limits, rules, deliveries, the state as a whole), each typed by that concern's
 protocol, so a new store (PostgreSQL is next) is added to ``STORES`` once and
 written one concern at a time against suites that already exist.
@@ -10,35 +10,43 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from mock_api.billing import Order, quote
 from mock_api.lifecycle import Outcome, Plan, Status
-from mock_api.store import (
-    Job,
-    MemoryStore,
+from mock_api.records import Job
+from mock_api.storage import (
+    AccountStore,
+    DeliveryStore,
+    FileStore,
+    JobStore,
+    LimitStore,
+    RuleStore,
     Store,
 )
-from mock_api.store_sqlite import SqliteStore
+from mock_api.storage.memory import MemoryStore
+from mock_api.storage.postgres import PostgresStore
+from mock_api.storage.sqlite import SqliteStore
 from mock_api.webhooks import Delivery
 
 
-def _sqlite(tmp_path: Path) -> Store:
-    return SqliteStore(tmp_path / "state.db")
+def _postgres(request: pytest.FixtureRequest) -> Store:
+    return PostgresStore(request.getfixturevalue("pg_url"))
 
 
-#: Every store implementation, by name: how to open a fresh one in a temporary folder.
-STORES: dict[str, Callable[[Path], Store]] = {
-    "memory": lambda tmp_path: MemoryStore(),
-    "sqlite": _sqlite,
+#: Every store implementation, by name: how to open a fresh one for a test (a temporary
+#: folder for SQLite, a fresh database of the run's PostgreSQL server: tests/pgfixtures.py).
+STORES: dict[str, Callable[[pytest.FixtureRequest], Store]] = {
+    "memory": lambda request: MemoryStore(),
+    "sqlite": lambda request: SqliteStore(request.getfixturevalue("tmp_path") / "state.db"),
+    "postgres": _postgres,
 }
 
 
 @pytest.fixture(params=list(STORES))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    opened = STORES[request.param](tmp_path)
+def store(request: pytest.FixtureRequest) -> Iterator[Store]:
+    opened = STORES[request.param](request)
     yield opened
     opened.close()
 
@@ -86,3 +94,36 @@ def make_delivery(delivery_id: str = "msg_1", job_id: str = "j1", **fields: obje
         **fields,
     }
     return Delivery(**values)  # type: ignore[arg-type]
+
+
+# Each concern's suite takes that concern of every store.
+
+
+@pytest.fixture
+def accounts(store: Store) -> AccountStore:
+    return store.accounts
+
+
+@pytest.fixture
+def jobs(store: Store) -> JobStore:
+    return store.jobs
+
+
+@pytest.fixture
+def files(store: Store) -> FileStore:
+    return store.files
+
+
+@pytest.fixture
+def limits(store: Store) -> LimitStore:
+    return store.limits
+
+
+@pytest.fixture
+def rules(store: Store) -> RuleStore:
+    return store.rules
+
+
+@pytest.fixture
+def deliveries(store: Store) -> DeliveryStore:
+    return store.deliveries

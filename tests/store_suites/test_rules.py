@@ -38,8 +38,8 @@ FULL_FAULT = FaultRule(
 )
 
 
-def test_rules_round_trip_with_every_field(store: RuleStore) -> None:
-    scenarios, faults = ScenarioBook(store), FaultBook(store)
+def test_rules_round_trip_with_every_field(rules: RuleStore) -> None:
+    scenarios, faults = ScenarioBook(rules), FaultBook(rules)
     scenarios.add(FULL_SCENARIO)
     scenarios.add(ScenarioRule(id="stuck", then=Then.STUCK_PROCESSING))
     faults.add(FULL_FAULT)
@@ -55,8 +55,8 @@ def test_rules_round_trip_with_every_field(store: RuleStore) -> None:
     ]
 
 
-def test_rule_books_add_remove_and_clear_by_kind(store: RuleStore) -> None:
-    scenarios, faults = ScenarioBook(store), FaultBook(store)
+def test_rule_books_add_remove_and_clear_by_kind(rules: RuleStore) -> None:
+    scenarios, faults = ScenarioBook(rules), FaultBook(rules)
     scenarios.add(ScenarioRule(id="a", then=Then.NSFW))
     faults.add(FaultRule(id="a", kind=FaultKind.DROP))  # another kind: the id is free
     with pytest.raises(ValueError, match="scenario rule named 'a' exists already"):
@@ -70,8 +70,8 @@ def test_rule_books_add_remove_and_clear_by_kind(store: RuleStore) -> None:
     assert [r.id for r in faults.rules()] == ["a"]
 
 
-def test_rules_fire_count_and_use_up_the_same_way(store: RuleStore) -> None:
-    book = ScenarioBook(store)
+def test_rules_fire_count_and_use_up_the_same_way(rules: RuleStore) -> None:
+    book = ScenarioBook(rules)
     book.add(ScenarioRule(id="twice", then=Then.NSFW, match=Match(prompt_contains="x"), times=2))
     book.add(ScenarioRule(id="half", then=Then.FAIL, share=0.5, seed=1))
     fired = [book.fire(lambda r: r.match("acct", {"prompt": "x"})) for _ in range(6)]
