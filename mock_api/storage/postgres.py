@@ -250,8 +250,8 @@ class PostgresDatabase(Database):
     def _begin(self, conn: Any) -> None:
         errors = self._psycopg.errors
         try:
-            conn.execute("BEGIN")
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            # One round trip (no parameters: the simple protocol takes both statements).
+            conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")
         except errors.LockNotAvailable:
             conn.execute("ROLLBACK")
             raise Unavailable(
@@ -262,8 +262,9 @@ class PostgresDatabase(Database):
         except self._psycopg.OperationalError as exc:
             raise self._unavailable(exc) from None
 
-    def _before_commit(self, conn: Any) -> None:
-        conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'changes'")
+    def _commit(self, conn: Any) -> None:
+        # Every reader's cache is dropped at its next check: the counter moved. One round trip.
+        conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'changes'; COMMIT")
 
     def _version(self, conn: Any) -> object:
         row = self._execute(conn, "SELECT value FROM meta WHERE key = 'changes'", ()).fetchone()

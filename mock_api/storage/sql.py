@@ -143,8 +143,9 @@ class Database:
         """Start a transaction that excludes every other writer, or raise Unavailable."""
         raise NotImplementedError
 
-    def _before_commit(self, conn: Any) -> None:
-        """Last writes of a transaction (PostgreSQL counts its commits)."""
+    def _commit(self, conn: Any) -> None:
+        """End the open transaction, keeping its writes."""
+        conn.execute("COMMIT")
 
     def _version(self, conn: Any) -> object:
         """Something that changes whenever anyone else commits to the database."""
@@ -211,8 +212,7 @@ class Database:
         local.depth = 1
         try:
             yield
-            self._before_commit(conn)
-            conn.execute("COMMIT")
+            self._commit(conn)
         except BaseException:
             # The engine may have rolled back already (a full disk): keep the first error.
             with contextlib.suppress(*self._errors):
