@@ -129,3 +129,34 @@ async def test_state_is_shared_but_each_instance_keeps_its_own_journal(pg_url: s
     assert ("GET", "/api/v3/balance") in by_b
     for store in stores:
         store.close()
+
+
+SAMPLES = f"{BASE}/media/samples"
+JOB = {
+    "video": f"{SAMPLES}/video.mp4?seconds=2",
+    "left_audio": f"{SAMPLES}/silence.wav?seconds=2",
+    "right_audio": f"{SAMPLES}/silence.wav?seconds=2",
+}
+SUBMIT = "/api/v3/wavespeed-ai/infinitetalk-fast/video-to-video-multi"
+#: No PostgreSQL text holds a NUL: each is refused at the edge, naming the field (it was a 500).
+NUL_INPUTS = {
+    "prompt": (SUBMIT, {**JOB, "prompt": "a\u0000b"}, "prompt"),
+    "webhook_url": (SUBMIT, {**JOB, "webhook_url": "http://127.0.0.1:9/h\u0000"}, "webhook_url"),
+    "webhook-query": (SUBMIT + "?webhook=http://127.0.0.1:9/%00", JOB, "webhook"),
+    "a-name": (SUBMIT, {**JOB, "x\u0000": 1}, "x\\u0000"),
+    "rule-id": ("/_mock/scenarios", {"id": "r\u0000", "then": "fail"}, "id"),
+}
+
+
+@pytest.mark.parametrize("case", list(NUL_INPUTS))
+async def test_a_nul_character_is_refused_naming_the_field_and_changes_nothing(
+    client: httpx.AsyncClient, case: str
+) -> None:
+    path, body, field = NUL_INPUTS[case]
+    refused = await client.post(path, json=body, headers=KEY)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["details"][0]["field"] == field
+    assert "NUL" in refused.json()["message"] or "control character" in refused.json()["message"]
+    assert (await client.get("/api/v3/balance", headers=KEY)).json()["data"]["balance"] == 100
+    assert (await client.get("/_mock/jobs")).json()["data"]["jobs"] == []
+    assert (await client.get("/_mock/scenarios")).json()["data"]["scenarios"] == []
