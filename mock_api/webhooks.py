@@ -93,8 +93,6 @@ ATTEMPT_SECONDS = 5.0
 TOLERANCE_SECONDS = 300
 
 
-
-
 def control_path_refusal(url: str) -> str | None:
     """Why a webhook may not go to ``url`` (its path is a control API's, or it holds a
     NUL, which no URL holds and no PostgreSQL text keeps), or ``None``.
