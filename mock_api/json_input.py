@@ -1,11 +1,10 @@
 """JSON from clients, made safe to keep and to show again.
 
-Python's ``json`` accepts four things no store or answer of the fake can hold:
+Python's ``json`` accepts three things no store or answer of the fake can hold:
 ``NaN`` and ``Infinity`` (not JSON numbers: ``JSONResponse`` refuses to write
 them back), lone UTF-16 surrogates such as ``"\\ud800"`` (no UTF-8 encoding:
-SQLite and every answer that echoes them fail), the NUL character ``"\\u0000"``
-(no PostgreSQL text holds it), and nesting as deep as the body is long (a
-100,000-deep array is a ``RecursionError``). One client's
+SQLite and every answer that echoes them fail), and nesting as deep as the
+body is long (a 100,000-deep array is a ``RecursionError``). One client's
 request holding any of them must not be charged and then break every later
 read of the jobs or the journal, so :func:`parse_request_json` refuses them
 at the edge with a 400 naming the field, and :func:`parse_kept_json` reads
@@ -29,9 +28,6 @@ MAX_JSON_DEPTH = 64
 _TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 #: Where a surrogate can hide in JSON text: a \uD800-\uDFFF escape.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-#: ... and where a NUL can (JSON text holds none raw: it is a control character).
-_NUL_ESCAPE = b"\\u0000"
-NUL_REASON = "holds a NUL character (\\u0000), which no text field holds"
 _NON_FINITE = ("NaN", "Infinity", "-Infinity")
 
 
@@ -75,15 +71,11 @@ def _problems(value: Any, path: str) -> Iterator[tuple[str, str]]:
     elif isinstance(value, str):
         if has_surrogate(value):
             yield path, "holds a lone UTF-16 surrogate, which no UTF-8 text can hold"
-        elif "\x00" in value:
-            yield path, NUL_REASON
     elif isinstance(value, dict):
         for key, item in value.items():
             child = f"{path}.{printable(key)}" if path != "body" else printable(key)
             if has_surrogate(key):
                 yield child, "is a name holding a lone UTF-16 surrogate"
-            elif "\x00" in key:
-                yield child.replace("\x00", "\\u0000"), "is a name " + NUL_REASON
             yield from _problems(item, child)
     elif isinstance(value, list):
         for index, item in enumerate(value):
@@ -115,7 +107,7 @@ def parse_request_json(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
         raise ValidationFailed(field="body", reason=f"is not UTF-8 text ({exc.reason})") from None
     except (ValueError, RecursionError) as exc:
         raise ValidationFailed(field="body", reason=f"is not valid JSON ({exc})") from None
-    if constants or _SURROGATE_ESCAPE.search(raw) or _NUL_ESCAPE in raw:
+    if constants or _SURROGATE_ESCAPE.search(raw):
         for field, reason in _problems(value, "body"):
             raise ValidationFailed(field=field, reason=reason)
     return value

@@ -94,15 +94,12 @@ TOLERANCE_SECONDS = 300
 
 
 def control_path_refusal(url: str) -> str | None:
-    """Why a webhook may not go to ``url`` (its path is a control API's, or it holds a
-    NUL, which no URL holds and no PostgreSQL text keeps), or ``None``.
+    """Why a webhook may not go to ``url`` (its path is a control API's), or ``None``.
 
     The path is read as a server would route it: percent-decoded, repeated
     slashes and dot segments resolved, any case. Any host: the mock reached
     through another name, or another mock, is still a control API.
     """
-    if "\x00" in url:  # a query's %00: no store's text holds it (other odd URLs fail when sent)
-        return "holds a NUL character (%00 decoded), which no URL nor text field holds"
     try:
         path = urlsplit(url).path
     except ValueError:

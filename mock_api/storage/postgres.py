@@ -42,6 +42,7 @@ psycopg 3 driver (the ``postgres`` extra: ``pip install "wavespeed-mock[postgres
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -181,8 +182,32 @@ def _placeholders(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _escape(value: Any) -> Any:
+    """A text parameter as stored: PostgreSQL's text holds no NUL, which a client's
+    prompt, webhook URL or rule id may hold, so a backslash becomes two and a NUL
+    ``\\0`` (reversibly, and equal texts stay equal)."""
+    if isinstance(value, str) and ("\\" in value or "\x00" in value):
+        return value.replace("\\", "\\\\").replace("\x00", "\\0")
+    return value
+
+
+def _unescape_text(text: str) -> str:
+    return _ESCAPED.sub(lambda m: "\x00" if m.group(1) == "0" else m.group(1), text)
+
+
+def _unescape(row: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple(_unescape_text(v) if isinstance(v, str) and "\\" in v else v for v in row)
+
+
 class PostgresDatabase(Database):
-    """A PostgreSQL database: a psycopg connection per thread, one advisory write lock."""
+    """A PostgreSQL database: a psycopg connection per thread, one advisory write lock.
+
+    Text is stored escaped (:func:`_escape`): every text parameter on the way in,
+    every text column on the way out, so the concerns see exactly what they wrote.
+    """
 
     dialect = Dialect(jobs_by_creation="jobs", no_limit="ALL")
 
@@ -238,14 +263,17 @@ class PostgresDatabase(Database):
 
     def _execute(self, conn: Any, sql: str, params: Sequence[Any]) -> Any:
         try:
-            return conn.execute(_placeholders(sql), params or None)
+            return conn.execute(_placeholders(sql), [_escape(p) for p in params] or None)
         except self._psycopg.OperationalError as exc:
             raise self._unavailable(exc) from None
 
     def _execute_many(self, conn: Any, sql: str, rows: list[Sequence[Any]]) -> None:
         if rows:
             with conn.cursor() as cursor:
-                cursor.executemany(_placeholders(sql), rows)
+                cursor.executemany(_placeholders(sql), [[_escape(p) for p in row] for row in rows])
+
+    def read(self, sql: str, *params: Any) -> list[Any]:
+        return [_unescape(row) for row in super().read(sql, *params)]
 
     def _begin(self, conn: Any) -> None:
         errors = self._psycopg.errors
