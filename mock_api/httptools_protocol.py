@@ -34,8 +34,19 @@ class HttpToolsProtocol(_Uvicorn):
         super().__init__(*args, **kwargs)
         self.parser.set_dangerous_leniencies(lenient_chunked_length=True)
 
+    _refused = False
+
     def on_headers_complete(self) -> None:
-        # Raised in a parser callback, an error fails the parser: uvicorn answers 400.
+        # Answered here, not raised: an error raised in a parser callback reached uvloop
+        # as a fatal transport error now and then (the connection closed with no answer).
+        refusal = self._refusal()
+        if refusal is not None:
+            self._refused = True
+            self.send_400_response(refusal)  # closes the connection
+            return
+        super().on_headers_complete()
+
+    def _refusal(self) -> str | None:
         host = False
         codings: list[bytes] = []
         for name, value in self.headers:
@@ -44,7 +55,21 @@ class HttpToolsProtocol(_Uvicorn):
             elif name == b"transfer-encoding":
                 codings.append(value)
         if codings and b",".join(codings).rsplit(b",", 1)[-1].strip().lower() != b"chunked":
-            raise ValueError("a request's Transfer-Encoding must end in chunked")
+            return "A request's Transfer-Encoding must end in chunked."
         if not host and self.parser.get_http_version() == "1.1":
-            raise ValueError("an HTTP/1.1 request must name its Host")
-        super().on_headers_complete()
+            return "A request in HTTP version 1.1 must name its Host."
+        return None
+
+    # Nothing of a refused request is read further: the rest of its bytes are dropped.
+
+    def data_received(self, data: bytes) -> None:
+        if not self._refused:
+            super().data_received(data)
+
+    def on_body(self, body: bytes) -> None:
+        if not self._refused:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if not self._refused:
+            super().on_message_complete()
