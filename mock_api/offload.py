@@ -125,14 +125,13 @@ class BackgroundLoop:
         self._thread = threading.Thread(
             target=self._run, name="wavespeed-mock-background", daemon=True
         )
-        self._stopping: asyncio.Event | None = None
+        self._stopping = asyncio.Event()  # bound to the loop that first waits on it
 
     def _run(self) -> None:
         self._loop.run_until_complete(self._main())
         self._loop.close()
 
     async def _main(self) -> None:
-        self._stopping = asyncio.Event()
         running = [asyncio.create_task(_awaited(task)) for task in self._tasks]
         await self._stopping.wait()
         for task in running:
@@ -144,10 +143,8 @@ class BackgroundLoop:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Cancel the tasks (their ``finally`` blocks run) and wait for the thread."""
-        while self._stopping is None and self._thread.is_alive():
-            threading.Event().wait(0.01)  # not started yet: wait for its loop
-        if self._stopping is not None:
-            self._loop.call_soon_threadsafe(self._stopping.set)
+        # Queued on the thread's loop, so it runs even if the loop has not started yet.
+        self._loop.call_soon_threadsafe(self._stopping.set)
         self._thread.join(timeout)
 
 

@@ -62,8 +62,9 @@ CONNECT_TIMEOUT_SECONDS = 5
 #: What a write that gave up asks its client to wait before trying again.
 RETRY_AFTER_SECONDS = 1
 
+#: Made first, on its own: it holds the schema's version, read before the rest is made.
+_META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL)"
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
 INSERT INTO meta (key, value) VALUES ('instances', 0), ('changes', 0) ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS clock (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -254,12 +255,9 @@ class PostgresDatabase(Database):
     def conn(self) -> Any:
         conn = super().conn()
         if conn.closed:  # the server closed it (a restart): connect again
-            self.close_connections_of_this_thread()
+            self._local.conn = None
             conn = super().conn()
         return conn
-
-    def close_connections_of_this_thread(self) -> None:
-        self._local.conn = None
 
     def _execute(self, conn: Any, sql: str, params: Sequence[Any]) -> Any:
         try:
@@ -301,7 +299,7 @@ class PostgresDatabase(Database):
     def _create_schema(self) -> None:
         conn = self.conn()
         with self.transaction():
-            conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BIGINT)")
+            conn.execute(_META)
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             version = 0 if row is None else int(row[0])
             if version not in (0, SCHEMA_VERSION):
