@@ -30,6 +30,9 @@ from mock_api.server import LiveServer
 from tests.drifts import Drift, catalogue
 from tests.once import once_per_run
 
+#: Recording and comparing by URL wait on real jobs and webhook retries: mostly idle.
+pytestmark = pytest.mark.waits
+
 ROOT = Path(__file__).parent.parent
 SNAPSHOTS = ROOT / "fixtures" / "parity"
 KEY, SECOND = "parity-test-key", "parity-test-key-2"
