@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpcore  # noqa: F401 - see below
 import httpx
@@ -12,6 +13,7 @@ import pytest
 
 import mock_api.testing  # noqa: F401 - see below
 from mock_api import ManualClock, MockService, Settings, create_app
+from tests import xdist_order
 from tests.helpers import BASE, MakeClient
 from tests.pgfixtures import pg_server, pg_url  # noqa: F401 - fixtures for every test module
 
@@ -25,23 +27,17 @@ from tests.pgfixtures import pg_server, pg_url  # noqa: F401 - fixtures for ever
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest tests first: the wheel tests (building and installing the wheel is the
-    longest chain of work in the suite), then those marked ``slow``, then those marked
-    ``waits``. Under pytest-xdist (scripts/check) each worker starts on one of the long
-    ones and they overlap the rest, rather than one trailing after everything else on
-    one worker; and the tests that mostly wait on the wall clock run while the cores are
-    busy with the rest, rather than together at the end with the cores idle (all of
-    test_parity.py waiting at once left the 2 cores 12-30 % busy for 40 s). Otherwise
-    the order is unchanged (the sort is stable)."""
+    """The longest tests first, then those that mostly wait: tests/xdist_order.py."""
+    items.sort(key=xdist_order.rank)
 
-    def rank(item: pytest.Item) -> int:
-        if item.get_closest_marker("wheel") is not None:
-            return 0
-        if item.get_closest_marker("slow") is not None:
-            return 1
-        return 2 if item.get_closest_marker("waits") is not None else 3
 
-    items.sort(key=rank)
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``--dist loadgroup`` (scripts/check), the modules of
+    :data:`tests.xdist_order.ONE_WORKER` run whole on one worker."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    return xdist_order.make_scheduler(config, log)
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)

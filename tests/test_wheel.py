@@ -50,9 +50,9 @@ KEY = "wheel-key"
 SECOND_KEY = "wheel-key-2"
 SUBMIT = "/api/v3/wavespeed-ai/infinitetalk-fast/video-to-video-multi"
 
-# Kept on one worker where pytest-xdist's --dist loadgroup works (scripts/check asks
-# for it); where it does not, the wheel is still built once (tests/once.py).
-pytestmark = [pytest.mark.wheel, pytest.mark.xdist_group("wheel")]
+# Run whole on one worker under scripts/check (tests/xdist_order.py); run otherwise,
+# the wheel is still built once (tests/once.py).
+pytestmark = pytest.mark.wheel
 
 #: What a release build must not see: local state, caches, other builds.
 _NOT_SOURCES = shutil.ignore_patterns(
