@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/run.py            # the table (about 5 minutes)
     .venv/bin/python benchmarks/run.py --json     # the same figures as JSON
+    .venv/bin/python benchmarks/run.py --markdown docs/benchmarks/latest.md  # the docs' figures
     bash benchmarks/run.sh                        # installs Prism, Mockoon (and wrk), then runs
 
 Every ratio compares figures measured in the same run, on the same machine, by
@@ -73,7 +74,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # run from anywhere: mock_api is importable from the checkout
 
-import inprocess  # noqa: E402 - after the path set-up above
+import docs_page  # noqa: E402 - after the path set-up above
+import inprocess  # noqa: E402
 import loadgen  # noqa: E402
 
 from mock_api.serving import Stack, stack  # noqa: E402
@@ -961,6 +963,13 @@ def cpu_idle(seconds: float = 1.0) -> float | None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        metavar="FILE",
+        help="also write the figures as the docs site's page fragment "
+        "(docs/benchmarks/latest.md), with the commit and machine they were measured on",
+    )
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of GET per target")
     parser.add_argument("--rounds", type=int, default=10, help="interleaved slices per target")
@@ -1017,6 +1026,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         inprocess_benchmarks(args, report)
     report.environment["loadavg_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     report.environment["wall_s"] = round(time.perf_counter() - started, 1)
+    if args.markdown is not None:
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        docs_page.write(args.markdown, asdict(report), when=when)
     if args.json:
         print(json.dumps(asdict(report), indent=2, default=str))
     else:

@@ -43,6 +43,7 @@ from mock_api.contract.session import (
 )
 from mock_api.contract.target import Target, describe_transport_error
 from mock_api.contract.webhooks import WebhookReceiver
+from mock_api.extras import MissingExtra, require
 
 HERE = Path(__file__).resolve().parent
 
@@ -52,6 +53,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    try:  # a missing extra is named before any test module fails to import
+        require("verify", "the contract suite", load=False)
+    except MissingExtra as exc:
+        raise pytest.UsageError(str(exc)) from None
     # test_schema.py's items build their Hypothesis tests when they run, not at collection
     # (about 3 s of CPU for a run that deselects them all, or runs them elsewhere).
     lazy.install()

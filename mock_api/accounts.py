@@ -49,6 +49,10 @@ class Accounts:
         """Micro-dollars now: the ledger's entries in effect, summed."""
         return self._accounts.balance(account, self._clock.now_ms())
 
+    def balances(self) -> dict[str, int]:
+        """Every account's balance now (micro-dollars), by account, in account order."""
+        return self._accounts.balances(self._clock.now_ms())
+
     def ledger(self, account: str) -> list[LedgerEntry]:
         """An account's ledger: charges, refunds and balance settings, in order."""
         return self._accounts.ledger(account)

@@ -25,6 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from mock_api.clock import Clock, OffsetClock
+from mock_api.dashboard import routes as dashboard
 from mock_api.events import JobLog
 from mock_api.faults import FaultMiddleware
 from mock_api.guard import HostGuard
@@ -36,6 +37,7 @@ from mock_api.routes import (
     catalogue,
     control,
     docs,
+    health,
     history,
     legacy,
     media,
@@ -46,6 +48,7 @@ from mock_api.service import MockService
 from mock_api.settings import Settings
 from mock_api.storage import Store
 from mock_api.storage.chooser import open_database
+from mock_api.stubs import StubMiddleware
 
 #: FastAPI 0.142 and later trace and count every request for whatever OpenTelemetry
 #: SDK the process has set up. The fake's spans would crowd a tested client's own in
@@ -58,8 +61,9 @@ _NO_TELEMETRY: dict[str, Any] = (
     else {}
 )
 
-#: Plain routes matched first: the paths clients poll (see predictions.POLL_ROUTES).
-ROUTES = predictions.POLL_ROUTES
+#: Plain routes matched first: the paths clients poll (see predictions.POLL_ROUTES), and
+#: the health checks (whose GET mock_api.routes.health answers before the app sees it).
+ROUTES = (*predictions.POLL_ROUTES, *health.ROUTES)
 #: Every router the app serves, in order, after ROUTES and the submit routes of the
 #: service's models (:func:`predictions.submit_router`).
 ROUTERS = (
@@ -70,6 +74,7 @@ ROUTERS = (
     account.router,
     media.router,
     control.router,
+    dashboard.router,
     docs.router,
 )
 
@@ -134,6 +139,10 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # A path with a stray trailing slash is a 404 naming the path without it
+        # (mock_api.http): Starlette's default, an empty 307 to it, hid a client's wrong
+        # URL from its author, and a client that follows it with a GET loses the POST body.
+        redirect_slashes=False,
         **_NO_TELEMETRY,
     )
     app.state.service = service
@@ -153,6 +162,8 @@ def create_app(
             spec=service.spec,
             recorder=Recorder(Path(record)) if record else None,
         )
+    # Inside the faults: a latency fault delays a stub's answer as it would the fake's.
+    app.add_middleware(StubMiddleware, book=service.stubs, spec=service.spec)
     app.add_middleware(FaultMiddleware, book=service.faults)
     app.add_middleware(CrashMiddleware)
     app.add_middleware(JournalMiddleware, journal=service.journal, clock=service.clock)
@@ -160,6 +171,10 @@ def create_app(
         app.add_middleware(ReadScopeMiddleware)
     if offload is not None:  # everything inside runs off the event loop
         app.add_middleware(OffloadMiddleware, threads=offload)
+    # Health checks, answered before the request threads, the journal and the fault
+    # rules see them (mock_api.routes.health); readiness asks the store on those threads.
+    app.state.readiness = health.Readiness(service, offload)
+    app.add_middleware(health.HealthFirst)
     # Outermost: a request to a name the server does not answer to, or framed two ways,
     # is refused before anything reads it (mock_api.guard).
     app.add_middleware(HostGuard, allowed_hosts=service.settings.allowed_hosts)

@@ -12,10 +12,12 @@ import json
 import os
 import socket
 import sqlite3
+import stat
+import time
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -36,13 +38,17 @@ from mock_api.serving import (
     stack,
 )
 from mock_api.serving import billing_policy as _policy
+from mock_api.settings import UPLOAD_LIMITS
 from mock_api.storage import redact
 
 if TYPE_CHECKING:
-    from mock_api.faults import FaultRule
-    from mock_api.scenarios import ScenarioRule
+    from contextlib import AbstractContextManager
+
+    from mock_api.rules import FileRules
+    from mock_api.service import MockService
     from mock_api.serving import Stack
     from mock_api.spec import Spec
+    from mock_api.watch import RulesWatcher, Signature
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -222,10 +228,18 @@ def main() -> None:
 )
 @click.option(
     "--scenarios",
+    "--rules",
     "scenarios_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="YAML file of scenario and fault rules to load at start-up.",
+    help="YAML file of scenario, fault and stub rules to load at start-up.",
+)
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="With --rules: read the file again when it changes (checked every 0.5 s). A good "
+    "edit replaces the file's rules (those added through the control API stay; unchanged "
+    "rules keep their counters); a bad one is logged, and the rules in force stay.",
 )
 @click.option(
     "--control-token",
@@ -325,6 +339,7 @@ def serve(
     sync_timeout: float,
     level: str | None,
     scenarios_file: Path | None,
+    watch: bool,
     control_token: str | None,
     data_dir: Path,
     db: str | None,
@@ -347,7 +362,6 @@ def serve(
 
     from mock_api.app import create_app
     from mock_api.events import log_config
-    from mock_api.rules import add_rules
     from mock_api.server import serve_workers, url_host
     from mock_api.spec import SPEC_PATH, default_spec
 
@@ -387,7 +401,7 @@ def serve(
     except (ValueError, ArithmeticError) as exc:
         raise click.UsageError(str(exc)) from None
     _check_record_dir(settings.record_dir, record)
-    rules = _rules_file(spec, scenarios_file, log_format) if scenarios_file else None
+    rules, seen = _rules_option(spec, scenarios_file, watch, log_format)
     if workers > 1 and db == MEMORY:
         raise click.UsageError(f"--workers {workers} share a database file: not with --db {MEMORY}")
     runs_on = _stack(http, loop)
@@ -398,29 +412,28 @@ def serve(
     except (OSError, RuntimeError, sqlite3.Error, Unavailable) as exc:
         listener.close()
         raise click.ClickException(f"cannot open the state database: {exc}") from None
-    kept = ""
-    if rules is not None:
-        # Rules already in the database (an earlier run) keep their counters.
-        added = sum(add_rules(service, *rules, keep_existing=True))
-        if added < len(rules[0]) + len(rules[1]):
-            kept = f" ({len(rules[0]) + len(rules[1]) - added} already stored, kept)"
+    kept, watcher = _load_rules(service, scenarios_file, rules, seen, watch)
     port = listener.getsockname()[1]  # the one the system chose, for --port 0
     where = "memory (lost on exit)" if options.db == MEMORY else redact(options.db)
     control = "on" if settings.control_enabled else "off (not loopback; see --control-token)"
+    base = f"http://{url_host(host)}:{port}"
+    # The dashboard is the control API's page: named only when the control API is on.
+    dashboard = f"{base}/_mock/dashboard" if settings.control_enabled else None
     _say(
         log_format,
         "started",
         f"wavespeed-mock: state in {where}{kept}; "
         f"pace {settings.pace.name}, control API {control}, "
         f"{workers} worker{'s' if workers > 1 else ''} on {_stack_words(runs_on, http, loop)}, "
-        f"docs at http://{url_host(host)}:{port}/docs",
+        f"docs at {base}/docs" + (f", dashboard at {dashboard}" if dashboard else ""),
         state=str(where),
         pace=settings.pace.name,
         control_api=settings.control_enabled,
         workers=workers,
         http=runs_on.http,
         loop=runs_on.loop,
-        docs=f"http://{url_host(host)}:{port}/docs",
+        docs=f"{base}/docs",
+        dashboard=dashboard,
     )
     logs = log_config(log_level, log_format)
     if workers == 1:
@@ -436,27 +449,27 @@ def serve(
             loop=runs_on.loop,
         )
         server = uvicorn.Server(config)
-        server.run(sockets=[listener])
+        with _watching(watcher):  # once the Config has set up the log the watcher writes to
+            server.run(sockets=[listener])
         if not server.started:  # the app failed to start; uvicorn has said why
             raise SystemExit(3)
         return
     service.close()  # each worker opens its own connections
     os.environ[ENV_VAR] = options.to_json()
-    serve_workers(
-        uvicorn.Config(
-            "mock_api.app:create_app_from_env",
-            factory=True,
-            workers=workers,
-            host=host,
-            port=port,
-            log_level=log_level,
-            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
-            log_config=logs,
-            http=runs_on.protocol,
-            loop=runs_on.loop,
-        ),
-        listener,
+    config = uvicorn.Config(
+        "mock_api.app:create_app_from_env",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        log_config=logs,
+        http=runs_on.protocol,
+        loop=runs_on.loop,
     )
+    with _watching(watcher):  # for every worker: the rules are in the database they share
+        serve_workers(config, listener)
 
 
 # Every serve option from the environment too: WAVESPEED_MOCK_ and the long name.
@@ -525,16 +538,56 @@ def _check_record_dir(record_dir: str | None, given: str | None) -> None:
 def _say(log_format: str, event: str, message: str, level: str = "info", **fields: Any) -> None:
     """A line of ``serve``'s own before uvicorn starts: text, or JSON like the log's."""
     if log_format == "json":
-        line = {"level": level, "logger": "wavespeed_mock", "event": event, "message": message}
-        click.echo(json.dumps({**line, **fields}), err=True)
+        from mock_api.events import LOGGER, json_line
+
+        click.echo(json_line(time.time(), level, LOGGER.name, event, message, fields), err=True)
     else:
         click.echo(message if level == "info" else f"{level}: {message}", err=True)
 
 
-def _rules_file(
-    spec: Spec, path: Path, log_format: str
-) -> tuple[list[ScenarioRule], list[FaultRule]]:
-    """The rules in ``--scenarios FILE``; its errors name the file, the line and the key."""
+def _rules_option(
+    spec: Spec, path: Path | None, watch: bool, log_format: str
+) -> tuple[FileRules | None, Signature | None]:
+    """The rules of ``--rules FILE``, if given, and the file's signature before it was read
+    (an edit made meanwhile is then read again at ``--watch``'s first look)."""
+    from mock_api.watch import signature
+
+    if path is None:
+        if watch:
+            raise click.UsageError("--watch watches a rules file: give it with --rules FILE")
+        return None, None
+    seen = signature(path)
+    return _rules_file(spec, path, log_format), seen
+
+
+def _load_rules(
+    service: MockService,
+    path: Path | None,
+    rules: FileRules | None,
+    seen: Signature | None,
+    watch: bool,
+) -> tuple[str, RulesWatcher | None]:
+    """Add the file's rules (those stored by an earlier run keep theirs, and their counters);
+    returns what to say of the kept ones, and the file's watcher with ``--watch``."""
+    from mock_api.rules import add_rules
+    from mock_api.watch import RulesWatcher
+
+    if path is None or rules is None:
+        return "", None
+    added = sum(add_rules(service, *rules, keep_existing=True))
+    kept = f" ({rules.total - added} already stored, kept)" if added < rules.total else ""
+    return kept, RulesWatcher(service, path, rules, seen) if watch else None
+
+
+def _watching(watcher: RulesWatcher | None) -> AbstractContextManager[object]:
+    """The watcher's thread runs while the block does (nothing without ``--watch``)."""
+    from mock_api.watch import watching
+
+    return watching(watcher)
+
+
+def _rules_file(spec: Spec, path: Path, log_format: str) -> FileRules:
+    """The rules in ``--rules FILE``; its errors name the file, the line and the key."""
     from mock_api.rules import read_rules
 
     try:
@@ -545,34 +598,84 @@ def _rules_file(
         rules = read_rules(spec, text)
     except ValueError as exc:
         raise click.BadParameter(f"{path}, {exc}", param_hint="--scenarios") from None
-    if not rules[0] and not rules[1]:
+    if not rules.total:
         _say(log_format, "empty_rules", f"{path} holds no rules: nothing loaded from it", "warning")
     return rules
 
 
+#: The longest duration ``price`` takes, in seconds (some 31,700 years). Every duration
+#: over 600 s bills the 600 s cap; the bound keeps the rule's sums and millisecond
+#: rounding exact within Decimal's 28 digits (13 + 6 here), and ``1e400`` out of them.
+MAX_PRICE_SECONDS = Decimal(10**12)
+#: A duration is read to the microsecond, as ffprobe and soxi print one: finer than
+#: any audio sample (5.2 us at 192 kHz), and never exponent notation when printed.
+MICROSECOND = Decimal("0.000001")
+
+
 def _duration(value: str, side: str) -> Decimal:
     """Seconds given as a number, or read from an audio file's headers."""
+    hint = f"--{side}"
+    if not value.strip():
+        raise click.BadParameter(
+            "empty: give seconds (such as 7.3) or an audio file", param_hint=hint
+        )
     try:
         seconds = Decimal(value)
     except InvalidOperation:
-        seconds = None
-    if seconds is not None:
-        if not seconds.is_finite() or seconds < 0:
-            raise click.BadParameter(
-                f"{value} is not a duration in seconds", param_hint=f"--{side}"
-            )
-        return seconds
-    path = Path(value)
-    if not path.is_file():
+        return _file_seconds(value, hint)
+    if not seconds.is_finite() or seconds < 0:
+        raise click.BadParameter(f"{value} is not a duration in seconds", param_hint=hint)
+    if seconds > MAX_PRICE_SECONDS:
         raise click.BadParameter(
-            f"{value} is neither seconds nor an audio file", param_hint=f"--{side}"
+            f"{value} s is over the longest duration price takes, {MAX_PRICE_SECONDS} s "
+            "(every duration over 600 s bills the 600 s cap)",
+            param_hint=hint,
         )
+    micro = seconds.quantize(MICROSECOND)  # exact: at most 19 digits under the bound
+    if micro != seconds:
+        raise click.BadParameter(
+            f"{value} has more than 6 decimal places: durations are read to the microsecond",
+            param_hint=hint,
+        )
+    # One plain form for every spelling: 1E+9 is 1000000000, 7.30 is 7.3, -0 is 0.
+    if not micro:
+        return Decimal(0)
+    plain = micro.normalize()
+    return plain.quantize(Decimal(1)) if int(plain.as_tuple().exponent) > 0 else plain
+
+
+def _file_seconds(value: str, hint: str) -> Decimal:
+    """An audio file's duration, or a sentence saying what is wrong with the file."""
+
+    def refuse(reason: str) -> NoReturn:
+        raise click.BadParameter(reason, param_hint=hint)
+
+    path = Path(value)
+    try:
+        found = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        refuse(f"{value}: not found (neither seconds nor an audio file)")
+    except (OSError, ValueError) as exc:
+        refuse(f"cannot read {value}: {getattr(exc, 'strerror', None) or exc}")
+    if stat.S_ISDIR(found.st_mode):
+        refuse(f"{value} is a directory, not an audio file")
+    if not stat.S_ISREG(found.st_mode):
+        refuse(f"{value} is not a regular file (a device, a pipe or a socket): give an audio file")
+    limit = UPLOAD_LIMITS["audio"]
+    if found.st_size > limit:  # not read: the API would refuse its upload
+        refuse(f"{value} is {found.st_size} bytes: over the {limit} bytes the API takes for audio")
+    if not found.st_size:
+        refuse(f"{value} is empty")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        refuse(f"cannot read {value}: {exc.strerror or exc}")
     from mock_api.media import probe_audio
 
     try:
-        info = probe_audio(path.read_bytes())
+        info = probe_audio(data)
     except MediaError as exc:
-        raise click.BadParameter(f"{value}: {exc.reason}", param_hint=f"--{side}") from None
+        refuse(f"{value} is not audio price can read: {exc.reason}")
     assert info.duration is not None
     return info.duration
 
@@ -696,6 +799,21 @@ def _price_durations(
     return durations
 
 
+def _require_verify_extra(command: str) -> None:
+    from mock_api.extras import require
+
+    require("verify", command)
+
+
+def _missing_extra(error: ImportError, command: str) -> str:
+    """``verify needs the verify extra (schemathesis is missing): pip install "..."``."""
+    from mock_api.extras import MissingExtra
+
+    if isinstance(error, MissingExtra):
+        return str(error)
+    return str(MissingExtra("verify", command, error.name or str(error)))
+
+
 def _cache_dir() -> Path:
     """This tool's cache: ``$XDG_CACHE_HOME/wavespeed-mock``, else ``~/.cache/wavespeed-mock``."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -783,15 +901,13 @@ def verify(
     allow_upload_hosts: tuple[str, ...],
 ) -> None:
     """Run the contract suite against a server and report every check."""
-    try:
+    try:  # the suite needs the verify extra: say so, not an import traceback
+        _require_verify_extra("verify")
         from mock_api.contract.budget import parse_budget
         from mock_api.contract.options import OptionError, parse_upload_hosts
         from mock_api.verify import run
-    except ImportError as exc:  # the suite needs the test extras
-        raise click.ClickException(
-            f"verify needs the test extras ({exc.name} is missing): "
-            "pip install 'wavespeed-mock[test]'"
-        ) from None
+    except ImportError as exc:
+        raise click.ClickException(_missing_extra(exc, "verify")) from None
     try:
         parse_budget(budget)
     except ValueError as exc:
@@ -822,10 +938,6 @@ def verify(
     )
 
 
-if __name__ == "__main__":
-    main()
-
-
 @main.group()
 def parity() -> None:
     """Record the parity scenarios from a target, or check a target against them.
@@ -846,15 +958,13 @@ def _parity_target(
     second_api_key: str | None = None,
     upload_hosts: tuple[str, ...] = (),
 ) -> Any:
-    try:
+    try:  # the scenarios drive targets with the contract's machinery: the verify extra
+        _require_verify_extra("parity")
         from mock_api.contract.options import OptionError, parse_upload_hosts
         from mock_api.contract.target import TargetUnreachable, TargetUnusable
         from mock_api.parity.runner import open_target
-    except ImportError as exc:  # the scenarios drive targets with the contract's machinery
-        raise click.ClickException(
-            f"parity needs the test extras ({exc.name} is missing): "
-            "pip install 'wavespeed-mock[test]'"
-        ) from None
+    except ImportError as exc:
+        raise click.ClickException(_missing_extra(exc, "parity")) from None
 
     try:
         hosts = parse_upload_hosts(upload_hosts)
@@ -990,3 +1100,8 @@ def parity_check(
         click.echo(line)
     if any(result.verdict in ("differs", "not recorded") for result in results):
         raise SystemExit(1)
+
+
+# Last: `python -m mock_api.cli` must see every command (parity's group is defined above).
+if __name__ == "__main__":
+    main()

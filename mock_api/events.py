@@ -4,8 +4,13 @@ A server that only prints access lines leaves a user guessing why a request
 got a 400, and when a job finished. At ``info``, ``serve`` logs one line per
 refused request, with the reason its error body gives (as Prism's violation
 log does), and one line per job when it is accepted and when it ends: id,
-account, billed seconds, cost, outcome. ``--log-format json`` writes the same
-events as JSON lines (:class:`JsonFormatter`), each with its fields as keys.
+account, billed seconds, cost, outcome, and what was refunded (only when
+something was charged: a job that could not be priced, 1401 or 1402, never
+was). ``--log-format json`` writes the same events as JSON lines
+(:class:`JsonFormatter`), each with its fields as keys, saying what the text
+says: the money in both is the ledger's, written alike (``$0.105`` and
+``"0.105"``). Every JSON line, ``serve``'s own before uvicorn starts too, has
+the one shape of :func:`json_line`, ``time`` first (ISO 8601, UTC, ms).
 
 Everything goes to the ``wavespeed_mock`` logger. In a test process nothing
 configures it, so it stays quiet (Python's default level is ``warning``) and
@@ -87,29 +92,56 @@ def refused(
         )
 
 
+def readiness_changed(reason: str | None) -> None:
+    """The fake stopped being ready (``reason`` says why), or is ready again (``None``):
+    logged when it changes, not at every health check (:mod:`mock_api.routes.health`)."""
+    if reason is None:
+        LOGGER.info("ready again: the state answers", extra={"event": "ready", "fields": {}})
+    else:
+        LOGGER.warning(
+            "not ready: %s", reason, extra={"event": "not_ready", "fields": {"reason": reason}}
+        )
+
+
+def _usd(micros: int) -> str:
+    """Money as the log writes it: ``0.105``, ``9.00``; the text puts ``$`` before the same."""
+    return billing.format_usd(micros).removeprefix("$")
+
+
+def _charged(job: Job) -> int:
+    """What the job was charged when it was accepted: nothing when it could not be priced."""
+    return job.quote.cost_micros if job.quote else 0
+
+
+def _refund(job: Job) -> int:
+    """What the job's end gives back: its whole charge when it does not complete."""
+    return _charged(job) if job.plan.outcome.status.refunded else 0
+
+
 def _job_fields(job: Job) -> dict[str, Any]:
-    quote = job.quote
     return {
         "job": job.id,
         "account": short_account(job.account),
-        "billed_seconds": quote.billed_seconds if quote else 0,
-        "cost_usd": str(billing.micros_to_usd(quote.cost_micros)) if quote else "0",
+        "billed_seconds": job.quote.billed_seconds if job.quote else 0,
+        "cost_usd": _usd(_charged(job)),
     }
 
 
 def _outcome(job: Job) -> str:
+    """How the job ends, as both its lines say it: ``failed (code 1403: GPU fell over)``."""
     outcome = job.plan.outcome
     if outcome.status.refunded:
-        return f"{outcome.status.value} (code {outcome.code}: {outcome.error}; refunded)"
+        return f"{outcome.status.value} (code {outcome.code}: {outcome.error})"
     return f"{outcome.status.value}{', nsfw' if outcome.nsfw else ''}"
 
 
-def _cost(job: Job) -> str:
-    return billing.format_usd(job.quote.cost_micros) if job.quote else "$0.00"
-
-
 class JobLog:
-    """Logs each job this process accepts, then again when its planned end comes."""
+    """Logs each job this process accepts, then again when its planned end comes.
+
+    Both lines say what the job was charged (``cost``) and, at its end, what was given
+    back (``refunded``, only when something was): the same amounts as its ledger's
+    entries, in the text and in the JSON fields alike.
+    """
 
     def __init__(self, clock: Clock, find_job: Callable[[str], Job | None]) -> None:
         self._clock = clock
@@ -119,19 +151,34 @@ class JobLog:
     def accepted(self, job: Job) -> None:
         if not LOGGER.isEnabledFor(logging.INFO):
             return
-        billed = job.quote.billed_seconds if job.quote else 0
+        fields = _job_fields(job)
         never = job.plan.finished_ms >= NEVER_MS
-        plan = "never ends (stuck)" if never else f"will end {_outcome(job)}"
+        refund = 0 if never else _refund(job)
+        if never:
+            plan = "never ends (stuck)"
+        else:
+            plan = f"will end {_outcome(job)}"
+            if refund:
+                plan += f" and be refunded ${_usd(refund)}"
+        outcome = job.plan.outcome
         LOGGER.info(
-            "job %s accepted (%s): billed %d s, cost %s; %s",
+            "job %s accepted (%s): billed %d s, cost $%s; %s",
             job.id,
-            short_account(job.account),
-            billed,
-            _cost(job),
+            fields["account"],
+            fields["billed_seconds"],
+            fields["cost_usd"],
             plan,
             extra={
                 "event": "job_accepted",
-                "fields": {**_job_fields(job), "planned_outcome": job.plan.outcome.status.value},
+                "fields": {
+                    **fields,
+                    "stuck": never,
+                    "planned_outcome": None if never else outcome.status.value,
+                    "planned_code": None if never else outcome.code or None,
+                    "planned_error": None if never else outcome.error or None,
+                    "nsfw": outcome.nsfw and not never,
+                    "planned_refund_usd": _usd(refund),
+                },
             },
         )
         if not never:
@@ -149,25 +196,35 @@ class JobLog:
                 if self._find_job(job_id) is None:  # forgotten by a reset
                     continue
                 ended += 1
-                LOGGER.info(
-                    "job %s ended (%s): %s, billed %d s, cost %s",
-                    job.id,
-                    short_account(job.account),
-                    _outcome(job),
-                    job.quote.billed_seconds if job.quote else 0,
-                    _cost(job) if not job.plan.outcome.status.refunded else "$0.00 (refunded)",
-                    extra={
-                        "event": "job_ended",
-                        "fields": {
-                            **_job_fields(job),
-                            "outcome": job.plan.outcome.status.value,
-                            "code": job.plan.outcome.code or None,
-                            "error": job.plan.outcome.error or None,
-                            "refunded": job.plan.outcome.status.refunded,
-                        },
-                    },
-                )
+                self._ended(job)
         return ended
+
+    @staticmethod
+    def _ended(job: Job) -> None:
+        fields = _job_fields(job)
+        refund = _refund(job)
+        outcome = job.plan.outcome
+        LOGGER.info(
+            "job %s ended (%s): %s, billed %d s, cost $%s%s",
+            job.id,
+            fields["account"],
+            _outcome(job),
+            fields["billed_seconds"],
+            fields["cost_usd"],
+            f", refunded ${_usd(refund)}" if refund else "",
+            extra={
+                "event": "job_ended",
+                "fields": {
+                    **fields,
+                    "outcome": outcome.status.value,
+                    "code": outcome.code or None,
+                    "error": outcome.error or None,
+                    "nsfw": outcome.nsfw,
+                    "refunded": bool(refund),
+                    "refunded_usd": _usd(refund),
+                },
+            },
+        )
 
     async def run(self, interval: float = 0.1) -> None:
         """Log ends as they come, for as long as the server runs (the app's lifespan)."""
@@ -176,22 +233,58 @@ class JobLog:
             await asyncio.sleep(interval)
 
 
+def iso_time(seconds: float) -> str:
+    """A moment as every JSON line writes it: ISO 8601, UTC, milliseconds
+    (``2026-05-04T12:34:56.789Z``)."""
+    whole = int(seconds)
+    millis = int((seconds - whole) * 1000)  # as logging's own msecs: truncated
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
+
+
+def json_line(
+    created: float, level: str, logger: str, event: str, message: str, fields: dict[str, Any]
+) -> str:
+    """The one shape of a JSON log line: ``time``, ``level``, ``logger``, ``event``,
+    ``message``, then the event's fields (none of which may replace those five).
+    ``serve``'s own lines before uvicorn starts are written with it too."""
+    line: dict[str, Any] = {
+        "time": iso_time(created),
+        "level": level,
+        "logger": logger,
+        "event": event,
+        "message": message,
+    }
+    line.update((name, value) for name, value in fields.items() if name not in line)
+    return json.dumps(line, default=str)
+
+
+#: uvicorn's access line: its arguments, as the JSON line's fields.
+_ACCESS_FIELDS = ("client", "method", "path", "http_version", "status")
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, event, message, and the event's fields."""
+    """One JSON object per line (:func:`json_line`): time, level, logger, event, message,
+    and the event's fields. uvicorn's access lines are the ``access`` event, with the
+    client, method, path, HTTP version and status as fields."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "event": getattr(record, "event", "log"),
-            "message": record.getMessage(),
-        }
-        line.update(getattr(record, "fields", {}))
+        event = getattr(record, "event", None)
+        fields: dict[str, Any] = dict(getattr(record, "fields", {}))
+        args = record.args
+        access = event is None and record.name == "uvicorn.access"
+        if access and isinstance(args, tuple) and len(args) == len(_ACCESS_FIELDS):
+            event = "access"
+            fields = dict(zip(_ACCESS_FIELDS, args, strict=True))
         if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+            fields["exception"] = self.formatException(record.exc_info)
+        return json_line(
+            record.created,
+            record.levelname.lower(),
+            record.name,
+            event or "log",
+            record.getMessage(),
+            fields,
+        )
 
 
 def log_config(level: str, log_format: str) -> dict[str, Any]:
@@ -215,6 +308,8 @@ def log_config(level: str, log_format: str) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"default": plain, "access": access},
+        # A health check that passed writes no access line (mock_api.routes.health).
+        "filters": {"health_checks": {"()": "mock_api.routes.health.QuietHealthChecks"}},
         "handlers": {
             "default": {
                 "formatter": "default",
@@ -223,6 +318,7 @@ def log_config(level: str, log_format: str) -> dict[str, Any]:
             },
             "access": {
                 "formatter": "access",
+                "filters": ["health_checks"],
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stdout",
             },

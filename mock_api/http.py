@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -17,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mock_api import events
+from mock_api import events, hints
 from mock_api.errors import RequestError, Unauthorized, ValidationFailed, Violation, error_body
 from mock_api.json_input import parse_request_json
 from mock_api.lifecycle import COMPLETED, Outcome
@@ -69,7 +70,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         message = {
-            404: f"no route {request.method} {request.url.path}",
+            404: f"no route {request.method} {request.url.path}{_where_instead(request)}",
             405: f"method {request.method} is not allowed on {request.url.path}",
         }.get(exc.status_code, str(exc.detail))
         if exc.status_code in (404, 405):
@@ -90,6 +91,56 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+#: Where a model's submit path begins (``POST /api/v3/<model id>``).
+_MODEL_PREFIX = "/api/v3/"
+
+
+def _where_instead(request: Request) -> str:
+    """What a 404 for no route adds: the path meant, where one is plain.
+
+    A trailing slash names the path without it (Starlette's ``redirect_slashes``
+    answered those with an empty 307, which some clients follow with a GET and no
+    body); a POST under ``/api/v3/`` is a submission to a model no route serves,
+    so it names where the models are listed, and the closest model id.
+    """
+    path = request.url.path
+    if path.endswith("/") and path.strip("/"):
+        bare = path.rstrip("/")
+        if _route_exists(request, bare):
+            return f": the path is {bare}, without the trailing slash"
+    near = hints.closest(path, _fixed_paths(request), cutoff=hints.PATH_CUTOFF)
+    served = get_service(request).models.by_id
+    if near is not None and near.removeprefix(_MODEL_PREFIX) not in served:
+        return f" (did you mean {request.method} {near}?)"  # POST /api/v3/uploads: /upload
+    if request.method == "POST" and path.startswith(_MODEL_PREFIX):
+        model = path.removeprefix(_MODEL_PREFIX)
+        return f": no model {hints.shown(model)} is served here {hints.models_hint(model, served)}"
+    return ""
+
+
+def _route_exists(request: Request, path: str) -> bool:
+    """Whether some route serves ``path``, with this method or another (a partial match)."""
+    scope = {**request.scope, "path": path}
+    return any(route.matches(scope)[0] is not Match.NONE for route in request.app.router.routes)
+
+
+def _fixed_paths(request: Request) -> list[str]:
+    """The paths without parameters that some route serves with the request's method."""
+    return [
+        path
+        for route in _leaves(request.app.router.routes)
+        if request.method in (getattr(route, "methods", None) or ())
+        and "{" not in (path := getattr(route, "path", "{"))
+    ]
+
+
+def _leaves(routes: Iterable[Any]) -> Iterator[Any]:
+    """Every route, those of included routers too (FastAPI 0.16x keeps an included router
+    whole, as ``original_router``, where older versions copied its routes in)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        yield from _leaves(inner.routes) if inner is not None else (route,)
 
 
 def _allowed_methods(request: Request) -> list[str]:
@@ -307,5 +358,57 @@ async def json_body(request: Request) -> Any:
             raise too_big
     raw = request._body = bytes(received)  # as request.body() keeps it, for later reads
     if not raw.strip():
-        raise ValidationFailed(field="body", reason="is required: send a JSON object")
+        raise ValidationFailed(
+            field="body",
+            reason="is required: send a JSON object, with Content-Type: application/json",
+        )
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if not _is_json(media_type):
+        # WaveSpeed's docs mark Content-Type: application/json as required on every
+        # request with a body. Read as JSON anyway, a form's "a=1" said only that the
+        # body "is not valid JSON (Expecting value: line 1 column 1 (char 0))".
+        raise ValidationFailed(
+            field="Content-Type",
+            reason=hints.content_type_reason(media_type, raw),
+            location="header",
+        )
     return parse_request_json(raw)
+
+
+def _is_json(media_type: str) -> bool:
+    """``application/json``, or a JSON type by its ``+json`` suffix (RFC 6839)."""
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def warn_ignored(request: Request, response: JSONResponse, notes: list[str]) -> JSONResponse:
+    """Say what an accepted request's body held that the fake ignored: in ``X-Mock-Warning``
+    and in one log line (``info``; the event ``ignored_fields``, each note in ``fields``).
+
+    The answer's status and body stay those of the request as if the fields were not
+    there: the real service's handling of unknown fields is not recorded, and the fake
+    ignores them by default (README: unknown fields).
+    """
+    if not notes:
+        return response
+    response.headers[hints.WARNING_HEADER] = hints.warning_header(notes)
+    if events.LOGGER.isEnabledFor(logging.INFO):
+        account = events.account_of(request.state, request.scope["headers"])
+        events.LOGGER.info(
+            "ignored fields of %s %s (%s): %s",
+            request.method,
+            request.url.path,
+            events.short_account(account),
+            "; ".join(notes),
+            extra={
+                "event": "ignored_fields",
+                "fields": {
+                    "method": request.method,
+                    "path": request.url.path,
+                    "account": events.short_account(account),
+                    "ignored": notes,
+                },
+            },
+        )
+    return response

@@ -20,6 +20,7 @@ memory and the garbage collector's pauses on a long-running server
 from __future__ import annotations
 
 import functools
+import secrets
 import threading
 import time
 from collections import deque
@@ -58,6 +59,8 @@ class JournalEntry:
     # The fault rule that fired on the request, if one did. A ``drop`` keeps the
     # status it began to send: the client saw the connection cut, not that status.
     fault: str | None = None
+    # The stub rule that answered the request instead of the fake, if one did.
+    stub: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     request_body: bytes | None = field(default=None, repr=False)  # kept JSON, as sent
     response_body: bytes | None = field(default=None, repr=False)
@@ -79,6 +82,8 @@ class JournalEntry:
     def describe(self) -> str:
         query = f"?{self.query}" if self.query else ""
         line = f"#{self.seq} {self.method} {self.path}{query} -> {self.status}"
+        if self.stub is not None:  # not the fake's answer: say whose it was
+            line += f" (stub {self.stub!r})"
         if self.violations:
             line += " [" + "; ".join(str(v) for v in self.violations) + "]"
         return line
@@ -90,7 +95,7 @@ class JournalEntry:
 #: every full collection walk it, a 20-40 ms pause once it held 50,000 entries.
 _Record = tuple[
     int, str, str, bytes, str | None, int, float, tuple[Violation, ...], str | None,
-    tuple[bytes, ...], bytes | None, bytes | None,
+    str | None, tuple[bytes, ...], bytes | None, bytes | None,
 ]  # fmt: skip
 
 
@@ -111,6 +116,9 @@ class Journal:
         self._bytes = 0
         self._lock = threading.Lock()
         self._seq = 0
+        #: Tells this journal from another worker's or instance's, whose ``seq`` numbers
+        #: overlap this one's: a reader asking for entries ``after`` a seq checks it.
+        self.id = secrets.token_hex(8)
 
     @property
     def limit(self) -> int:
@@ -135,7 +143,7 @@ class Journal:
         )
         record: _Record = (
             like.at_ms, like.method, like.path, like.query.encode("latin-1"), like.account,
-            like.status, like.duration_ms, like.violations, like.fault, headers,
+            like.status, like.duration_ms, like.violations, like.fault, like.stub, headers,
             like.request_body, like.response_body,
         )  # fmt: skip
         return _entry((self._add(record), record, 0))
@@ -165,10 +173,15 @@ class Journal:
         account: str | None = None,
         status: int | None = None,
         invalid: bool | None = None,
+        after: int | None = None,
     ) -> list[JournalEntry]:
-        """Entries in arrival order; ``path`` matches a prefix."""
+        """Entries in arrival order; ``path`` matches a prefix; ``after``: only those whose
+        ``seq`` is greater (a poll that has the rest reads only what is new)."""
         with self._lock:
-            found = [_entry(item) for item in self._items]
+            if after is None:
+                found = [_entry(item) for item in self._items]
+            else:
+                found = [_entry(item) for item in _newer(self._items, after)]
         return [
             e
             for e in found
@@ -183,10 +196,21 @@ class Journal:
         return self.entries(invalid=True)
 
 
+def _newer(items: deque[tuple[int, _Record, int]], after: int) -> list[tuple[int, _Record, int]]:
+    """The items whose seq is greater than ``after``, oldest first, read from the newest end."""
+    newer: list[tuple[int, _Record, int]] = []
+    for item in reversed(items):
+        if item[0] <= after:
+            break
+        newer.append(item)
+    newer.reverse()
+    return newer
+
+
 def _size(record: _Record) -> int:
     """Roughly the bytes ``record`` holds: its strings and bodies, plus a fixed overhead."""
-    path, query, violations, headers = record[2], record[3], record[7], record[9]
-    request_body, response_body = record[10], record[11]
+    path, query, violations, headers = record[2], record[3], record[7], record[10]
+    request_body, response_body = record[11], record[12]
     size = _ENTRY_OVERHEAD + len(path) + len(query) + sum(map(len, headers))
     if violations:  # most requests have none: no generator to start for them
         size += sum(100 + len(v.field) + len(v.reason) for v in violations)
@@ -198,8 +222,8 @@ def _size(record: _Record) -> int:
 
 
 def _entry(item: tuple[int, _Record, int]) -> JournalEntry:
-    seq, (at_ms, method, path, query, account, status, duration_ms, violations, fault, headers,
-          request_body, response_body), _ = item  # fmt: skip
+    seq, (at_ms, method, path, query, account, status, duration_ms, violations, fault, stub,
+          headers, request_body, response_body), _ = item  # fmt: skip
     return JournalEntry(
         seq=seq,
         at_ms=at_ms,
@@ -211,6 +235,7 @@ def _entry(item: tuple[int, _Record, int]) -> JournalEntry:
         duration_ms=duration_ms,
         violations=violations,
         fault=fault,
+        stub=stub,
         headers={n.decode("latin-1"): v.decode("latin-1") for n, v in _pairs(headers)},
         request_body=request_body,
         response_body=response_body,
@@ -237,7 +262,7 @@ class JournalMiddleware:
         self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or _unjournaled(scope):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -304,6 +329,7 @@ class JournalMiddleware:
                     (time.perf_counter() - started) * 1000,
                     tuple(state.get("violations", ())),
                     state.get("fault"),
+                    state.get("stub"),
                     tuple(kept),
                     _kept(request_body, b"json" in request_type),
                     _kept(response_body, json_answer),
@@ -314,6 +340,21 @@ class JournalMiddleware:
             await self.app(scope, tee_receive, tee_send)
         finally:
             record()
+
+
+#: A read of the control API carrying this header (``X-Mock-Journal: skip``) is not
+#: journaled: the dashboard polls with it several times a second, which would push the
+#: client's own requests out of the journal within hours. Reads change nothing; every
+#: other request is journaled, with or without it.
+SKIP_HEADER = b"x-mock-journal"
+
+
+def _unjournaled(scope: Scope) -> bool:
+    if scope["method"] != "GET" or not scope["path"].startswith("/_mock/"):
+        return False
+    return any(
+        name == SKIP_HEADER and value.strip().lower() == b"skip" for name, value in scope["headers"]
+    )
 
 
 def _pairs(flat: tuple[bytes, ...]) -> Iterable[tuple[bytes, bytes]]:

@@ -189,6 +189,15 @@ class ProxyMiddleware:
                 violation.field,
                 violation.reason,
                 violation.location,
+                extra={
+                    "event": "proxy_violation",
+                    "fields": {
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": answer.status_code,
+                        **violation.as_dict(),
+                    },
+                },
             )
         if self.recorder is not None:
             self.recorder.write(

@@ -25,6 +25,7 @@ request, the field and the rule.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -52,6 +53,10 @@ STRICT = "wavespeed_mock_strict"
 
 # Hidden from type checkers, which read the imports above: a module-level
 # __getattr__ would make them accept any name (a misspelt one included).
+#
+# And no __dir__ that names them: pytest lists a plugin's names with dir() and gets
+# each one, looking for hooks and fixtures, so a dir() naming the handles imported
+# mock_api.testing (FastAPI, the app) at every start-up of every user's pytest.
 if not TYPE_CHECKING:
 
     def __getattr__(name: str) -> Any:
@@ -60,10 +65,6 @@ if not TYPE_CHECKING:
 
             return getattr(testing, name)
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
 
 
 # hooks and fixtures
@@ -104,9 +105,29 @@ def _check(request: pytest.FixtureRequest, mock: BaseWavespeedMock[Any]) -> None
     pytest.fail(f"{STRICT}: {failure}", pytrace=False)  # outside the except: no chained traceback
 
 
+def _testing(fixture: str) -> ModuleType:
+    """``mock_api.testing``, or a failure naming what is missing and the extra that has it
+    (not an import traceback inside pytest's fixture machinery)."""
+    __tracebackhide__ = True
+    try:
+        from mock_api import testing
+    except ImportError as exc:
+        from mock_api.extras import install_command
+
+        missing = exc.name or str(exc)
+    else:
+        return testing
+    pytest.fail(
+        f"{fixture}: the fake cannot start, {missing} is missing; "
+        f"{install_command('pytest')} installs what the plugin's fixtures need",
+        pytrace=False,
+    )
+
+
 @pytest.fixture
 def wavespeed_mock_settings() -> Settings:
     """The settings of both fakes: override this fixture to change billing, pace or keys."""
+    _testing("wavespeed_mock_settings")
     from mock_api.planning import PACES
     from mock_api.settings import Settings
 
@@ -118,9 +139,7 @@ def wavespeed_mock(
     request: pytest.FixtureRequest, wavespeed_mock_settings: Settings
 ) -> Iterator[WavespeedMock]:
     """A fresh in-process fake on a manual clock."""
-    from mock_api.testing import WavespeedMock
-
-    mock = WavespeedMock(wavespeed_mock_settings)
+    mock: WavespeedMock = _testing("wavespeed_mock").WavespeedMock(wavespeed_mock_settings)
     try:
         yield mock
         _check(request, mock)
@@ -130,9 +149,7 @@ def wavespeed_mock(
 
 @pytest.fixture(scope="session")
 def _wavespeed_mock_servers() -> Iterator[ServerPool]:
-    from mock_api.testing import ServerPool
-
-    pool = ServerPool()
+    pool: ServerPool = _testing("wavespeed_mock_server").ServerPool()
     yield pool
     pool.stop()
 

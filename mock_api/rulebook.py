@@ -1,10 +1,11 @@
 """An ordered set of named rules that fire on matching requests, replayably.
 
-Scenario rules (how jobs end) and fault rules (what happens on the wire) share
-one mechanism: the first rule that matches and is not used up decides; a rule
-applies to its next ``times`` matches, or to a seeded ``share`` of them, where
-the draw for the n-th match is a hash of the rule's seed, its id and n. The
-same rules and the same traffic therefore fire the same way on every run.
+Scenario rules (how jobs end), fault rules (what happens on the wire) and stub
+rules (answers of the user's own) share one mechanism: the first rule that
+matches and is not used up decides; a rule applies to its next ``times``
+matches, or to a seeded ``share`` of them, where the draw for the n-th match is
+a hash of the rule's seed, its id and n. The same rules and the same traffic
+therefore fire the same way on every run.
 
 The rules and their counters live in a store (:class:`RuleStore`), so every
 process serving one database counts the same matches, and a restart keeps them.
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
 import yaml
@@ -32,6 +35,7 @@ from mock_api.storage import RuleStore
 __all__ = [
     "MAX_RULES_FILE_BYTES",
     "MAX_TIMES",
+    "Replaced",
     "Rule",
     "RuleBook",
     "RuleStore",
@@ -144,6 +148,52 @@ class RuleBook(Generic[R]):
     def rules(self) -> list[R]:
         return cast(list[R], self._store.rules(self.kind))
 
+    def transaction(self) -> AbstractContextManager[object]:
+        """The store's transaction: several books' changes made atomic together."""
+        return self._store.transaction()
+
+    def replace(self, owned: Collection[str], rules: Sequence[R]) -> Replaced:
+        """Put ``rules`` in place of the rules whose ids are in ``owned``, atomically.
+
+        What a rules file's new version does to the rules its last version added
+        (``serve --watch``). ``rules`` come first, in their order, then every other
+        rule, in its order (as when the file was loaded first on a fresh store). A
+        rule whose definition is the same as the one in place keeps its counters; a
+        changed one starts again from 0. Raises ValueError, changing nothing, when
+        one of ``rules`` would take the id of a rule ``owned`` does not name (one
+        added through the control API).
+        """
+        with self._store.transaction():
+            current = self.rules()
+            by_id = {r.id: r for r in current}
+            taken = [r.id for r in rules if r.id in by_id and r.id not in owned]
+            if taken:
+                raise ValueError(
+                    f"a {self.kind} rule named {taken[0]!r} exists already, added through "
+                    "the control API: give the file's rule another id, or remove that one"
+                )
+            incoming = {r.id for r in rules}
+            placed: list[R] = []
+            done = Replaced()
+            for rule in rules:
+                old = by_id.get(rule.id)
+                if old is None:
+                    done.added.append(rule.id)
+                elif rule_definition(old) == rule_definition(rule):
+                    rule = with_counts(rule, old.matched, old.applied)  # noqa: PLW2901
+                    done.kept.append(rule.id)
+                else:
+                    done.changed.append(rule.id)
+                placed.append(rule)
+            done.removed = [r.id for r in current if r.id in owned and r.id not in incoming]
+            others = [r for r in current if r.id not in owned and r.id not in incoming]
+            new = [*placed, *others]
+            if [_state(r) for r in new] != [_state(r) for r in current]:
+                self._store.clear_rules(self.kind)
+                for rule in new:
+                    self._store.add_rule(self.kind, rule)
+            return done
+
     def armed(self) -> bool:
         """Can any rule still fire? Cheaper than :meth:`fire` when none can."""
         return any(not used_up(r) for r in self.rules())
@@ -163,6 +213,24 @@ class RuleBook(Generic[R]):
                 if applies:
                     return with_counts(rule, n, applied)
             return None
+
+
+@dataclass
+class Replaced:
+    """What :meth:`RuleBook.replace` did, by rule id."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)  # a new definition: counters from 0
+    removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # the same definition and counters
+
+    @property
+    def changes(self) -> int:
+        return len(self.added) + len(self.changed) + len(self.removed)
+
+
+def _state(rule: Rule) -> tuple[str, dict[str, Any], int, int]:
+    return rule.id, rule_definition(rule), rule.matched, rule.applied
 
 
 def used_up(rule: Rule) -> bool:

@@ -1,41 +1,64 @@
-"""Loading scenario and fault rules from YAML (``serve --scenarios FILE``).
+"""Loading scenario, fault and stub rules from YAML (``serve --rules FILE``).
 
-The file holds two lists, ``scenarios`` and ``faults``, in the same form the
-control API takes; ``fixtures/scenarios.example.yaml`` shows every field.
+The file holds three lists, ``scenarios``, ``faults`` and ``stubs``, in the
+same form the control API takes; ``fixtures/scenarios.example.yaml`` shows
+every field. :func:`replace_rules` puts a file's new version in place of the
+rules its last version added (``serve --watch``, :mod:`mock_api.watch`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import difflib
-from collections.abc import Iterator, Mapping
-from typing import Any, TypeVar
+from collections.abc import Collection, Iterator, Mapping
+from typing import Any, NamedTuple, TypeVar
 
 import yaml
 
 from mock_api.errors import MockAPIError
 from mock_api.faults import FaultRule, fault_from_dict
-from mock_api.rulebook import RuleBook, load_rules_yaml
+from mock_api.rulebook import Replaced, RuleBook, load_rules_yaml
 from mock_api.scenarios import ScenarioRule, rule_from_dict
 from mock_api.service import MockService
 from mock_api.spec import Spec
+from mock_api.stubs import StubInvalid, StubRule, stub_from_dict
 
 #: The top-level keys of a rules file.
-SECTIONS = ("scenarios", "faults")
-_SHAPE = "a rules file is a mapping with 'scenarios' and/or 'faults' lists"
+SECTIONS = ("scenarios", "faults", "stubs")
+_SHAPE = "a rules file is a mapping with 'scenarios', 'faults' and/or 'stubs' lists"
 
 
-def load_rules(service: MockService, text: str, *, keep_existing: bool = False) -> tuple[int, int]:
-    """Add the file's rules to the service; returns (scenarios, faults) added.
+class FileRules(NamedTuple):
+    """The rules of one rules file, checked, section by section."""
+
+    scenarios: list[ScenarioRule]
+    faults: list[FaultRule]
+    stubs: list[StubRule]
+
+    @property
+    def total(self) -> int:
+        return len(self.scenarios) + len(self.faults) + len(self.stubs)
+
+    def by_section(self) -> dict[str, list[Any]]:
+        return {"scenarios": self.scenarios, "faults": self.faults, "stubs": self.stubs}
+
+    def ids(self) -> dict[str, set[str]]:
+        """The rules' ids, by section."""
+        return {section: {r.id for r in rules} for section, rules in self.by_section().items()}
+
+
+def load_rules(
+    service: MockService, text: str, *, keep_existing: bool = False
+) -> tuple[int, int, int]:
+    """Add the file's rules to the service; returns (scenarios, faults, stubs) added.
 
     With ``keep_existing``, a rule whose id the service already has is left as
     it is, counters included (``serve`` restarting on the same database).
     """
-    scenarios, faults = read_rules(service.spec, text)
-    return add_rules(service, scenarios, faults, keep_existing=keep_existing)
+    return add_rules(service, *read_rules(service.spec, text), keep_existing=keep_existing)
 
 
-def read_rules(spec: Spec, text: str) -> tuple[list[ScenarioRule], list[FaultRule]]:
+def read_rules(spec: Spec, text: str) -> FileRules:
     """Parse and check a rules file, touching no state."""
     document: Any = load_rules_yaml(text) or {}
     if not isinstance(document, Mapping):
@@ -47,6 +70,7 @@ def read_rules(spec: Spec, text: str) -> tuple[list[ScenarioRule], list[FaultRul
             raise ValueError(f"{_line(text, key)}unknown key {key!r}{hint}; {_SHAPE}")
     scenarios: list[ScenarioRule] = []
     faults: list[FaultRule] = []
+    stubs: list[StubRule] = []
     # Each rule is checked against the same schema as the control API's.
     for index, item in enumerate(_items(document, "scenarios", text)):
         with _numbered("scenarios", index, text):
@@ -56,24 +80,57 @@ def read_rules(spec: Spec, text: str) -> tuple[list[ScenarioRule], list[FaultRul
         with _numbered("faults", index, text):
             spec.validate_body("addFault", item)
             faults.append(_unique(fault_from_dict(item), faults, "fault"))
-    return scenarios, faults
+    for index, item in enumerate(_items(document, "stubs", text)):
+        with _numbered("stubs", index, text):
+            spec.validate_body("addStub", item)
+            stubs.append(_unique(stub_from_dict(item), stubs, "stub"))
+    return FileRules(scenarios, faults, stubs)
 
 
 def add_rules(
     service: MockService,
     scenarios: list[ScenarioRule],
     faults: list[FaultRule],
+    stubs: list[StubRule] | None = None,
     *,
     keep_existing: bool = False,
-) -> tuple[int, int]:
-    """Add checked rules (:func:`read_rules`); returns (scenarios, faults) added."""
+) -> tuple[int, int, int]:
+    """Add checked rules (:func:`read_rules`); returns (scenarios, faults, stubs) added."""
     return (
         _add("scenarios", service.scenarios, scenarios, keep_existing),
         _add("faults", service.faults, faults, keep_existing),
+        _add("stubs", service.stubs, stubs or [], keep_existing),
     )
 
 
-R = TypeVar("R", ScenarioRule, FaultRule)
+def replace_rules(
+    service: MockService, owned: Mapping[str, Collection[str]], rules: FileRules
+) -> dict[str, Replaced]:
+    """Put a rules file's new version in place of its last, atomically (``serve --watch``).
+
+    ``owned`` names, by section, the rules the file's last version added. Rules
+    added through the control API stay, after the file's; a rule whose definition
+    did not change keeps its counters (:meth:`~mock_api.rulebook.RuleBook.replace`).
+    Raises ValueError naming the section and the rule, changing nothing, when a
+    rule of the file would take the id of one added through the control API.
+    """
+    books: dict[str, RuleBook[Any]] = {
+        "scenarios": service.scenarios,
+        "faults": service.faults,
+        "stubs": service.stubs,
+    }
+    done: dict[str, Replaced] = {}
+    with service.scenarios.transaction():  # one store: every book's changes, or none
+        for section, new in rules.by_section().items():
+            book = books[section]
+            try:
+                done[section] = book.replace(owned.get(section, ()), new)
+            except ValueError as exc:
+                raise ValueError(f"{section}: {exc}") from None
+    return done
+
+
+R = TypeVar("R", ScenarioRule, FaultRule, StubRule)
 
 
 def _add(section: str, book: RuleBook[R], rules: list[R], keep_existing: bool) -> int:
@@ -106,6 +163,12 @@ def _numbered(section: str, index: int, text: str | None = None) -> Iterator[Non
     line of the key at fault, or of the rule."""
     try:
         yield
+    except StubInvalid as exc:  # names the field at fault, as the control API's 400 does
+        path = [section, index, *exc.field.split(".")]
+        where = _line(text, *path) if text else ""
+        raise ValueError(
+            f"{where}{section} #{index + 1}, key {exc.field!r}: {exc.reason}"
+        ) from None
     except (ValueError, TypeError) as exc:
         where = _line(text, section, index) if text else ""
         raise ValueError(f"{where}{section} #{index + 1}: {exc}") from None

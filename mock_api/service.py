@@ -13,7 +13,7 @@ concern each, which callers use by their named operations:
 * ``accounts`` (:class:`~mock_api.accounts.Accounts`): keys to accounts,
   balances, the ledger, charges, quotas' settings;
 * ``uploads`` (:class:`~mock_api.uploads.Uploads`): uploaded files, tickets;
-* ``scenarios``, ``faults``: the rule books (add, remove, list);
+* ``scenarios``, ``faults``, ``stubs``: the rule books (add, remove, list);
 * ``webhooks``: the dispatcher (deliveries, pump);
 * ``journal`` (the request journal), ``clock``, and ``spec`` (validation).
 
@@ -35,7 +35,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from mock_api import billing, quotas
+from mock_api import billing, hints, quotas
 from mock_api.accounts import Accounts
 from mock_api.clock import Clock, ManualClock, OffsetClock, SystemClock
 from mock_api.datauri import is_data_uri, read_data_uri
@@ -69,8 +69,9 @@ from mock_api.samples import Sample, silence
 from mock_api.scenarios import ScenarioBook
 from mock_api.settings import Settings
 from mock_api.spec import RequestInvalid, Spec, default_spec
-from mock_api.storage import Store
+from mock_api.storage import READ_SCOPE, Store
 from mock_api.storage.memory import MemoryStore
+from mock_api.stubs import StubBook
 from mock_api.uploads import Uploads
 from mock_api.urls import FILES_PREFIX, OUTPUTS_PREFIX, SAMPLES_PREFIX, Urls
 from mock_api.views import prediction
@@ -120,6 +121,7 @@ class MockService:
         self.uploads = Uploads(self.settings, self.clock, self.store.files, _capability_id)
         self.scenarios = ScenarioBook(self.store.rules)
         self.faults = FaultBook(self.store.rules)
+        self.stubs = StubBook(self.store.rules)
         self.webhooks = WebhookDispatcher(
             self.clock,
             self._webhook_payload,
@@ -147,6 +149,7 @@ class MockService:
         self.journal.clear()
         self.scenarios.clear()
         self.faults.clear()
+        self.stubs.clear()
         self.webhooks.clear()
         with self._rng_lock:
             self._directives.clear()
@@ -187,6 +190,18 @@ class MockService:
     def close(self) -> None:
         """Release the store (checkpoint and close a database); the service is done."""
         self.store.close()
+
+    def check_state(self) -> None:
+        """Read the state as a request would, but outside any read scope, so a store that
+        others share asks its database (one round trip on PostgreSQL) rather than a cache.
+        Raises what such a request would meet (:class:`Unavailable`, or the driver's
+        error) when the state cannot answer. What a readiness check asks
+        (:mod:`mock_api.routes.health`)."""
+        outside = READ_SCOPE.set(None)
+        try:
+            self.store.clock.clock_state()
+        finally:
+            READ_SCOPE.reset(outside)
 
     def run_until_idle(self) -> list[str]:
         """Move time to when every job that will finish has finished; return their ids.
@@ -437,13 +452,38 @@ class MockService:
             return body
         if self.settings.strict_inputs:
             takes = ", ".join(model.fields)
+            known = self._takes(model, platform)
             raise RequestInvalid(
                 [
-                    Violation(prefix + name, f"is not an input of {model.id} (it takes: {takes})")
+                    Violation(
+                        prefix + name,
+                        f"is not an input of {model.id}{hints.did_you_mean(name, known)} "
+                        f"(it takes: {takes})",
+                    )
                     for name in unknown
                 ]
             )
-        return {name: value for name, value in body.items() if name not in unknown}
+        ignored = set(unknown)  # a list here made a body of 40,000 names take 5 s
+        return {name: value for name, value in body.items() if name not in ignored}
+
+    @staticmethod
+    def _takes(model: ModelSpec, platform: bool) -> tuple[str, ...]:
+        return (*model.fields, *(model.platform_fields if platform else ()))
+
+    def ignored_inputs(
+        self, model: ModelSpec, body: Mapping[str, Any], *, prefix: str = "", platform: bool = True
+    ) -> list[str]:
+        """A note per field of ``body`` that ``model`` does not take, which an accepted
+        submission (or quote) ignored: what it was, and the field it most likely misspells
+        (:mod:`mock_api.hints`). None under ``strict_inputs``, which refuses them."""
+        if self.settings.strict_inputs:
+            return []
+        unknown = model.unknown_fields(body, platform=platform)
+        if not unknown:
+            return []
+        known = self._takes(model, platform)
+        elsewhere = {f for other in self.models.models for f in other.fields} - set(known)
+        return hints.ignored_field_notes(model.id, unknown, known, elsewhere, prefix)
 
     # quotas
 

@@ -20,6 +20,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from mock_api import hints
 from mock_api.errors import ValidationFailed, Violation
 
 
@@ -65,15 +66,30 @@ class Operation:
     definition: Mapping[str, Any]
 
 
+#: How many violations a 400's message spells out; ``details`` lists every one.
+MAX_NAMED_VIOLATIONS = 5
+
+
 class RequestInvalid(ValidationFailed):
-    """Every violation of one request; the message names the first."""
+    """Every violation of one request; the message names the first few, each in full.
+
+    It once read ``field "order" must be one of meanwhile, left_right, right_left
+    (and 1 more)``: a reader could not tell one more value from one more error.
+    """
 
     def __init__(self, violations: list[Violation]) -> None:
         first = violations[0]
         super().__init__(field=first.field, reason=first.reason, location=first.location)
         self.violations = violations
         if len(violations) > 1:
-            self.message = f"{self.message} (and {len(violations) - 1} more)"
+            named = [
+                ValidationFailed(field=v.field, reason=v.reason, location=v.location).message
+                for v in violations[:MAX_NAMED_VIOLATIONS]
+            ]
+            self.message = "; ".join(named)
+            others = len(violations) - len(named)
+            if others:
+                self.message += f"; and {others} other problems, each in details"
             self.args = (self.message,)
 
 
@@ -255,15 +271,20 @@ def _violations(error: jsonschema.ValidationError) -> list[Violation]:
     schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
     if keyword == "required" and isinstance(error.instance, Mapping):
         prefix = f"{path}." if path else ""
+        holder = f'field "{path}"' if path else "the body"
+        known = [*schema.get("properties", {})]
+        present = [str(k) for k in error.instance]
         return [
-            Violation(prefix + name, "is required") for name in value if name not in error.instance
+            Violation(prefix + name, hints.required_reason(name, present, known, holder))
+            for name in value
+            if name not in error.instance
         ]
     if keyword == "additionalProperties" and isinstance(error.instance, Mapping):
         prefix = f"{path}." if path else ""
-        known = schema.get("properties", {})
-        return [
-            Violation(prefix + str(k), "is not allowed") for k in error.instance if k not in known
-        ]
+        known = [*schema.get("properties", {})]
+        extra = [str(k) for k in error.instance if k not in known]
+        reasons = hints.not_allowed_reasons(extra, known)
+        return [Violation(prefix + k, reason) for k, reason in zip(extra, reasons, strict=True)]
     field = path or "body"
     if keyword in ("pattern", "anyOf") and "x-reason" in schema:
         return [Violation(field, str(schema["x-reason"]))]
@@ -277,6 +298,10 @@ def _violations(error: jsonschema.ValidationError) -> list[Violation]:
             return _violations(min(fitting, key=lambda sub: len(sub.path)))
         return [Violation(field, _one_of_reason(value))]
     explain = _REASONS.get(keyword)
+    if keyword == "enum" and isinstance(error.instance, str) and isinstance(value, list):
+        allowed = [x for x in value if isinstance(x, str)]
+        hint = hints.did_you_mean(error.instance, allowed)  # "Left_Right" -> "left_right"
+        return [Violation(field, _REASONS["enum"](value) + hint)]
     if explain is not None:
         return [Violation(field, explain(value))]
     # jsonschema's own words begin with the value as Python writes it (True, None,
@@ -304,9 +329,15 @@ def _type_reason(value: Any) -> str:
     return "must be " + " or ".join(_TYPE_WORDS.get(str(t), str(t)) for t in wanted)
 
 
+def _shown_value(value: Any) -> str:
+    """An allowed value as the client would write it: text as is, the rest as JSON
+    (``null``, not Python's ``None``)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 _REASONS: dict[str, Callable[[Any], str]] = {
     "type": _type_reason,
-    "enum": lambda v: "must be one of " + ", ".join(str(x) for x in v),
+    "enum": lambda v: "must be one of " + ", ".join(_shown_value(x) for x in v),
     "const": lambda v: f"must be {v!r}",
     "minimum": lambda v: f"must be >= {v}",
     "maximum": lambda v: f"must be <= {v}",

@@ -4,9 +4,12 @@ Why this exists: someone checking a deployment (the fake on a CI host, a
 staging proxy, the real API with a budget) wants one command and an answer a
 person can act on, not pytest's output. This runs the ``contracts`` package
 with ``pytest.main`` and the target options, keeps pytest's own output out of
-sight, and prints instead a first line (how many checks, against what), one
-line per check as it finishes, then a report: every failure with the request
-and response that broke it, and what the run spent. The exit status is
+sight, and prints instead a first line (how many checks, against what; or, when
+the run is refused, why: what the target is, ``NOT RUN: http://... is not a
+WaveSpeed API: ...``, see :mod:`mock_api.contract.recognise`), one line per check
+as it finishes, then a report: every failure with the request and response that
+broke it, why checks skipped, and what the run spent (and, on a slow fake, how to
+make it fast). The exit status is
 pytest's: 0 only when every check passed, 1 when one failed; 2 when the run
 stopped early because the target stopped answering, answered what no client
 could use (more than a body's bound, say), or the run outlived
@@ -28,8 +31,9 @@ parallelism, timeouts) would change what the suite does, and pytest would
 rewrite the assertions of every module of each auto-loaded plugin's package
 on every run, about 3 s here.
 
-The contract suite needs the test extras (schemathesis, hypothesis); they
-are imported only when ``verify`` runs.
+The contract suite needs the ``verify`` extra (schemathesis, hypothesis, PyAV):
+``wavespeed-mock verify`` checks for it first and names it if it is missing
+(:mod:`mock_api.extras`); it is imported only when ``verify`` runs.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import io
 import re
 import sys
 import time
+from collections import Counter
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,15 +218,19 @@ class VerifyReporter:
 
     def render(self, exit_code: int) -> str:
         state = self.session
-        refused = state is not None and state.refusal
-        if not self.headed:
-            if refused:
-                self._head(f"NOT RUN against {self.base_url}")
-            elif exit_code == pytest.ExitCode.NO_TESTS_COLLECTED and self.select:
-                self._head(f"no checks match -k {self.select!r} ({self.collected} checks exist)")
-            else:
-                self._head(self.base_url)
-        lines = [state.refusal] if state is not None and state.refusal else self._tally()
+        refusal = state.refusal if state is not None else None
+        lines = self._tally()
+        if refusal:  # the first line says why: what the target is, or what it would cost
+            cause, _, rest = refusal.partition("\n")
+            where = self.base_url.rstrip("/")
+            self._head(
+                f"NOT RUN: {cause}" if where in cause else f"NOT RUN against {where}: {cause}"
+            )
+            lines = rest.splitlines()
+        elif exit_code == pytest.ExitCode.NO_TESTS_COLLECTED and self.select:
+            self._head(f"no checks match -k {self.select!r} ({self.collected} checks exist)")
+        else:
+            self._head(self.base_url)
         for result in self.results:
             if result.outcome == "failed":
                 lines += ["", *self._failure(result)]
@@ -248,6 +257,20 @@ class VerifyReporter:
             lines.append(f"{self.planned - ran} of {self.planned} checks did not run")
         if self.crash:
             lines.append(f"the run broke off: {self.crash}")
+        return lines + self._skip_reasons()
+
+    def _skip_reasons(self) -> list[str]:
+        """Why checks skipped, each reason once with its count: where a flag or another
+        target would run them, the reason says which."""
+        reasons = Counter(
+            result.message.splitlines()[0]
+            for result in self.results
+            if result.outcome == "skipped" and result.message.strip()
+        )
+        if not reasons:
+            return []
+        lines = ["skipped, and why:"]
+        lines += [f"  {count} x {reason}" for reason, count in reasons.most_common()]
         return lines
 
     @staticmethod
@@ -258,6 +281,22 @@ class VerifyReporter:
             lines.append(f"  {name.removeprefix('wavespeed: ')}:")
             lines += [f"    {line}" for line in text.splitlines()]
         return lines
+
+
+def _pytest_said(exit_code: int, said: str, args: list[str]) -> str:
+    """What pytest said when it stopped the run for its own reasons; never an empty heading."""
+    try:
+        why = pytest.ExitCode(exit_code).name.lower().replace("_", " ")
+    except ValueError:
+        why = f"exit status {exit_code}"
+    said = said.strip()
+    if said:
+        return f"\npytest said, stopping the run ({why}):\n{said[-4000:]}\n"
+    return (
+        f"\npytest said nothing, stopping the run ({why}). To see its own output, run the "
+        f"suite with pytest: python -m pytest {args[0]} --wavespeed-base-url URL "
+        "--wavespeed-api-key KEY\n"
+    )
 
 
 def pytest_args(
@@ -353,8 +392,8 @@ def run(
     )
     reporter = VerifyReporter(out, base_url=base_url, select=select)
     captured = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(captured):
+    try:  # pytest's own words, on either stream, are kept for when they are the only ones
+        with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
             exit_code = int(pytest.main(args, plugins=[reporter]))
     except Exception as exc:  # whatever broke, the results so far are printed
         reporter.crash = f"{type(exc).__name__}: {exc}"
@@ -368,6 +407,6 @@ def run(
     )
     unexplained = exit_code not in (0, 1) and not explained
     if unexplained:  # a usage or internal error: pytest's own words say what
-        out.write("\npytest said:\n" + captured.getvalue()[-4000:])
+        out.write(_pytest_said(exit_code, captured.getvalue(), args))
     out.flush()
     return exit_code

@@ -11,6 +11,7 @@ import httpcore  # noqa: F401 - see below
 import httpx
 import pytest
 
+import mock_api.httptools_protocol  # see below
 import mock_api.testing  # noqa: F401 - see below
 from mock_api import ManualClock, MockService, Settings, create_app
 from tests import xdist_order
@@ -18,12 +19,17 @@ from tests.helpers import BASE, MakeClient
 from tests.pgfixtures import pg_server, pg_url  # noqa: F401 - fixtures for every test module
 
 # Modules loaded on first use are imported here, before any test runs: the
-# package's (mock_api/__init__.py and the pytest plugin load them lazily) and
-# httpcore (httpx imports it when it makes its first transport). A
+# package's (mock_api/__init__.py and the pytest plugin load them lazily),
+# httpcore (httpx imports it when it makes its first transport) and uvicorn's
+# httptools protocol (loaded when a server first runs on httptools). A
 # pytester.inline_run removes from sys.modules whatever was first imported
 # during it, and a module loaded twice has two copies of its exception classes:
 # httpx then let httpcore's errors through unmapped (a ConnectError escaped
-# ``except httpx.TransportError``), depending on which test ran first.
+# ``except httpx.TransportError``), and uvicorn no longer caught the parser's
+# HttpParserError (httptools' compiled parser keeps the class of its first
+# import): a request refused by the parser got no answer at all, failing
+# test_server's te-chunked-then-gzip case whenever a pytester run had started
+# the worker's first httptools server.
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -10,7 +10,7 @@ another billing rule would move it). So the catalogue survives refactors of
 the fake's internals, and each drift is a few lines.
 
 ``tests/test_drifts.py`` runs the by-URL suite against every drift and asserts
-it is caught, by the check the catalogue names; the README's table is built
+it is caught, by the check the catalogue names; docs/verify.md's table is built
 from :data:`DRIFTS` (``python -m tests.drifts``).
 """
 
@@ -1436,7 +1436,7 @@ def catalogue(first_key: str, second_key: str) -> list[Drift]:
 
 
 def markdown(drifts: list[Drift]) -> str:
-    """The README's table: one row a drift, and the check that catches it."""
+    """docs/verify.md's table: one row a drift, and the check that catches it."""
     rows = ["| drift | area | what changes | caught by |", "|---|---|---|---|"]
     for drift in drifts:
         check = drift.caught_by.split("::")[-1]

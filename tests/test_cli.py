@@ -285,14 +285,14 @@ def test_a_bad_initial_balance_names_the_option_and_the_form(value: str) -> None
 
 
 def test_every_serve_option_can_come_from_the_environment() -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    table = readme.split("## `wavespeed-mock serve` options", 1)[1].split("\n## ", 1)[0]
+    page = (Path(__file__).parent.parent / "docs" / "serve.md").read_text()
+    table = page.split("\n## Options\n", 1)[1].split("\n## ", 1)[0]
     for param in serve.params:
         if not isinstance(param, click.Option) or param.name == "help":
             continue
         flag = param.opts[0]
         assert param.envvar == "WAVESPEED_MOCK_" + flag[2:].replace("-", "_").upper(), flag
-        assert f"`{param.envvar}`" in table, f"{param.envvar} is not in the README's table"
+        assert f"`{param.envvar}`" in table, f"{param.envvar} is not in docs/serve.md's table"
 
 
 def test_the_environment_sets_serve_options(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -121,9 +121,10 @@ def test_an_unreachable_target_is_reported_as_such_before_any_budget() -> None:
     result = verify(url)
     out = result.stdout
     assert result.returncode == 4, out + result.stderr[-2000:]
-    assert out.splitlines()[:2] == [
-        f"wavespeed-mock verify: NOT RUN against {url}",
-        f"cannot reach {url}: connection refused",
+    assert out.splitlines()[:2] == [  # the first line says why, the next what to do
+        f"wavespeed-mock verify: NOT RUN: cannot reach {url}: connection refused",
+        "Nothing answers there: is the server running, and is --base-url right? "
+        "(`wavespeed-mock serve` listens on http://127.0.0.1:8000 unless told otherwise.)",
     ]
     assert "budget" not in out
 

@@ -74,5 +74,7 @@ def test_an_unreachable_target_is_reported_as_such_before_any_budget_talk(
     state = ContractSession(TargetOptions(base_url=url, api_key=KEY, budget_micros=budget_micros))
     with pytest.raises(TargetUnreachable) as caught:
         state.open(PLAN)
-    assert str(caught.value) == f"cannot reach {url}: connection refused"
+    cause, advice = str(caught.value).splitlines()
+    assert cause == f"cannot reach {url}: connection refused"
+    assert advice.startswith("Nothing answers there: is the server running, and is ")
     assert state.target is None

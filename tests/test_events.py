@@ -96,7 +96,8 @@ async def test_jobs_are_logged_when_accepted_and_when_their_end_passes(
     assert "completed, billed 7 s, cost $0.105" in ended[ids[0]].getMessage()
     failed = getattr(ended[ids[1]], "fields", {})
     assert (failed["outcome"], failed["code"], failed["refunded"]) == ("failed", 1403, True)
-    assert "failed (code 1403: GPU fell over; refunded)" in ended[ids[1]].getMessage()
+    message = ended[ids[1]].getMessage()
+    assert "failed (code 1403: GPU fell over), billed 7 s, cost $0.105, refunded $0.105" in message
 
 
 @pytest.mark.anyio

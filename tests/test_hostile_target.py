@@ -466,11 +466,10 @@ def test_verify_timeout_bounds_each_whole_request_of_a_dripping_server() -> None
         took = time.monotonic() - started
     out = result.stdout
     assert result.returncode == 4, out + result.stderr[-2000:]
-    assert out.splitlines()[:2] == [
-        f"wavespeed-mock verify: NOT RUN against {server.url}",
-        f"cannot reach {server.url}: it sent no whole answer within 1 s (the bound on each "
-        "request: --timeout)",
-    ]
+    assert out.splitlines()[0] == (  # the first line says why
+        f"wavespeed-mock verify: NOT RUN: cannot reach {server.url}: it sent no whole answer "
+        "within 1 s (the bound on each request: --timeout)"
+    )
     assert took < 20, took
 
 
@@ -611,11 +610,11 @@ def test_verify_reports_a_garbage_balance_without_a_traceback() -> None:
         result = _verify(url)
     out = result.stdout
     assert result.returncode == 4, out + result.stderr[-2000:]
-    assert out.splitlines()[:2] == [
-        f"wavespeed-mock verify: NOT RUN against {url}",
-        f"this target cannot be used: balance: GET {url}/api/v3/balance answered 200 with a body "
-        "that is not JSON (Expecting value: line 1 column 1 (char 0)): <html>hello</html>",
-    ]
+    assert out.splitlines()[0] == (  # the first line says why
+        f"wavespeed-mock verify: NOT RUN: this target cannot be used: balance: GET {url}/api/v3/"
+        "balance answered 200 with a body that is not JSON (Expecting value: line 1 column 1 "
+        "(char 0)): <html>hello</html>"
+    )
     assert "Traceback" not in out + result.stderr
     assert "pytest said" not in out
 

@@ -411,11 +411,12 @@ def test_a_rules_file_loaded_again_keeps_the_stored_rules_and_their_counters(
 ) -> None:
     text = "scenarios: [{id: a, then: nsfw, times: 2}, {id: b, then: fail}]\n"
     first = MockService(Settings(), ManualClock(), SqliteStore(tmp_path / "x.db"))
-    assert load_rules(first, text) == (2, 0)
+    assert load_rules(first, text) == (2, 0, 0)
     first.scenarios.fire(lambda rule: rule.id == "a")
     first.store.close()
     again = MockService(Settings(), ManualClock(), SqliteStore(tmp_path / "x.db"))
-    assert load_rules(again, text + "faults: [{id: f, kind: drop}]", keep_existing=True) == (0, 1)
+    more = text + "faults: [{id: f, kind: drop}]"
+    assert load_rules(again, more, keep_existing=True) == (0, 1, 0)
     assert [(r.id, r.applied) for r in again.scenarios.rules()] == [("a", 1), ("b", 0)]
     with pytest.raises(ValueError, match="exists already"):
         load_rules(again, text)  # without keep_existing, as the control API

@@ -91,6 +91,11 @@ def test_a_drifted_answer_is_a_violation_in_the_journal_and_the_log(
     assert entry["path"] == "/api/v3/balance"
     assert any(v["location"] == "response" and "balance" in v["field"] for v in entry["violations"])
     assert "GET /api/v3/balance -> 200 breaks openapi.yaml: data.balance" in caplog.text
+    # The JSON log's event says what the line says (tests/test_logs_agree.py).
+    [logged, *_] = [r for r in caplog.records if getattr(r, "event", None) == "proxy_violation"]
+    fields = getattr(logged, "fields", {})
+    assert (fields["method"], fields["path"], fields["status"]) == ("GET", "/api/v3/balance", 200)
+    assert f"{fields['field']} {fields['reason']} ({fields['location']})" in logged.getMessage()
 
 
 def test_a_request_that_breaks_the_spec_is_forwarded_and_noted(

@@ -646,7 +646,7 @@ def _example_ids() -> tuple[list[str], list[str]]:
 
 async def test_load_rules_reads_the_example_file_and_the_rules_act(clock: ManualClock) -> None:
     service = MockService(Settings(random_seed=3), clock)
-    assert load_rules(service, EXAMPLE.read_text()) == (4, 3)
+    assert load_rules(service, EXAMPLE.read_text()) == (4, 3, 1)
     transport = httpx.ASGITransport(app=create_app(service=service))
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
         scenarios = await rules(client)
@@ -727,7 +727,7 @@ def test_serve_loads_the_example_file() -> None:
         ("scenarios: [{id: a, then: fail, colour: red}]", "scenarios #1", "colour"),
         ("faults: [{id: f, kind: status, status: 200}]", "faults #1", "status"),
         ("faults: [{id: f, kind: boom}]", "faults #1", "kind"),
-        ("rules: []", "a rules file is a mapping", "'scenarios' and/or 'faults'"),
+        ("rules: []", "a rules file is a mapping", "'scenarios', 'faults' and/or 'stubs'"),
         ("scenarios: {id: a}", "'scenarios' must be a list", ""),
     ],
     ids=[

@@ -11,13 +11,17 @@ import yaml
 from openapi_spec_validator import validate
 from starlette.routing import Route
 
+from mock_api import Settings
 from mock_api.app import ROUTERS, ROUTES
 from mock_api.models import MODELS
 from mock_api.routes.predictions import submit_router
 from mock_api.spec import SPEC_PATH, default_spec
+from tests.helpers import MakeClient
 
 # Routes that serve the contract itself rather than take part in it.
 DOCUMENTATION_ROUTES = {("GET", "/openapi.yaml"), ("GET", "/docs"), ("GET", "/")}
+# The dashboard's page and files: HTML for a person, driving the documented control API.
+DASHBOARD_ROUTES = {("GET", "/_mock/dashboard"), ("GET", "/_mock/dashboard/{name}")}
 
 
 def test_spec_is_valid_openapi() -> None:
@@ -43,7 +47,7 @@ def _described() -> set[tuple[str, str]]:
 
 
 def test_every_served_route_is_in_the_spec() -> None:
-    assert _served() - DOCUMENTATION_ROUTES - _described() == set()
+    assert _served() - DOCUMENTATION_ROUTES - DASHBOARD_ROUTES - _described() == set()
 
 
 def test_every_operation_in_the_spec_is_served() -> None:
@@ -68,6 +72,8 @@ def test_api_needs_the_bearer_key_media_nothing_and_control_its_token() -> None:
         "/api/v2/": None,
         "/media/": [],
         "/_mock/": [{}, {"controlToken": []}],
+        "/healthz": [],  # health checks carry no key nor token (mock_api.routes.health)
+        "/readyz": [],
     }
     for op in spec.operations:
         prefix = next(p for p in expected if op.path.startswith(p))
@@ -113,8 +119,14 @@ async def test_unknown_route_and_method_answer_in_the_envelope(client: httpx.Asy
 
 
 @pytest.mark.anyio
-async def test_the_root_leads_to_the_docs(client: httpx.AsyncClient) -> None:
+async def test_the_root_leads_to_the_dashboard_or_with_the_control_api_off_the_docs(
+    client: httpx.AsyncClient, make_client: MakeClient
+) -> None:
     home = await client.get("/")
+    assert home.status_code == 307
+    assert home.headers["location"] == "/_mock/dashboard"
+    async with make_client(Settings(control_enabled=False)) as off:
+        home = await off.get("/")
     assert home.status_code == 307
     assert home.headers["location"] == "/docs"
 

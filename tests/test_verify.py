@@ -175,3 +175,124 @@ def test_verify_leaves_no_hypothesis_directory_where_it_is_run(tmp_path: Path, t
     assert list(workdir.iterdir()) == []
     where = chosen if told else home / ".cache" / "wavespeed-mock" / "hypothesis"
     assert (where / "constants").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        # pytest writes a plugin's import error to stderr: the report once ended on an
+        # empty "pytest said:" heading, the words having gone past it to the terminal.
+        (
+            "ERROR: Error importing plugin \"x\": No module named 'x'\n",
+            "pytest said, stopping the run (usage error):\n"
+            "ERROR: Error importing plugin \"x\": No module named 'x'\n",
+        ),
+        (
+            "",
+            "pytest said nothing, stopping the run (usage error). To see its own output, run "
+            "the suite with pytest: python -m pytest ",
+        ),
+    ],
+    ids=["on-stderr", "nothing"],
+)
+def test_verify_never_ends_on_an_empty_pytest_said(
+    monkeypatch: pytest.MonkeyPatch, said: str, expected: str
+) -> None:
+    import io
+
+    from mock_api import verify as verify_module
+
+    def stopping(args: list[str], plugins: list[object]) -> int:
+        sys.stderr.write(said)
+        return int(pytest.ExitCode.USAGE_ERROR)
+
+    monkeypatch.setattr(pytest, "main", stopping)
+    out = io.StringIO()
+    assert verify_module.run("http://127.0.0.1:9", "k", out=out) == 4
+    report = out.getvalue()
+    assert expected in report, report
+    assert not report.rstrip().endswith("pytest said:")
+
+
+def test_verify_against_a_file_server_says_first_what_it_is(tmp_path: Path) -> None:
+    # Before: "NOT RUN against URL", then a budget plan for a "paid endpoint" of $3.705,
+    # and the reason last, in a parenthesis.
+    from tests.test_contracts_recognise import file_server
+
+    with file_server(tmp_path) as (url, seen):
+        result = verify(url)
+    out = result.stdout
+    assert result.returncode == 4, out + result.stderr
+    first, advice = out.splitlines()[:2]
+    assert first.startswith(
+        f"wavespeed-mock verify: NOT RUN: {url} is not a WaveSpeed API: GET /api/v3/balance "
+        "answered 404 with HTML (Server: SimpleHTTP/0.6 Python/"
+    ), first
+    assert advice == (
+        "Is --base-url right? The real service is https://api.wavespeed.ai; `wavespeed-mock "
+        "serve` listens on http://127.0.0.1:8000 unless told otherwise."
+    )
+    assert "budget" not in out
+    assert seen == ["GET /openapi.yaml", "GET /api/v3/balance"]
+
+
+def test_the_report_groups_why_checks_skipped_each_with_its_fix() -> None:
+    import io
+
+    from mock_api.verify import CheckResult, VerifyReporter
+
+    reporter = VerifyReporter(io.StringIO(), base_url="http://127.0.0.1:8000")
+    second = "no second API key, so ... pass a second account's key (verify: --second-api-key KEY)"
+    reporter.results = [
+        CheckResult("account · isolation", "skipped", 0.0, second),
+        CheckResult("history · filters", "skipped", 0.0, f"{second}\nmore words"),
+        CheckResult("schema · media", "skipped", 0.0, "the /media/ routes are the fake's"),
+        CheckResult("lifecycle · a job", "passed", 0.1),
+    ]
+    report = reporter.render(1)
+    assert "4 checks in " in report
+    assert (
+        f"1 passed, 0 failed, 3 skipped\nskipped, and why:\n  2 x {second}\n"
+        "  1 x the /media/ routes are the fake's\n"
+    ) in report
+
+
+@pytest.mark.parametrize(("waited", "said"), [(4.9, False), (5.0, True)])
+def test_a_slow_fake_by_url_is_told_how_to_be_fast(waited: float, said: bool) -> None:
+    from mock_api.contract.options import TargetOptions
+    from mock_api.contract.session import ContractSession
+    from mock_api.contract.target import Target, TargetKind
+
+    state = ContractSession(TargetOptions(base_url="http://127.0.0.1:9", api_key="k"))
+    target = Target(
+        TargetKind.FAKE, "http://127.0.0.1:9", "k", wait=lambda s: None, poll_interval=1
+    )
+    target.job_wait_seconds = waited
+    state.target = target
+    state.description = target.describe()
+    state.close()  # the closing balance read fails (nothing listens): that is reported
+    advice = [line for line in state.summary() if line.startswith("slow: ")]
+    expected = (
+        f"slow: {waited:.1f} s of this run went on waiting for the fake's jobs to run at its "
+        "pace; `wavespeed-mock serve --pace instant` finishes each at once, and every check "
+        "runs the same"
+    )
+    assert advice == ([expected] if said else [])
+
+
+def test_a_target_counts_the_seconds_its_pollers_wait_for_jobs() -> None:
+    import time
+
+    import httpx
+
+    from mock_api.contract.target import Target, TargetKind
+
+    target = Target(TargetKind.FAKE, "http://x", "k", wait=time.sleep, poll_interval=0.5)
+    with httpx.Client() as client:
+        poller = target.poller(client)
+        poller.wait(0.02)
+        poller.wait(0.03)
+    counted = target.job_wait_seconds
+    assert 0.05 <= counted < 1
+    target.wait(0.01)  # a wait of another kind (a webhook's, say) is not a job's
+    assert target.job_wait_seconds == counted

@@ -33,6 +33,7 @@ ONE_WORKER: dict[str, str] = {
     "tests/test_postgres_instances.py": "its first four tests share three serve instances",
     "tests/test_parity.py": "three tests read one recording by URL that takes ~15 s to make",
     "tests/test_wheel.py": "its tests share one built wheel and its venvs",
+    "tests/test_dashboard_browser.py": "its tests share one headless Chromium (~3 s to start)",
 }
 
 

@@ -14,7 +14,9 @@ the contract code sends goes through :class:`GuardedTransport`, which holds it t
   answers and the spec, :data:`MEDIA_BYTES` for media (outputs, files read back).
   The body is read raw, counted, and inflated step by step into a counter before
   httpx decodes it, so no bomb is ever inflated past the bound;
-* the encodings it offers (``gzip``, ``deflate``): any other is refused.
+* the encodings it offers (``gzip``, ``deflate``): any other is refused;
+* where it goes: never to a host under ``.invalid`` (where ``openapi.yaml``'s
+  examples live), so an example a target hands back is never followed.
 
 Waits between polls go through :meth:`Bounds.sleep`, which never sleeps past the
 run's end. What no request's own bound reaches (schemathesis's requests, until
@@ -63,6 +65,7 @@ __all__ = [
     "body_bound",
     "decoded",
     "http_transport",
+    "is_reserved_invalid",
     "megabytes",
     "too_large",
 ]
@@ -405,6 +408,15 @@ def too_large(where: str, limit: int, how: str = "") -> AnswerTooLarge:
     )
 
 
+def is_reserved_invalid(host: str) -> bool:
+    """Is ``host`` under ``.invalid`` (RFC 2606, 6761): a name that never resolves?
+
+    The spec's examples name such hosts only, so the suite never follows one anywhere.
+    """
+    name = host.lower().rstrip(".")
+    return name == "invalid" or name.endswith(".invalid")
+
+
 class GuardedTransport(httpx.BaseTransport):
     """Sends each request under its :class:`Bounds` and reads its body whole, bounded.
 
@@ -421,6 +433,13 @@ class GuardedTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         bounds = self.bounds
         doing = f"during {request.method} {request.url}"
+        if is_reserved_invalid(request.url.host):
+            raise httpx.ConnectError(
+                f"cannot reach {request.method} {request.url}: a host under .invalid, which "
+                "never resolves (RFC 6761), so nothing was sent; openapi.yaml's examples live "
+                "there, and a target that hands one out answered an example, not a job of its own",
+                request=request,
+            )
         bounds.check_run(doing)
         started = time.monotonic()
         at = started + bounds.request_seconds

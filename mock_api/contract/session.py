@@ -28,9 +28,11 @@ from mock_api.contract.budget import (
 )
 from mock_api.contract.jobs import balance_micros
 from mock_api.contract.options import TargetOptions
+from mock_api.contract.recognise import NotWavespeed, recognise, spec_source
 from mock_api.contract.rule import RATE_MICROS_PER_SECOND, usd
 from mock_api.contract.target import (
     Target,
+    TargetKind,
     TargetUnreachable,
     connect,
     describe_transport_error,
@@ -43,6 +45,9 @@ __all__ = ["SESSION", "SPENDS", "ContractSession", "TargetUnreachable", "TargetU
 SPENDS = "spends"
 #: The last balance read, after the run: bounded on its own, even past the run's limit.
 CLOSING_READ_SECONDS = 30.0
+#: Seconds of waiting on jobs past which a run against the fake by URL is told how to
+#: skip the wait (``serve --pace instant``): an instant fake's jobs take none.
+SLOW_FAKE_WAIT_SECONDS = 5.0
 
 
 @dataclass
@@ -65,6 +70,8 @@ class ContractSession:
     flag_prefix: str = "--wavespeed-"
     #: When the run began (``time.monotonic()``): ``--max-run-seconds`` counts from here.
     started: float = field(default_factory=time.monotonic)
+    #: Seconds the run waited for the jobs of a fake by URL to settle (set at the end).
+    fake_job_wait_seconds: float = 0.0
 
     def flag(self, name: str) -> str:
         """An option as the user gave it: ``--wavespeed-budget``, or verify's ``--budget``."""
@@ -85,29 +92,7 @@ class ContractSession:
         options = self.options
         self.plan = list(plan)
         self.planned_micros = plan_total(self.plan)
-        if options.base_url is None:
-            target = in_process()
-        else:
-            assert options.api_key is not None  # resolve() insists
-            bounds = Bounds.for_run(
-                request_seconds=options.timeout,
-                run_seconds=options.max_run_seconds,
-                started=self.started,
-                flag_prefix=self.flag_prefix,
-            )
-            try:
-                target = connect(
-                    options.base_url,
-                    options.api_key,
-                    poll_interval=options.poll_interval,
-                    timeout=options.timeout,
-                    video_url=options.video_url,
-                    second_api_key=options.second_api_key,
-                    bounds=bounds,
-                    upload_hosts=options.allow_upload_hosts,
-                )
-            except RunLimitReached as exc:
-                raise TargetUnreachable(f"cannot reach {options.base_url}: {exc}") from None
+        target = in_process() if options.base_url is None else self._connect(options.base_url)
         if not target.free:
             self.plan, self.unfunded = split_optional(self.plan, options.budget_micros)
         self.planned_micros = plan_total(self.plan)
@@ -116,10 +101,15 @@ class ContractSession:
         longest = max((item.each_micros for item in self.plan), default=0)
         target.max_output_seconds = max(target.max_output_seconds, longest / RATE_MICROS_PER_SECOND)
         try:
-            if not target.free:
-                check_budget(self.plan, options.budget_micros, flag=self.flag("budget"))
             with target.client() as client:
+                if not target.is_fake:  # a WaveSpeed API at all, and the key good? (first)
+                    recognise(target.base_url, client.get("/api/v3/balance"), None)
+                if not target.free:
+                    check_budget(self.plan, options.budget_micros, flag=self.flag("budget"))
                 self.balance_before = balance_micros(client)
+        except NotWavespeed as exc:
+            target.close()
+            raise self._advised(exc) from None
         except httpx.TransportError as exc:
             target.close()
             raise TargetUnreachable(describe_transport_error(exc)) from None
@@ -132,8 +122,8 @@ class ContractSession:
         except BudgetExceeded as exc:
             target.close()
             raise BudgetExceeded(
-                f"{exc}\n(Treated as paid: {target.base_url} does not serve this checkout's "
-                "openapi.yaml at /openapi.yaml, as the fake does.)"
+                f"{exc}\n(Treated as paid: {target.base_url} does not serve {spec_source()} "
+                "at /openapi.yaml, as the fake does.)"
             ) from None
         except AssertionError as exc:  # the balance read failed: a wrong key, say
             target.close()
@@ -151,6 +141,50 @@ class ContractSession:
         self.spender = Spender(None if target.free else options.budget_micros)
         return target
 
+    def _connect(self, base_url: str) -> Target:
+        """The target by URL; a refusal's first line says why (see :func:`connect`), and the
+        lines after it what to do, in the words of this run's options."""
+        options = self.options
+        assert options.api_key is not None  # resolve() insists
+        bounds = Bounds.for_run(
+            request_seconds=options.timeout,
+            run_seconds=options.max_run_seconds,
+            started=self.started,
+            flag_prefix=self.flag_prefix,
+        )
+        try:
+            return connect(
+                base_url,
+                options.api_key,
+                poll_interval=options.poll_interval,
+                timeout=options.timeout,
+                video_url=options.video_url,
+                second_api_key=options.second_api_key,
+                bounds=bounds,
+                upload_hosts=options.allow_upload_hosts,
+            )
+        except RunLimitReached as exc:
+            raise TargetUnreachable(f"cannot reach {base_url}: {exc}") from None
+        except TargetUnreachable as exc:
+            raise TargetUnreachable(self._unreachable_advice(str(exc))) from None
+        except NotWavespeed as exc:
+            raise self._advised(exc) from None
+
+    def _advised(self, refusal: NotWavespeed) -> NotWavespeed:
+        """The refusal, and on its next line what to do, naming this run's option."""
+        advice = refusal.advice(self.flag("base-url"))
+        return NotWavespeed(f"{refusal}\n{advice}", prism=refusal.prism)
+
+    def _unreachable_advice(self, message: str) -> str:
+        """``cannot reach URL: connection refused``, and where nothing listens, what to check."""
+        if message.endswith(("connection refused", "no such host")):
+            message += (
+                f"\nNothing answers there: is the server running, and is {self.flag('base-url')} "
+                "right? (`wavespeed-mock serve` listens on http://127.0.0.1:8000 unless told "
+                "otherwise.)"
+            )
+        return message
+
     def close(self) -> None:
         """Read the balance once more and let the target go.
 
@@ -161,6 +195,8 @@ class ContractSession:
         target, self.target = self.target, None
         if target is None:
             return
+        if target.kind is TargetKind.FAKE:  # by URL: its pace is the user's to choose
+            self.fake_job_wait_seconds = target.job_wait_seconds
         # Past the run's limit too: one bounded read, so the report can say what was spent.
         target.bounds = target.bounds.without_run_limit(CLOSING_READ_SECONDS)
         try:
@@ -207,7 +243,17 @@ class ContractSession:
             lines.append(f"spent: {spent_text} (balance {usd(self.balance_before)} -> {after})")
         if self.close_error is not None:
             lines.append(f"  the balance could not be read at the end: {self.close_error}")
-        return lines
+        return lines + self.advice()
+
+    def advice(self) -> list[str]:
+        """What would make the next run faster, where the user can change it."""
+        if self.fake_job_wait_seconds >= SLOW_FAKE_WAIT_SECONDS:
+            return [
+                f"slow: {self.fake_job_wait_seconds:.1f} s of this run went on waiting for the "
+                "fake's jobs to run at its pace; `wavespeed-mock serve --pace instant` "
+                "finishes each at once, and every check runs the same"
+            ]
+        return []
 
 
 SESSION = pytest.StashKey[ContractSession]()

@@ -54,6 +54,7 @@ from mock_api.contract.bounds import (
     http_transport,
 )
 from mock_api.contract.invariants import Poller
+from mock_api.contract.recognise import not_wavespeed_prism, prism_error
 from mock_api.contract.rule import MINIMUM_SECONDS
 from mock_api.lifecycle import NEVER_MS
 from mock_api.planning import Directive
@@ -449,13 +450,22 @@ class Target:
     #: with the ticket's headers (``--allow-upload-host``): ``HOST``, ``HOST:PORT``, ``*.DOMAIN``.
     upload_hosts: tuple[str, ...] = ()
     exchanges: deque[Exchange] = field(default_factory=lambda: deque(maxlen=4))
+    #: Seconds the run has waited for jobs to settle (polls' pauses): on a fake by URL,
+    #: the cost of its pace, which the report names when it is large.
+    job_wait_seconds: float = 0.0
     _clients: list[httpx.Client] = field(default_factory=list)
 
     def poller(self, client: httpx.Client) -> Poller:
         """Reads a job through ``client`` until it settles, at this target's pace."""
-        return Poller(
-            client, self.wait, self.poll_interval, self.timeout, first_wait=self.first_poll_wait
-        )
+        wait, first = self._job_wait, self.first_poll_wait
+        return Poller(client, wait, self.poll_interval, self.timeout, first_wait=first)
+
+    def _job_wait(self, seconds: float) -> None:
+        started = time.monotonic()
+        try:
+            self.wait(seconds)
+        finally:
+            self.job_wait_seconds += time.monotonic() - started
 
     @property
     def is_fake(self) -> bool:
@@ -705,16 +715,21 @@ def identify(base_url: str, bounds: Bounds | None = None) -> TargetKind:
     user needs to hear first; one that answers more than a spec's bound raises
     :class:`TargetUnusable`.
     """
+    return _identify(base_url, bounds or Bounds())[0]
+
+
+def _identify(base_url: str, bounds: Bounds) -> tuple[TargetKind, httpx.Response | None]:
+    """:func:`identify`, and the target's answer to ``GET /openapi.yaml`` (if any)."""
     try:
-        response = _get(f"{base_url}/openapi.yaml", bounds or Bounds())
+        response = _get(f"{base_url}/openapi.yaml", bounds)
     except httpx.TransportError as exc:
         raise TargetUnreachable(f"cannot reach {base_url}: {_reason(exc)}") from None
     except httpx.HTTPError:
-        return TargetKind.REMOTE
+        return TargetKind.REMOTE, None
     ours = Path(SPEC_PATH).read_text(encoding="utf-8")
     if response.status_code == 200 and response.content == ours.encode("utf-8"):
-        return TargetKind.FAKE
-    return TargetKind.REMOTE
+        return TargetKind.FAKE, response
+    return TargetKind.REMOTE, response
 
 
 def accepts_any_key(base_url: str, bounds: Bounds | None = None) -> bool:
@@ -746,11 +761,20 @@ def connect(
     (the fake started without ``--api-key``). ``bounds`` limit each request and the
     run (by default each request's whole time only); ``upload_hosts`` are the hosts
     besides the target's origin that upload tickets may send the bytes to.
+
+    One that does not answer at all raises :class:`TargetUnreachable`; Prism (told by
+    its own errors) :class:`~mock_api.contract.recognise.NotWavespeed`. Whether another
+    server is a WaveSpeed API at all its balance answer tells
+    (:func:`~mock_api.contract.recognise.recognise`, which a contract session asks
+    before anything else).
     """
     base_url = base_url.rstrip("/")
     bounds = bounds or Bounds()
-    kind = identify(base_url, bounds)
+    kind, spec_answer = _identify(base_url, bounds)
     fake = kind is TargetKind.FAKE
+    prism = prism_error(spec_answer)
+    if prism is not None:
+        raise not_wavespeed_prism(base_url, prism)
     open_keys = fake and accepts_any_key(base_url, bounds)
     missing = ""
     if second_api_key is None:
@@ -758,8 +782,10 @@ def connect(
             second_api_key = f"{api_key}-second"
         else:
             missing = (
-                "no second API key: pass --wavespeed-second-api-key (verify: --second-api-key); "
-                "a derived key serves only where the target accepts any key"
+                "no second API key, so the isolation of two accounts goes unchecked: pass a "
+                "second account's key (verify: --second-api-key KEY; pytest: "
+                "--wavespeed-second-api-key KEY); a derived key serves only where the target "
+                "accepts any key"
             )
     return Target(
         kind=kind,

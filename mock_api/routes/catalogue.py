@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from mock_api import hints
 from mock_api.billing import Quote
 from mock_api.errors import NotFound
-from mock_api.http import Account, BaseUrls, Service, json_body
+from mock_api.http import Account, BaseUrls, Service, json_body, warn_ignored
 from mock_api.models import ModelSpec
 from mock_api.views import envelope, model_entry, price_quote, pricing_quote
 
@@ -27,8 +28,8 @@ async def list_models(request: Request, service: Service, account: Account) -> J
 async def quote_price(
     request: Request, service: Service, account: Account, urls: BaseUrls
 ) -> JSONResponse:
-    model, quote = await _quote(request, service, urls, "quoteModelPrice")
-    return JSONResponse(envelope(price_quote(model, quote)))
+    model, quote, ignored = await _quote(request, service, urls, "quoteModelPrice")
+    return warn_ignored(request, JSONResponse(envelope(price_quote(model, quote))), ignored)
 
 
 @router.post("/api/v3/model/pricing")
@@ -36,17 +37,21 @@ async def quote_pricing(
     request: Request, service: Service, account: Account, urls: BaseUrls
 ) -> JSONResponse:
     """The older name of the quote, answering ``unit_price`` (WaveSpeed's CLI, desktop app)."""
-    model, quote = await _quote(request, service, urls, "quoteModelPricing")
-    return JSONResponse(envelope(pricing_quote(model, quote)))
+    model, quote, ignored = await _quote(request, service, urls, "quoteModelPricing")
+    return warn_ignored(request, JSONResponse(envelope(pricing_quote(model, quote))), ignored)
 
 
 async def _quote(
     request: Request, service: Service, urls: BaseUrls, operation_id: str
-) -> tuple[ModelSpec, Quote]:
+) -> tuple[ModelSpec, Quote, list[str]]:
+    """The model, its quote, and a note per field of ``inputs`` the quote ignored."""
     body = await json_body(request)
     service.spec.validate_body(operation_id, body)
     model = service.models.by_id.get(body["model_id"])
     if model is None:
-        reason = "is not a model this server serves (GET /api/v3/models lists them)"
+        served = service.models.by_id
+        reason = f"is not a model this server serves {hints.models_hint(body['model_id'], served)}"
         raise NotFound(f'model_id "{body["model_id"]}" {reason}', field="model_id", reason=reason)
-    return model, await service.quote(model, body.get("inputs") or {}, urls)
+    inputs = body.get("inputs") or {}
+    quote = await service.quote(model, inputs, urls)
+    return model, quote, service.ignored_inputs(model, inputs, prefix="inputs.", platform=False)

@@ -2,7 +2,7 @@
 
 Everything under ``/_mock/`` (a prefix WaveSpeed's API cannot clash with):
 reset; read and steer the clock; list and inspect jobs; add, list and remove
-scenario and fault rules; read ledgers and set balances; set quotas; read the
+scenario, fault and stub rules; read ledgers and set balances; set quotas; read the
 webhook delivery log; read the request journal.
 
 It is on by default for a server on loopback. ``serve`` turns it off when it
@@ -31,14 +31,17 @@ from fastapi.responses import JSONResponse
 from mock_api.billing import format_usd, micros_to_usd, usd_to_micros
 from mock_api.clock import ManualClock, OffsetClock, iso_ms
 from mock_api.errors import ControlDenied, NotFound, Unauthorized, ValidationFailed
+from mock_api.events import short_account
 from mock_api.faults import fault_from_dict
-from mock_api.http import Service, json_body
-from mock_api.lifecycle import NEVER_MS, status_at
+from mock_api.http import Service, get_urls, json_body
+from mock_api.lifecycle import NEVER_MS, Status, status_at
 from mock_api.quotas import Level, Limits
-from mock_api.records import Job, account_id
+from mock_api.records import Job, LedgerEntry, account_id
 from mock_api.scenarios import rule_from_dict
 from mock_api.service import MockService
-from mock_api.settings import MAX_BALANCE_MICROS
+from mock_api.settings import MAX_BALANCE_MICROS, Settings
+from mock_api.stubs import StubInvalid, stub_from_dict
+from mock_api.urls import Urls
 from mock_api.views import envelope, usd_number
 
 TOKEN_HEADER = "X-Mock-Token"  # noqa: S105 - a header name
@@ -54,7 +57,9 @@ def _own_origins(request: Request, public_url: str | None) -> set[str]:
     return origins
 
 
-def _refuse_browsers_elsewhere(request: Request, public_url: str | None) -> None:
+def refuse_browsers_elsewhere(request: Request, public_url: str | None) -> None:
+    """403 for a request a browser marks as coming from another page, or a body a page
+    could send without asking first (the dashboard's page checks it too)."""
     site = request.headers.get("sec-fetch-site", "").strip().lower()
     if site in ("cross-site", "same-site"):
         raise ControlDenied(
@@ -69,9 +74,9 @@ def _refuse_browsers_elsewhere(request: Request, public_url: str | None) -> None
         media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media_type != "application/json":
             raise ControlDenied(
-                "the control API takes only application/json bodies, not "
-                f"{media_type or 'a body without Content-Type'} (a web page can send those "
-                "without asking first)"
+                "the control API takes only JSON bodies, sent with Content-Type: "
+                f"application/json, not {media_type or 'a body without Content-Type'} (a web "
+                "page can send those without asking first)"
             )
 
 
@@ -82,18 +87,23 @@ def _has_body(request: Request) -> bool:
     return "transfer-encoding" in request.headers
 
 
-def guard(request: Request) -> None:
-    settings = request.app.state.service.settings
+def refuse_if_off(settings: Settings) -> None:
+    """403 when the control API is off (served beyond loopback without a token)."""
     if not settings.control_enabled:
         raise ControlDenied(
             "the control API is off: serve on loopback, or pass --control-token to use it "
             "beyond loopback"
         )
+
+
+def guard(request: Request) -> None:
+    settings = request.app.state.service.settings
+    refuse_if_off(settings)
     token = settings.control_token
     given = request.headers.get(TOKEN_HEADER, "")
     if token is not None and not hmac.compare_digest(given.encode(), token.encode()):
         raise ControlDenied(f"missing or wrong {TOKEN_HEADER} header")
-    _refuse_browsers_elsewhere(request, settings.public_url)
+    refuse_browsers_elsewhere(request, settings.public_url)
 
 
 router = APIRouter(prefix=PREFIX, dependencies=[Depends(guard)])
@@ -159,13 +169,15 @@ async def steer_clock(service: Service, body: Body) -> JSONResponse:
     return _ok(_clock_state(service))
 
 
-def _job(service: MockService, job: Job) -> dict[str, Any]:
+def _job(service: MockService, job: Job, urls: Urls) -> dict[str, Any]:
     plan, now = job.plan, service.clock.now_ms()
     quote = job.quote
+    status = status_at(plan, now)
     return {
         "id": job.id,
         "account": job.account,
-        "status": status_at(plan, now).value,
+        "model": job.model,
+        "status": status.value,
         "created_at": iso_ms(plan.created_ms),
         "started_at": iso_ms(plan.started_ms) if plan.started_ms < NEVER_MS else None,
         "finished_at": iso_ms(plan.finished_ms) if plan.finished_ms < NEVER_MS else None,
@@ -178,24 +190,49 @@ def _job(service: MockService, job: Job) -> dict[str, Any]:
         "quote": None if quote is None else quote.as_dict(),
         "seed": job.seed,
         "input": dict(job.input),
+        "output_url": urls.output(job.id) if status is Status.COMPLETED else None,
     }
+
+
+def _accounts_named(params: dict[str, Any]) -> set[str] | None:
+    """The accounts a query's ``api_key`` and ``account`` name (both: both must match);
+    ``None`` when it names none, which reads every account."""
+    named = {account_id(params["api_key"])} if params.get("api_key") else None
+    if params.get("account"):
+        named = {params["account"]} & named if named is not None else {params["account"]}
+    return named
 
 
 @router.get("/jobs")
 async def list_jobs(request: Request, service: Service) -> JSONResponse:
-    key = request.query_params.get("api_key")
-    jobs = service.jobs(account_id(key) if key else None)
-    status = request.query_params.get("status")
-    views = [_job(service, j) for j in jobs]
-    return _ok({"jobs": [v for v in views if status is None or v["status"] == status]})
+    params = service.spec.parse_query("listJobs", request.query_params)
+    named = _accounts_named(params)
+    if named is None:
+        jobs = service.jobs()
+    else:
+        jobs = [job for account in named for job in service.jobs(account)]
+    status, now = params.get("status"), service.clock.now_ms()
+    if status is not None:
+        jobs = [job for job in jobs if status_at(job.plan, now).value == status]
+    if "limit" in params:
+        jobs = jobs[-params["limit"] :]
+    urls = get_urls(request, service)
+    return _ok({"jobs": [_job(service, job, urls) for job in jobs]})
 
 
 @router.get("/jobs/{id}")
-async def get_job(id: str, service: Service) -> JSONResponse:
+async def get_job(id: str, request: Request, service: Service) -> JSONResponse:
     job = service.any_job(id)
     if job is None:
         raise NotFound(f"prediction {id} not found")
-    return _ok(_job(service, job))
+    entries = [e for e in service.accounts.ledger(job.account) if e.job_id == job.id]
+    return _ok(
+        {
+            **_job(service, job, get_urls(request, service)),
+            "ledger": [_entry(service, e) for e in entries],
+            "deliveries": [d.as_dict() for d in service.webhooks.deliveries(job_id=job.id)],
+        }
+    )
 
 
 def _rule_error(exc: ValueError) -> ValidationFailed:
@@ -258,6 +295,36 @@ async def remove_fault(rule_id: str, service: Service) -> JSONResponse:
     return _ok({"removed": rule_id})
 
 
+@router.get("/stubs")
+async def list_stubs(service: Service) -> JSONResponse:
+    return _ok({"stubs": [r.as_dict() for r in service.stubs.rules()]})
+
+
+@router.post("/stubs")
+async def add_stub(service: Service, body: Body) -> JSONResponse:
+    service.spec.validate_body("addStub", body)
+    try:
+        rule = service.stubs.add(stub_from_dict(body))
+    except StubInvalid as exc:
+        raise ValidationFailed(field=exc.field, reason=exc.reason) from None
+    except ValueError as exc:
+        raise _rule_error(exc) from None
+    return _ok(rule.as_dict())
+
+
+@router.delete("/stubs")
+async def clear_stubs(service: Service) -> JSONResponse:
+    service.stubs.clear()
+    return _ok({"stubs": []})
+
+
+@router.delete("/stubs/{rule_id}")
+async def remove_stub(rule_id: str, service: Service) -> JSONResponse:
+    if not service.stubs.remove(rule_id):
+        raise NotFound(f"stub rule {rule_id} not found")
+    return _ok({"removed": rule_id})
+
+
 def _account_query(request: Request) -> str:
     key = request.query_params.get("api_key")
     if not key:
@@ -265,34 +332,62 @@ def _account_query(request: Request) -> str:
     return account_id(key)
 
 
+def _entry(service: MockService, e: LedgerEntry) -> dict[str, Any]:
+    return {
+        "at": iso_ms(e.at_ms),
+        "at_ms": e.at_ms,
+        "kind": e.kind.value,
+        "amount_usd": str(micros_to_usd(e.amount_micros)),
+        "amount": format_usd(e.amount_micros),
+        "job_id": e.job_id,
+        "note": e.note,
+        "in_effect": e.at_ms <= service.clock.now_ms(),
+    }
+
+
+def _ledger(service: MockService, account: str, entries: list[LedgerEntry]) -> dict[str, Any]:
+    return {
+        "account": account,
+        "label": short_account(account),
+        "balance": usd_number(service.accounts.balance(account)),
+        "entries": [_entry(service, e) for e in entries],
+    }
+
+
 @router.get("/ledger")
 async def ledger(request: Request, service: Service) -> JSONResponse:
     account = _account_query(request)
-    entries = service.accounts.ledger(account)
+    return _ok(_ledger(service, account, service.accounts.ledger(account)))
+
+
+@router.get("/accounts")
+async def list_accounts(service: Service) -> JSONResponse:
+    balances = service.accounts.balances()
     return _ok(
         {
-            "account": account,
-            "balance": usd_number(service.accounts.balance(account)),
-            "entries": [
-                {
-                    "at": iso_ms(e.at_ms),
-                    "at_ms": e.at_ms,
-                    "kind": e.kind.value,
-                    "amount_usd": str(micros_to_usd(e.amount_micros)),
-                    "amount": format_usd(e.amount_micros),
-                    "job_id": e.job_id,
-                    "note": e.note,
-                    "in_effect": e.at_ms <= service.clock.now_ms(),
-                }
-                for e in entries
-            ],
+            "accounts": [
+                {"account": a, "label": short_account(a), "balance": usd_number(micros)}
+                for a, micros in balances.items()
+            ]
         }
     )
 
 
-@router.put("/balance")
-async def set_balance(service: Service, body: Body) -> JSONResponse:
-    service.spec.validate_body("setBalance", body)
+def _known_account(service: MockService, account: str) -> list[LedgerEntry]:
+    """The ledger of an account that exists (every account has an opening entry)."""
+    entries = service.accounts.ledger(account)
+    if not entries:
+        raise NotFound(f"account {account} not found: GET /_mock/accounts lists them")
+    return entries
+
+
+@router.get("/accounts/{account}")
+async def read_account(account: str, service: Service) -> JSONResponse:
+    return _ok(_ledger(service, account, _known_account(service, account)))
+
+
+def _balance_micros(body: Any) -> int:
+    """The ``balance`` of a body its schema has checked, in micro-dollars, within bounds."""
     try:
         micros = usd_to_micros(Decimal(str(body["balance"])))
     except (InvalidOperation, ValueError) as exc:
@@ -301,12 +396,31 @@ async def set_balance(service: Service, body: Body) -> JSONResponse:
         raise ValidationFailed(
             field="balance", reason=f"must be from 0 to {format_usd(MAX_BALANCE_MICROS)}"
         )
+    return micros
+
+
+def _set_balance(service: MockService, account: str, micros: int) -> JSONResponse:
+    service.accounts.set_balance(account, micros)
+    return _ok({"account": account, "balance": usd_number(service.accounts.balance(account))})
+
+
+@router.put("/accounts/{account}/balance")
+async def set_account_balance(account: str, service: Service, body: Body) -> JSONResponse:
+    service.spec.validate_body("setAccountBalance", body)
+    micros = _balance_micros(body)
+    _known_account(service, account)
+    return _set_balance(service, account, micros)
+
+
+@router.put("/balance")
+async def set_balance(service: Service, body: Body) -> JSONResponse:
+    service.spec.validate_body("setBalance", body)
+    micros = _balance_micros(body)
     try:
         account = service.accounts.open(body["api_key"])
     except Unauthorized as exc:  # the caller is fine; the key it names is not
         raise ValidationFailed(field="api_key", reason=f"names no account: {exc.message}") from None
-    service.accounts.set_balance(account, micros)
-    return _ok({"account": account, "balance": usd_number(service.accounts.balance(account))})
+    return _set_balance(service, account, micros)
 
 
 @router.get("/limits")
@@ -354,16 +468,21 @@ async def pump_webhooks(service: Service) -> JSONResponse:
 @router.get("/journal")
 async def journal(request: Request, service: Service) -> JSONResponse:
     params = service.spec.parse_query("readJournal", request.query_params)
-    key = params.get("api_key")
-    entries = service.journal.entries(
-        method=params.get("method"),
-        path=params.get("path"),
-        account=account_id(key) if key else None,
-        status=params.get("status"),
-        invalid=params.get("invalid"),
-    )[-params["limit"] :]
+    named = _accounts_named(params)
+    entries = [
+        e
+        for e in service.journal.entries(
+            method=params.get("method"),
+            path=params.get("path"),
+            status=params.get("status"),
+            invalid=params.get("invalid"),
+            after=params.get("after"),
+        )
+        if named is None or e.account in named
+    ][-params["limit"] :]
     return _ok(
         {
+            "journal": service.journal.id,
             "entries": [
                 {
                     "seq": e.seq,
@@ -375,6 +494,7 @@ async def journal(request: Request, service: Service) -> JSONResponse:
                     "status": e.status,
                     "duration_ms": round(e.duration_ms, 3),
                     "fault": e.fault,
+                    "stub": e.stub,
                     "violations": [
                         {"field": v.field, "reason": v.reason, "location": v.location}
                         for v in e.violations
@@ -383,6 +503,6 @@ async def journal(request: Request, service: Service) -> JSONResponse:
                     "response": e.response_json,
                 }
                 for e in entries
-            ]
+            ],
         }
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from mock_api.dashboard import routes as dashboard
 from mock_api.http import Service
 
 router = APIRouter(include_in_schema=False)
@@ -35,6 +36,9 @@ async def docs() -> HTMLResponse:
 
 
 @router.get("/")
-async def home() -> RedirectResponse:
-    """The root leads to the docs, where a person who opens the server's URL wants to be."""
-    return RedirectResponse("/docs", status_code=307)
+async def home(service: Service) -> RedirectResponse:
+    """The root leads where a person who opens the server's URL wants to be: the dashboard
+    (what the fake holds and did) while the control API is on, else the docs."""
+    return RedirectResponse(
+        dashboard.PAGE if service.settings.control_enabled else "/docs", status_code=307
+    )

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.convertors import PathConvertor, register_url_convertor
 
+from mock_api import hints
 from mock_api.errors import NotFound, RequestError
 from mock_api.http import get_account, get_service, get_urls
 from mock_api.routes.predictions import get_result, submit_endpoint
@@ -86,7 +87,7 @@ async def submit_v2(request: Request, model: str) -> JSONResponse:
     spec = service.models.by_id.get(model)
     if spec is None:
         raise NotFound(
-            f"no model {model!r} is served here (GET /api/v3/models lists them)",
+            f"no model {model!r} is served here {hints.models_hint(model, service.models.by_id)}",
             field="model",
             reason="is not a model this server serves",
         )

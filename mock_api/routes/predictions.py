@@ -24,6 +24,7 @@ from mock_api.http import (
     get_urls,
     json_body,
     outcome_from_header,
+    warn_ignored,
 )
 from mock_api.lifecycle import status_at
 from mock_api.models import ModelSpec
@@ -69,8 +70,12 @@ def submit_endpoint(model: ModelSpec) -> Callable[..., Awaitable[JSONResponse]]:
         )
         request.app.state.job_log.accepted(job)
         if body.get("enable_sync_mode") is True:
-            return JSONResponse(envelope(await _wait_for(job, service, urls)))
-        return JSONResponse(envelope(prediction(job, service.clock.now_ms(), urls)))
+            view = await _wait_for(job, service, urls)
+        else:
+            view = prediction(job, service.clock.now_ms(), urls)
+        return warn_ignored(
+            request, JSONResponse(envelope(view)), service.ignored_inputs(model, body)
+        )
 
     return submit
 

@@ -163,6 +163,13 @@ class MemoryAccounts(_Concern):
         with self.lock:
             return list(self._ledger.get(account, ()))
 
+    def balances(self, now_ms: int) -> dict[str, int]:
+        with self.lock:
+            return {
+                account: self._balances[account].at(now_ms, self._ledger[account])
+                for account in sorted(self._balances)
+            }
+
     def record(self, *entries: LedgerEntry) -> None:
         with self.lock:
             for entry in entries:

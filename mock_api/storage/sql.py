@@ -319,6 +319,15 @@ class SqlAccounts(_Concern):
         )
         return int(row[0])
 
+    def balances(self, now_ms: int) -> dict[str, int]:
+        rows = self._db.read(
+            "SELECT account, total_micros - (SELECT COALESCE(SUM(amount_micros), 0) FROM ledger"
+            " WHERE ledger.account = balances.account AND at_ms > ?)"
+            " FROM balances ORDER BY account",
+            now_ms,
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
+
     def ledger(self, account: str) -> list[LedgerEntry]:
         rows = self._db.read(
             "SELECT account, at_ms, kind, amount_micros, job_id, note FROM ledger "

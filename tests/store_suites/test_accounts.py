@@ -72,6 +72,33 @@ def test_a_balance_is_the_ledger_in_effect_summed_at_any_moment(
     store.close()
 
 
+def test_balances_lists_every_account_at_a_moment_in_account_order(
+    accounts: AccountStore,
+) -> None:
+    # The dashboard's account list (GET /_mock/accounts) reads every balance at once.
+    assert accounts.balances(T0) == {}
+    accounts.open_account("acct_b", T0, 100_000_000)
+    accounts.open_account("acct_a", T0, 5_000_000)
+    charge = LedgerEntry("acct_b", T0 + 10, EntryKind.CHARGE, -75_000, "j1", "5 s")
+    refund = LedgerEntry("acct_b", T0 + 1_000, EntryKind.REFUND, 75_000, "j1", "job failed: x")
+    accounts.record(charge, refund)
+    assert list(accounts.balances(T0 + 10).items()) == [
+        ("acct_a", 5_000_000),
+        ("acct_b", 99_925_000),
+    ]
+    assert accounts.balances(T0 + 1_000)["acct_b"] == 100_000_000  # the refund in effect
+    assert accounts.balances(T0 + 5)["acct_b"] == 100_000_000  # before the charge
+
+    def open_then_fail() -> None:
+        with accounts.transaction():
+            accounts.open_account("acct_c", T0, 1)
+            raise RuntimeError("taken back")
+
+    with pytest.raises(RuntimeError):
+        open_then_fail()
+    assert list(accounts.balances(T0 + 10)) == ["acct_a", "acct_b"]
+
+
 def test_webhook_secrets_are_made_once_per_account(accounts: AccountStore) -> None:
     made: list[str] = []
 
