@@ -42,9 +42,26 @@ README = (ROOT / "README.md").read_text()
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
+class _Loader(yaml.SafeLoader):
+    """mkdocs.yml read as plain YAML: MkDocs' ``!relative`` tag as its text."""
+
+
+def _relative(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
+    return str(loader.construct_scalar(node))
+
+
+_Loader.add_constructor("!relative", _relative)
+
+
+def _settings() -> Any:
+    return yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=_Loader)  # a SafeLoader
+
+
 def _build(config_file: Path, site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # pymdownx.snippets reads its base_path (docs/) from the working directory.
-    monkeypatch.chdir(config_file.parent)
+    # Run from elsewhere than the config's folder, as `mkdocs build -f` may be: before,
+    # pymdownx.snippets read its base_path (docs/) from the working directory, and the
+    # build failed anywhere but the repository's root.
+    monkeypatch.chdir(site.parent)
     monkeypatch.setenv("NO_MKDOCS_2_WARNING", "1")  # Material's banner about MkDocs 2
     config = mkdocs_config.load_config(
         config_file=str(config_file), site_dir=str(site), strict=True
@@ -98,7 +115,7 @@ def test_the_sites_settings_fail_a_broken_link_or_anchor(
 ) -> None:
     """This repository's mkdocs.yml (its validation settings, its Markdown extensions) on a
     two-page site with MkDocs' own plain theme, which has far fewer files to copy than Material."""
-    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+    config = _settings()
     config["nav"] = ["index.md", "other.md"]
     config["theme"] = {"name": "mkdocs"}
     config.pop("exclude_docs", None)
@@ -125,7 +142,7 @@ def _nav_pages(nav: Any) -> Iterator[str]:
 
 
 def test_every_page_is_in_the_nav_once() -> None:
-    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+    config = _settings()
     listed = list(_nav_pages(config["nav"]))
     excluded = set(config.get("exclude_docs", "").split())
     pages = {p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md")} - excluded

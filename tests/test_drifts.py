@@ -38,7 +38,15 @@ def _app() -> tuple[object, MockService]:
 # work; the failure paths they reach in mock_api/contract are provoked one by one in
 # tests/test_contracts_failures.py, which coverage does count.
 @pytest.mark.no_cover
-@pytest.mark.parametrize("drift", DRIFTS, ids=[drift.name for drift in DRIFTS])
+@pytest.mark.parametrize(
+    "drift",
+    # The webhook drifts wait out the fake's retries (1, 2, 4 s) on the wall clock.
+    [
+        pytest.param(drift, marks=pytest.mark.waits if drift.name.startswith("webhook") else ())
+        for drift in DRIFTS
+    ],
+    ids=[drift.name for drift in DRIFTS],
+)
 def test_the_suite_catches_the_drift(
     drift: Drift, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -70,6 +70,7 @@ def test_refused_submissions_do_not_grow_the_server_past_its_journal(
     assert kept[-1]["request"] == {"prompt": "x" * 60_000}
 
 
+@pytest.mark.waits  # seconds of a server's or a target's own timing
 def test_sigterm_ends_requests_asleep_in_a_latency_fault_or_sync_mode(
     server: ServerProcess,
 ) -> None:

@@ -458,6 +458,7 @@ def dripping(head: bytes, every: float, *, lasts: float | None = None) -> Iterat
         server.close()
 
 
+@pytest.mark.waits  # seconds of a server's or a target's own timing
 def test_verify_timeout_bounds_each_whole_request_of_a_dripping_server() -> None:
     # A byte every 0.3 s, forever: each read is quick, the answer never whole.
     with dripping(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n", 0.3) as server:
@@ -558,6 +559,7 @@ def test_the_runs_end_cuts_a_wait_short() -> None:
     )
 
 
+@pytest.mark.waits  # seconds of a server's or a target's own timing
 def test_the_run_limit_cuts_the_check_that_outlives_it_and_says_which() -> None:
     # The fake, at a pace that keeps every job queued for an hour.
     stuck = Pace("stuck", queue_ms=3_600_000, base_ms=20, per_output_second_ms=(1, 1))

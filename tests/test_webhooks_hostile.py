@@ -158,6 +158,7 @@ async def test_an_answer_that_never_ends_ends_the_attempt_at_its_head() -> None:
     assert retried.attempts[0].error == "HTTP 500"
 
 
+@pytest.mark.waits  # seconds of a server's or a target's own timing
 async def test_an_answer_trickled_a_byte_every_2_s_ends_the_attempt_at_5_s() -> None:
     clock = ManualClock()
     webhooks = dispatcher(MemoryStore().deliveries, clock)  # the documented bounds
