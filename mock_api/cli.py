@@ -8,6 +8,7 @@ server.
 from __future__ import annotations
 
 import errno
+import ipaddress
 import json
 import os
 import socket
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from mock_api.rules import FileRules
     from mock_api.service import MockService
     from mock_api.serving import Stack
+    from mock_api.settings import Settings
     from mock_api.spec import Spec
     from mock_api.watch import RulesWatcher, Signature
 
@@ -227,11 +229,14 @@ def main() -> None:
     help="Give every account a real account level's quotas (default: unlimited).",
 )
 @click.option(
-    "--scenarios",
     "--rules",
+    "--scenarios",
     "scenarios_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
+    # The older names still work: --scenarios, and WAVESPEED_MOCK_SCENARIOS.
+    envvar=["WAVESPEED_MOCK_RULES", "WAVESPEED_MOCK_SCENARIOS"],
+    show_envvar=True,
     help="YAML file of scenario, fault and stub rules to load at start-up.",
 )
 @click.option(
@@ -415,8 +420,9 @@ def serve(
     kept, watcher = _load_rules(service, scenarios_file, rules, seen, watch)
     port = listener.getsockname()[1]  # the one the system chose, for --port 0
     where = "memory (lost on exit)" if options.db == MEMORY else redact(options.db)
-    control = "on" if settings.control_enabled else "off (not loopback; see --control-token)"
-    base = f"http://{url_host(host)}:{port}"
+    control = _control_words(settings)
+    kept += _rules_words(scenarios_file, watch)
+    base = f"http://{url_host(_browser_host(host))}:{port}"
     # The dashboard is the control API's page: named only when the control API is on.
     dashboard = f"{base}/_mock/dashboard" if settings.control_enabled else None
     _say(
@@ -434,6 +440,9 @@ def serve(
         loop=runs_on.loop,
         docs=f"{base}/docs",
         dashboard=dashboard,
+        rules=None if scenarios_file is None else str(scenarios_file),
+        watch=watch,
+        control_token=bool(settings.control_token),
     )
     logs = log_config(log_level, log_format)
     if workers == 1:
@@ -579,6 +588,32 @@ def _load_rules(
     return kept, RulesWatcher(service, path, rules, seen) if watch else None
 
 
+def _control_words(settings: Settings) -> str:
+    """What the banner says of the control API."""
+    if not settings.control_enabled:
+        return "off (not loopback; see --control-token)"
+    return "on (X-Mock-Token required)" if settings.control_token else "on"
+
+
+def _rules_words(path: Path | None, watch: bool) -> str:
+    """What the banner says of ``--rules``: the file, and whether its edits reload."""
+    if path is None:
+        return ""
+    return f", rules from {path}" + (" (watched: edits reload)" if watch else "")
+
+
+def _browser_host(host: str) -> str:
+    """The host a browser on this machine opens for ``host``: a loopback address for
+    the "every interface" ones (0.0.0.0, ::), which are no address to connect to."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host  # a name (localhost)
+    if not address.is_unspecified:
+        return host
+    return "127.0.0.1" if address.version == 4 else "::1"
+
+
 def _watching(watcher: RulesWatcher | None) -> AbstractContextManager[object]:
     """The watcher's thread runs while the block does (nothing without ``--watch``)."""
     from mock_api.watch import watching
@@ -593,11 +628,11 @@ def _rules_file(spec: Spec, path: Path, log_format: str) -> FileRules:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--scenarios") from None
+        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--rules") from None
     try:
         rules = read_rules(spec, text)
     except ValueError as exc:
-        raise click.BadParameter(f"{path}, {exc}", param_hint="--scenarios") from None
+        raise click.BadParameter(f"{path}, {exc}", param_hint="--rules") from None
     if not rules.total:
         _say(log_format, "empty_rules", f"{path} holds no rules: nothing loaded from it", "warning")
     return rules
@@ -623,8 +658,14 @@ def _duration(value: str, side: str) -> Decimal:
         seconds = Decimal(value)
     except InvalidOperation:
         return _file_seconds(value, hint)
-    if not seconds.is_finite() or seconds < 0:
-        raise click.BadParameter(f"{value} is not a duration in seconds", param_hint=hint)
+    if not seconds.is_finite():
+        raise click.BadParameter(
+            f"{value} is not a number of seconds: give a finite one such as 7.3", param_hint=hint
+        )
+    if seconds < 0:
+        raise click.BadParameter(
+            f"{value} is below 0: a duration must be 0 or more seconds", param_hint=hint
+        )
     if seconds > MAX_PRICE_SECONDS:
         raise click.BadParameter(
             f"{value} s is over the longest duration price takes, {MAX_PRICE_SECONDS} s "
@@ -637,10 +678,14 @@ def _duration(value: str, side: str) -> Decimal:
             f"{value} has more than 6 decimal places: durations are read to the microsecond",
             param_hint=hint,
         )
-    # One plain form for every spelling: 1E+9 is 1000000000, 7.30 is 7.3, -0 is 0.
-    if not micro:
+    return _plain(micro)
+
+
+def _plain(seconds: Decimal) -> Decimal:
+    """One plain form for every spelling: 1E+9 is 1000000000, 7.30 is 7.3, -0 is 0."""
+    if not seconds:
         return Decimal(0)
-    plain = micro.normalize()
+    plain = seconds.normalize()
     return plain.quantize(Decimal(1)) if int(plain.as_tuple().exponent) > 0 else plain
 
 
@@ -677,7 +722,7 @@ def _file_seconds(value: str, hint: str) -> Decimal:
     except MediaError as exc:
         refuse(f"{value} is not audio price can read: {exc.reason}")
     assert info.duration is not None
-    return info.duration
+    return _plain(info.duration)  # 12, as a typed duration prints, not 12.000
 
 
 @main.command()
@@ -737,7 +782,10 @@ def price(
         if shown_resolution is not None:
             context["resolution"] = shown_resolution
         context["rate_usd_per_second"] = str(billing.micros_to_usd(rate))
-        click.echo(json.dumps({**context, **q.as_dict()}, indent=2))
+        shown = q.as_dict()
+        for name in ("left_seconds", "right_seconds", "spoken_seconds", "output_seconds"):
+            shown[name] = str(_plain(Decimal(shown[name])))  # "4.2", as the text says it
+        click.echo(json.dumps({**context, **shown}, indent=2))
         return
     click.echo(f"model:          {model.id}")
     if shown_resolution is not None:
@@ -754,7 +802,7 @@ def price(
     else:
         click.echo(f"billed:         {q.billed_seconds} s")
         click.echo(f"cost:           {billing.format_usd(q.cost_micros)}")
-        click.echo(f"output video:   {q.output_seconds} s")
+        click.echo(f"output video:   {_plain(q.output_seconds)} s")
     click.echo(f"rule:           {q.rule}")
 
 

@@ -28,6 +28,7 @@ from mock_api.rulebook import (
     RuleBook,
     RuleStore,
     check_counts,
+    check_method_path,
     check_range,
     register_rule_kind,
     rule_head,
@@ -67,6 +68,7 @@ class FaultRule:
 
     def __post_init__(self) -> None:
         check_counts(self.times, self.share)
+        check_method_path(self.method, self.path)
         if self.kind is FaultKind.STATUS and not 400 <= self.status <= 599:
             raise ValueError("a status fault answers a 4xx or 5xx status")
         check_range("latency_ms", self.latency_ms, 0, MAX_LATENCY_MS)
@@ -74,7 +76,7 @@ class FaultRule:
 
     def matches(self, method: str, path: str, api_key: str | None) -> bool:
         return (
-            (self.method is None or self.method.upper() == method)
+            (self.method in (None, "*") or self.method.upper() == method)
             and fnmatch.fnmatchcase(path, self.path)
             and (self.account is None or self.account == api_key)
         )

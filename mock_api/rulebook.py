@@ -35,11 +35,14 @@ from mock_api.storage import RuleStore
 __all__ = [
     "MAX_RULES_FILE_BYTES",
     "MAX_TIMES",
+    "RULE_METHODS",
     "Replaced",
     "Rule",
     "RuleBook",
+    "RuleInvalid",
     "RuleStore",
     "check_counts",
+    "check_method_path",
     "check_range",
     "decode_rule",
     "draw",
@@ -82,7 +85,54 @@ def load_rules_yaml(text: str) -> Any:
                 )
         return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
-        raise ValueError(f"not valid YAML: {exc}") from None
+        raise ValueError(_yaml_error(exc)) from None
+
+
+def _yaml_error(exc: yaml.YAMLError) -> str:
+    """One line: where the parser stopped, and why (PyYAML's own text spans several, and
+    names the file ``"<unicode string>"``)."""
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem is None:
+        return "not valid YAML: " + " ".join(str(exc).split())
+    where = ""
+    if exc.problem_mark is not None:
+        where = f"line {exc.problem_mark.line + 1}, column {exc.problem_mark.column + 1}: "
+    started = ""
+    if exc.context and exc.context_mark is not None:
+        started = f" ({exc.context} at line {exc.context_mark.line + 1})"
+    return f"{where}not valid YAML: {exc.problem}{started}"
+
+
+class RuleInvalid(ValueError):
+    """A rule that cannot be kept; ``field`` names the part at fault (the 400's field)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+#: The methods a rule matches: the HTTP methods the fake serves (``*``: any of them).
+RULE_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def check_method_path(method: object, path: object) -> None:
+    """RuleInvalid unless a rule's ``method`` and ``path`` can match a request at all."""
+    if method is not None and not (
+        isinstance(method, str) and (method == "*" or method.upper() in RULE_METHODS)
+    ):
+        raise RuleInvalid(
+            "method",
+            f"{method!r} is not an HTTP method the fake serves: one of "
+            f"{', '.join(RULE_METHODS)}, or * for any",
+        )
+    if not isinstance(path, str):
+        raise RuleInvalid("path", "must be a string (an fnmatch glob)")
+    if not path.startswith(("/", "*", "?", "[")):  # a glob led by a wildcard may match
+        raise RuleInvalid(
+            "path",
+            f"{path!r} must start with / (or a wildcard): it is matched against the "
+            "request's path, such as /api/v3/balance",
+        )
 
 
 def check_range(name: str, value: float | None, low: float, high: float) -> None:
@@ -136,7 +186,11 @@ class RuleBook(Generic[R]):
 
     def add(self, rule: R) -> R:
         if not self._store.add_rule(self.kind, rule):
-            raise ValueError(f"a {self.kind} rule named {rule.id!r} exists already")
+            raise RuleInvalid(
+                "id",
+                f"is taken: a {self.kind} rule named {rule.id!r} exists already (remove it, "
+                "or use another id)",
+            )
         return rule
 
     def remove(self, rule_id: str) -> bool:

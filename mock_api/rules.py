@@ -17,11 +17,11 @@ import yaml
 
 from mock_api.errors import MockAPIError
 from mock_api.faults import FaultRule, fault_from_dict
-from mock_api.rulebook import Replaced, RuleBook, load_rules_yaml
+from mock_api.rulebook import Replaced, RuleBook, RuleInvalid, load_rules_yaml
 from mock_api.scenarios import ScenarioRule, rule_from_dict
 from mock_api.service import MockService
 from mock_api.spec import Spec
-from mock_api.stubs import StubInvalid, StubRule, stub_from_dict
+from mock_api.stubs import StubRule, stub_from_dict
 
 #: The top-level keys of a rules file.
 SECTIONS = ("scenarios", "faults", "stubs")
@@ -163,7 +163,7 @@ def _numbered(section: str, index: int, text: str | None = None) -> Iterator[Non
     line of the key at fault, or of the rule."""
     try:
         yield
-    except StubInvalid as exc:  # names the field at fault, as the control API's 400 does
+    except RuleInvalid as exc:  # names the field at fault, as the control API's 400 does
         path = [section, index, *exc.field.split(".")]
         where = _line(text, *path) if text else ""
         raise ValueError(

@@ -40,7 +40,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_api.errors import Violation
 from mock_api.faults import bearer_key
-from mock_api.rulebook import RuleBook, RuleStore, check_counts, register_rule_kind, used_up
+from mock_api.rulebook import (
+    RuleBook,
+    RuleInvalid,
+    RuleStore,
+    check_counts,
+    check_method_path,
+    register_rule_kind,
+    used_up,
+)
 from mock_api.spec import Operation, Spec
 
 __all__ = [
@@ -110,13 +118,8 @@ _FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")  # printable ASCII and tab: no CR, 
 _PRINTABLE = re.compile(r"[\x20-\x7e]+")
 
 
-class StubInvalid(ValueError):
+class StubInvalid(RuleInvalid):
     """A stub rule that cannot be kept or sent; ``field`` names the part at fault."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -144,12 +147,10 @@ class StubRule:
             check_counts(self.times, self.share)
         except ValueError as exc:
             raise StubInvalid(str(exc).split()[0], str(exc)) from None
-        if self.method is not None and not (
-            isinstance(self.method, str) and _TOKEN.fullmatch(self.method)
-        ):
-            raise StubInvalid("method", f"{self.method!r} is not an HTTP method")
-        if not isinstance(self.path, str):
-            raise StubInvalid("path", "must be a string (an fnmatch glob)")
+        try:
+            check_method_path(self.method, self.path)
+        except RuleInvalid as exc:
+            raise StubInvalid(exc.field, exc.reason) from None
         if self.account is not None and not isinstance(self.account, str):
             raise StubInvalid("api_key", "must be a string")
         _check_fields("query", self.query, lambda value: isinstance(value, str))
@@ -191,7 +192,7 @@ class StubRule:
     def matches_head(self, method: str, path: str, api_key: str | None, query: bytes) -> bool:
         """Does the request's line and headers match? (``input`` needs the body as well.)"""
         return (
-            (self.method is None or self.method.upper() == method)
+            (self.method in (None, "*") or self.method.upper() == method)
             and fnmatch.fnmatchcase(path, self.path)
             and (self.account is None or self.account == api_key)
             and (not self.query or _query_holds(query, self.query))
@@ -356,7 +357,11 @@ def stub_from_dict(data: Mapping[str, Any]) -> StubRule:
         raise StubInvalid("id", "is required")
     forms = [name for name in BODY_FORMS if name in data]
     if len(forms) > 1:
-        raise StubInvalid(forms[1], f"a stub has one body: {' or '.join(forms)}, not both")
+        raise StubInvalid(
+            forms[1],
+            f"cannot be given with {forms[0]!r}: a stub answers with one body, given as "
+            f"one of {', '.join(BODY_FORMS)}",
+        )
     fields = {k: v for k, v in data.items() if k not in ("api_key", *BODY_FORMS) and v is not None}
     for name in ("query", "input", "headers"):  # copies: the rule is frozen, its maps too
         if isinstance(fields.get(name), Mapping):

@@ -15,7 +15,9 @@ stopped early because the target stopped answering, answered what no client
 could use (more than a body's bound, say), or the run outlived
 ``--max-run-seconds`` (the check then running is cut and named); 4 when it was
 refused (target unreachable or too slow to answer whole within ``--timeout``,
-over budget, key refused, an unusable first answer); 5 when ``-k`` matched no
+over budget, key refused, an unusable first answer, or ``--base-url`` or
+``--webhook-url`` not an http(s) URL: said on the first line, before pytest
+starts, see :func:`url_problem`); 5 when ``-k`` matched no
 check.
 
 What a report never shows: the API key (it goes only to the target's own
@@ -50,12 +52,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+import httpx
 import pytest
 
 if TYPE_CHECKING:
     from mock_api.contract.session import ContractSession
 
-__all__ = ["CheckResult", "VerifyReporter", "pytest_args", "run"]
+__all__ = ["CheckResult", "VerifyReporter", "pytest_args", "run", "url_problem"]
 
 #: The suite's pytest files: ``contracts/`` in a checkout, installed under this name.
 SUITE = "mock_api.contract.suite"
@@ -358,6 +361,28 @@ def pytest_args(
     return args
 
 
+def url_problem(flag: str, value: str) -> str | None:
+    """Why ``value``, given as ``flag``, is not an http(s) URL with a host (and what was
+    likely meant), or None. Said in verify's own words, before pytest starts: pytest
+    would name its own option (``--wavespeed-base-url``), and only after the report."""
+    said = f"{flag} {value!r} is not an http(s) URL"
+    scheme, sep, rest = value.partition("://")
+    if not value.strip():
+        return f"{said}: it is empty"
+    if not sep:
+        guess = "http://" + value.lstrip("/")
+        return f"{said}: it has no scheme; did you mean {flag} {guess}?"
+    if scheme not in ("http", "https"):  # as the pytest option is held to, lower case
+        return f"{said}: it must start with http:// or https://"
+    try:
+        host = httpx.URL(value).host
+    except httpx.InvalidURL as exc:
+        return f"{said}: {exc}"
+    if not host or not rest:
+        return f"{said}: it names no host"
+    return None
+
+
 def run(
     base_url: str,
     api_key: str,
@@ -376,6 +401,14 @@ def run(
 ) -> int:
     """Run the suite, print progress and the report to ``out``; return the exit status."""
     out = out or sys.stdout
+    for flag, value in (("--base-url", base_url), ("--webhook-url", webhook_url or None)):
+        problem = url_problem(flag, value) if value is not None else None
+        if problem:  # the first line says it; nothing is run
+            status = int(pytest.ExitCode.USAGE_ERROR)
+            out.write(f"wavespeed-mock verify: NOT RUN: {problem}\n\nverify: FAILED ")
+            out.write(f"(exit status {status})\n")
+            out.flush()
+            return status
     args = pytest_args(
         base_url,
         api_key,

@@ -133,10 +133,14 @@ class RulesWatcher:
             "unchanged": sum(len(d.kept) for d in done.values()),
         }
         LOGGER.info(
-            "%s reloaded: %d rules added, %d changed (their counters start again), "
+            "%s reloaded: %d %s added, %d changed (their counters start again), "
             "%d removed, %d unchanged (their counters kept)",
             self.path,
-            *counts.values(),
+            counts["added"],
+            "rule" if counts["added"] == 1 else "rules",
+            counts["changed"],
+            counts["removed"],
+            counts["unchanged"],
             extra={
                 "event": "rules_reloaded",
                 "fields": {

@@ -7,6 +7,7 @@ import gc
 import importlib.metadata
 import io
 import json
+import re
 import socket
 import wave
 from pathlib import Path
@@ -66,7 +67,7 @@ def test_price_reads_audio_files(tmp_path: Path) -> None:
     path.write_bytes(buffer.getvalue())
     code, out = run("price", "--left", str(path), "--right", "3", "--order", "left_right")
     assert code == 0, out
-    assert "left audio:     12.000 s" in out
+    assert "left audio:     12 s\n" in out  # plain, as a typed duration (was 12.000)
     assert "billed:         15 s" in out
 
 
@@ -74,7 +75,7 @@ def test_price_reads_audio_files(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["--left", "nope.mp3", "--right", "1"], "neither seconds nor an audio file"),
-        (["--left", "-3", "--right", "1"], "is not a duration"),
+        (["--left", "-3", "--right", "1"], "-3 is below 0: a duration must be 0 or more seconds"),
         (["--left", "1", "--right", "1", "--order", "x"], "Invalid value for '--order'"),
     ],
 )
@@ -291,8 +292,65 @@ def test_every_serve_option_can_come_from_the_environment() -> None:
         if not isinstance(param, click.Option) or param.name == "help":
             continue
         flag = param.opts[0]
-        assert param.envvar == "WAVESPEED_MOCK_" + flag[2:].replace("-", "_").upper(), flag
-        assert f"`{param.envvar}`" in table, f"{param.envvar} is not in docs/serve.md's table"
+        names = [param.envvar] if isinstance(param.envvar, str) else list(param.envvar or [])
+        assert names[0] == "WAVESPEED_MOCK_" + flag[2:].replace("-", "_").upper(), flag
+        for name in names:  # an older name kept working is in the table too
+            assert f"`{name}`" in table, f"{name} is not in docs/serve.md's table"
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["--rules", "{missing}"], {}),
+        (["--scenarios", "{missing}"], {}),
+        ([], {"WAVESPEED_MOCK_RULES": "{missing}"}),
+        ([], {"WAVESPEED_MOCK_SCENARIOS": "{missing}"}),
+    ],
+    ids=["rules", "scenarios", "env-rules", "env-scenarios"],
+)
+def test_rules_is_the_name_errors_use_and_the_old_names_still_work(
+    tmp_path: Path, args: list[str], env: dict[str, str]
+) -> None:
+    missing = str(tmp_path / "gone.yaml")
+    args = [a.format(missing=missing) for a in args]
+    env = {k: v.format(missing=missing) for k, v in env.items()}
+    result = CliRunner().invoke(main, ["serve", "--db", ":memory:", *args], env=env)
+    assert result.exit_code == 2
+    said = " ".join(result.output.split())
+    assert "Invalid value for '--rules' / '--scenarios'" in said
+    assert f"File '{missing}' does not exist" in said
+
+
+def test_the_banner_gives_a_url_a_browser_opens_the_watched_file_and_the_token(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    configs = _served_configs(monkeypatch)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("stubs:\n  - {id: s, path: /x}\n")
+    code, out = run(
+        "serve", "--host", "0.0.0.0", "--port", "0", "--db", ":memory:",
+        "--rules", str(rules), "--watch", "--control-token", "t0k",
+    )  # fmt: skip
+    assert code == 0, out
+    banner = out.splitlines()[0]
+    assert re.search(r"docs at http://127\.0\.0\.1:\d+/docs,", banner), banner
+    assert "0.0.0.0" not in banner
+    assert f"rules from {rules} (watched: edits reload)" in banner
+    assert "control API on (X-Mock-Token required)" in banner
+    assert "t0k" not in banner
+    configs[0].app.state.service.store.close()
+
+
+@pytest.mark.parametrize(
+    ("host", "shown"),
+    [("0.0.0.0", "127.0.0.1"), ("::", "::1"), ("127.0.0.1", "127.0.0.1"), ("::1", "::1"),
+     ("localhost", "localhost"), ("192.0.2.7", "192.0.2.7")],
+    ids=["any-v4", "any-v6", "v4", "v6", "name", "address"],
+)  # fmt: skip
+def test_the_banner_names_a_host_a_browser_can_open(host: str, shown: str) -> None:
+    from mock_api.cli import _browser_host
+
+    assert _browser_host(host) == shown
 
 
 def test_the_environment_sets_serve_options(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -353,8 +411,14 @@ def test_a_busy_port_stops_serve_before_the_banner_and_makes_nothing(tmp_path: P
             5,
             "key 'match.prompt_contains'",
         ),
+        (
+            "scenarios:\n  - {id: a\n",
+            3,
+            "column 1: not valid YAML: did not find expected ',' or '}' (while parsing a "
+            "flow mapping at line 2)",
+        ),
     ],
-    ids=["misspelt-section", "bad-value", "bad-fault", "nested-key"],
+    ids=["misspelt-section", "bad-value", "bad-fault", "nested-key", "yaml-syntax"],
 )
 def test_a_rules_file_error_names_the_file_the_line_and_the_key(
     tmp_path: Path, text: str, line: int, words: str
@@ -362,9 +426,11 @@ def test_a_rules_file_error_names_the_file_the_line_and_the_key(
     path = tmp_path / "rules.yaml"
     path.write_text(text)
     data = tmp_path / "data"
-    code, out = run("serve", "--port", "0", "--data-dir", str(data), "--scenarios", str(path))
+    code, out = run("serve", "--port", "0", "--data-dir", str(data), "--rules", str(path))
     assert code == 2
-    assert f"{path}, line {line}: " in out
+    assert "Invalid value for --rules: " in out  # the name the docs use, not --scenarios
+    assert f"{path}, line {line}" in out
+    assert "unicode string" not in out
     assert words in " ".join(out.split())  # click may wrap the line
     assert not data.exists()
 

@@ -108,6 +108,53 @@ def test_a_wavespeed_api_that_refuses_the_key_says_so(status: int) -> None:
     )
 
 
+@pytest.mark.parametrize("status", [404, 405])
+def test_a_wavespeed_error_that_there_is_no_balance_here_is_not_left_to_the_budget(
+    status: int,
+) -> None:
+    # Before: an enveloped 404 (the fake itself, at a base URL ending in /api/v3) passed
+    # as a WaveSpeed API, and the run was refused for its budget instead.
+    body = b'{"code":404,"message":"no route GET /api/v3/balance","data":null}'
+    with pytest.raises(NotWavespeed) as raised:
+        recognise(BASE, _answer(status, body, server="uvicorn"), None)
+    assert str(raised.value) == (
+        f"{BASE} is not a WaveSpeed API at this URL: GET /api/v3/balance answered {status}: "
+        "no route GET /api/v3/balance (Server: uvicorn)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("base_url", "advice"),
+    [
+        (
+            "http://127.0.0.1:8732/api/v3",
+            "--base-url should be the origin, e.g. http://127.0.0.1:8732: it ends in /api/v3, "
+            "which the suite adds itself.",
+        ),
+        (
+            "https://proxy.example/api/v2/",
+            "--base-url should be the origin, e.g. https://proxy.example: it ends in /api/v2, "
+            "which the suite adds itself.",
+        ),
+        (
+            "http://127.0.0.1:8732/a/b?x=1",
+            "--base-url should be the origin, e.g. http://127.0.0.1:8732: it has a path (/a/b), "
+            "and the suite adds /api/v3/... to it.",
+        ),
+        (
+            "http://127.0.0.1:8732/",
+            "Is --base-url right? The real service is https://api.wavespeed.ai; "
+            "`wavespeed-mock serve` listens on http://127.0.0.1:8000 unless told otherwise.",
+        ),
+    ],
+    ids=["api-v3", "api-v2", "a-path", "origin"],
+)
+def test_the_advice_names_a_base_url_with_a_path_as_the_likely_cause(
+    base_url: str, advice: str
+) -> None:
+    assert NotWavespeed("x").advice("--base-url", base_url) == advice
+
+
 @pytest.mark.parametrize(
     "answer",
     [

@@ -7,6 +7,7 @@ import pytest
 from mock_api import Settings, create_app
 from mock_api.contract.budget import BudgetExceeded, priced
 from mock_api.contract.options import TargetOptions
+from mock_api.contract.recognise import KeyRefused, NotWavespeed
 from mock_api.contract.session import ContractSession, TargetUnreachable, TargetUnusable
 from mock_api.contract.target import TargetKind
 from mock_api.server import LiveServer
@@ -63,6 +64,64 @@ def test_a_refused_key_makes_the_target_unusable() -> None:
         state = ContractSession(TargetOptions(base_url=url, api_key="not-" + KEY))
         with pytest.raises(TargetUnusable, match="answered 401"):
             state.open(PLAN)
+
+
+@pytest.mark.parametrize("paid_looking", [False, True], ids=["fake", "paid-looking"])
+def test_a_refused_key_is_said_in_the_documented_words(paid_looking: bool) -> None:
+    # Before, on the fake by URL: "this target cannot be used: balance unavailable:" and
+    # the 401's body; docs/verify.md promises "... refused the API key: GET /api/v3/balance
+    # answered 401: ...", first, before any budget (budget 0 here, the plan costs).
+    with serving(paid_looking=paid_looking) as (url, service):
+        state = ContractSession(TargetOptions(base_url=url, api_key="wrong"))
+        with pytest.raises(KeyRefused) as caught:
+            state.open(PLAN)
+        submitted = service.journal.entries(path="/api/v3/wavespeed-ai/")
+    assert str(caught.value) == (
+        f"{url} refused the API key: GET /api/v3/balance answered 401: invalid API key"
+    )
+    assert state.target is None
+    assert submitted == []
+
+
+@pytest.mark.parametrize(
+    ("path", "answered", "cause"),
+    [
+        ("/api/v3", "404: no route GET", "it ends in /api/v3, which the suite adds itself"),
+        (  # the fake's /api/v2/... routes take POST only
+            "/api/v2/",
+            "405: method GET is not allowed on",
+            "it ends in /api/v2, which the suite adds itself",
+        ),
+        (
+            "/wavespeed",
+            "404: no route GET",
+            "it has a path (/wavespeed), and the suite adds /api/v3/... to it",
+        ),
+    ],
+    ids=["api-v3", "api-v2", "a-path"],
+)
+def test_a_base_url_with_a_path_is_named_as_the_cause_before_any_budget(
+    path: str, answered: str, cause: str
+) -> None:
+    # Before: the fake at http://HOST:PORT/api/v3 was taken for a paid server (its spec is
+    # at /openapi.yaml, not /api/v3/openapi.yaml) and the run refused for a budget of $0
+    # ("refusing to start: this run could spend up to ..."); the 404 showed only with one.
+    with serving() as (origin, service):
+        state = ContractSession(TargetOptions(base_url=origin + path, api_key=KEY))
+        state.flag_prefix = "--"  # as verify sets it
+        with pytest.raises(NotWavespeed) as caught:
+            state.open(PLAN)
+        submitted = service.journal.entries(path="/api/v3/wavespeed-ai/")
+    first, advice = str(caught.value).splitlines()
+    given = origin + path.rstrip("/")
+    route = f"{path.rstrip('/')}/api/v3/balance"
+    assert first == (
+        f"{given} is not a WaveSpeed API at this URL: GET {route} answered {answered} "
+        f"{route} (Server: uvicorn)"
+    )
+    assert advice == f"--base-url should be the origin, e.g. {origin}: {cause}."
+    assert state.target is None
+    assert submitted == []
 
 
 @pytest.mark.parametrize("budget_micros", [0, 10**9], ids=["over budget", "within budget"])

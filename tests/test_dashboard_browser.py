@@ -169,6 +169,10 @@ def test_advancing_the_clock_from_the_page_finishes_a_slow_job(page: Page, fake:
     advance.fill("soon")
     advance.press("Enter")
     expect(page.locator("#status")).to_have_text(re.compile(r'^Clock: field "seconds" must be'))
+    # A negative number goes as a number: the API's answer says what is wrong with it.
+    advance.fill("-5")
+    advance.press("Enter")
+    expect(page.locator("#status")).to_have_text('Clock: field "seconds" must be >= 0')
     assert fake.clock.now_ms() - job_created_ms(fake, job["id"]) == 3_660_000
 
 
@@ -269,8 +273,10 @@ def test_a_failed_job_shows_its_refund(page: Page, fake: Fake) -> None:
     fake.clock.advance(60)
     expect(refund.last).to_have_text("yes")
     expect(detail).to_contain_text("failed, task code 1403: GPU fell over")
+    cost = job_row(page, job["id"]).locator("td").nth(6)
+    expect(cost).to_have_text("$0.15 refunded")  # the table says so too, not just the ledger
     page.get_by_role("link", name="Accounts").click()
-    expect(page.locator("#accounts-table tbody td.num")).to_have_text("$100")  # refunded
+    expect(page.locator("#accounts-table tbody td.num")).to_have_text("$100.00")  # refunded
 
 
 def test_the_page_works_with_the_control_token_set(page: Page) -> None:
@@ -284,14 +290,103 @@ def test_the_page_works_with_the_control_token_set(page: Page) -> None:
         )
         token.fill("wrong")
         token.press("Enter")
+        expect(page.locator("#token-why")).to_have_text(
+            "The control API refused this token: missing or wrong X-Mock-Token header."
+        )
+        expect(page.locator("#status")).to_have_text(
+            "Token refused: enter the one serve was started with (--control-token)."
+        )
         expect(token).to_be_visible()  # asked again
         token.fill("s3cret")
         token.press("Enter")
         expect(status_of(job_row(page, job["id"]))).to_have_text("created")
         expect(page.locator("#token-form")).to_be_hidden()
+        expect(page.locator("#status")).to_have_text("Token accepted.")
         page.get_by_label("Advance by").fill("60")
         page.get_by_label("Advance by").press("Enter")
         expect(status_of(job_row(page, job["id"]))).to_have_text("completed")
+
+
+def test_the_balance_form_shows_the_apis_own_reasons_and_two_decimals(
+    page: Page, fake: Fake
+) -> None:
+    fake.api.get("/api/v3/balance")  # opens the key's account with $100
+    account = account_id(KEY)
+    page.goto(fake.page_url(f"#accounts/{account}"))
+    field = page.get_by_label("Set the balance to")
+    error = page.locator("#balance-form .form-error")
+    expect(page.locator("#account-balance")).to_have_text("$100.00")
+    # "-5" is a number: sent as one, the API answers what it answers any client.
+    same = fake.api.put(f"/_mock/accounts/{account}/balance", json={"balance": -5})
+    assert same.json()["message"] == 'field "balance" must be >= 0'
+    field.fill("-5")
+    field.press("Enter")
+    expect(error).to_have_text('field "balance" must be >= 0')
+    field.fill("abc")
+    field.press("Enter")
+    expect(error).to_have_text(
+        'field "balance" must be an amount of USD: a number from 0 to 1000000000, '
+        'or a string of digits with at most 6 decimals such as "12.50"'
+    )
+    assert fake.service.accounts.balance(account) == 100_000_000  # refused: nothing changed
+    field.fill("42.5")
+    field.press("Enter")
+    expect(page.locator("#status")).to_have_text(f"Set the balance of {account[:13]} to $42.50.")
+    expect(page.locator("#account-balance")).to_have_text("$42.50")
+    expect(page.locator("#accounts-table tbody td.num")).to_have_text("$42.50")
+    expect(error).to_have_text("")
+    field.fill("0.000001")  # exact to the micro-dollar: sent as typed
+    field.press("Enter")
+    expect(page.locator("#account-balance")).to_have_text("$0.000001")
+    assert fake.service.accounts.balance(account) == 1
+    page.get_by_role("link", name="Jobs").click()  # the message was about the other view
+    expect(page.locator("#status")).to_have_text("")
+
+
+def test_stub_rules_are_listed_counted_added_and_deleted_and_their_answers_named(
+    page: Page, fake: Fake
+) -> None:
+    fake.control("POST", "/stubs", {"id": "down", "method": "GET", "path": "/api/v3/balance",
+                                    "status": 502, "json": {"code": 502}})  # fmt: skip
+    page.goto(fake.page_url("#rules"))
+    row = page.locator('#stubs-table tr[data-rule="down"]')
+    expect(row.locator("td").nth(1)).to_have_text("GET /api/v3/balance")
+    expect(row.locator("td").nth(2)).to_have_text("502 with a json body")
+    expect(row.locator(".counter-applied")).to_have_text("0")
+    assert fake.api.get("/api/v3/balance").status_code == 502
+    expect(row.locator(".counter-matched")).to_have_text("1")
+    expect(row.locator(".counter-applied")).to_have_text("1")
+    # In Requests, the answer is named as the stub's, before the spec check's remark.
+    page.get_by_role("link", name="Requests").click()
+    expect(page.locator("#requests-table tbody td.problem")).to_have_text(
+        "answered by stub rule down; status: getBalance documents no 502 answer"
+    )
+    page.get_by_role("link", name="Rules").click()
+    # The form: the API's own validation and message; a body that is not JSON is named.
+    form = page.locator("#stub-form")
+    form.get_by_label("Id", exact=True).fill("ok")
+    form.get_by_label("Path", exact=True).fill("/api/v3/balance")
+    form.get_by_label("Answer status", exact=True).fill("abc")
+    form.get_by_label("Answer status", exact=True).press("Enter")
+    same = fake.api.post("/_mock/stubs", json={"id": "ok", "path": "/api/v3/balance",
+                                               "status": "abc"})  # fmt: skip
+    assert same.status_code == 400
+    expect(form.locator(".form-error")).to_have_text(same.json()["message"])
+    expect(form.get_by_label("Answer status", exact=True)).to_have_attribute("aria-invalid", "true")
+    form.get_by_label("Answer status", exact=True).fill("200")
+    form.get_by_label("JSON body", exact=True).fill("{nope")
+    form.get_by_label("JSON body", exact=True).press("Enter")
+    expect(form.locator(".form-error")).to_contain_text('field "json" is not JSON')
+    assert [r.id for r in fake.service.stubs.rules()] == ["down"]
+    form.get_by_label("JSON body", exact=True).fill('{"code": 200}')
+    form.get_by_label("JSON body", exact=True).press("Enter")
+    expect(page.locator('#stubs-table tr[data-rule="ok"] td').nth(2)).to_have_text(
+        "200 with a json body"
+    )
+    assert [r.id for r in fake.service.stubs.rules()] == ["down", "ok"]
+    page.get_by_role("button", name="Delete stub rule down").click()
+    expect(row).to_have_count(0)
+    assert [r.id for r in fake.service.stubs.rules()] == ["ok"]
 
 
 class _OtherSite(BaseHTTPRequestHandler):

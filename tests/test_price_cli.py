@@ -70,6 +70,23 @@ def test_price_prints_every_duration_as_a_plain_decimal(given: str, shown: str) 
     assert not EXPONENT.search(out), out
 
 
+def test_price_json_gives_every_duration_in_one_plain_form() -> None:
+    """``output_seconds`` was "4.200" next to "right_seconds": "2"."""
+    code, out = price("--left", "4.2", "--right", "2", "--json")
+    assert code == 0, out
+    data = json.loads(out)
+    shown = {name: data[name] for name in data if name.endswith("_seconds")}
+    assert shown == {
+        "left_seconds": "4.2",
+        "right_seconds": "2",
+        "spoken_seconds": "4.2",
+        "billed_seconds": 5,
+        "output_seconds": "4.2",
+    }
+    code, out = price("--left", "4.2", "--right", "2")
+    assert "output video:   4.2 s\n" in out
+
+
 def test_price_prints_a_billion_seconds_and_its_money_plainly() -> None:
     code, out = price("--left", "1E+9", "--right", "2", "--order", "left_right")
     assert code == 0, out
@@ -92,10 +109,10 @@ def test_price_prints_a_billion_seconds_and_its_money_plainly() -> None:
         ("0.0000001", "more than 6 decimal places"),
         ("1E-7", "more than 6 decimal places"),
         ("1.1234567", "more than 6 decimal places"),
-        ("-3", "is not a duration in seconds"),
-        ("-1e-9", "is not a duration in seconds"),
-        ("nan", "is not a duration in seconds"),
-        ("-Infinity", "is not a duration in seconds"),
+        ("-3", "-3 is below 0: a duration must be 0 or more seconds"),
+        ("-1e-9", "-1e-9 is below 0: a duration must be 0 or more seconds"),
+        ("nan", "nan is not a number of seconds: give a finite one such as 7.3"),
+        ("-Infinity", "-Infinity is not a number of seconds"),
         ("", "empty"),
         ("  ", "empty"),
     ],
@@ -185,6 +202,6 @@ def test_a_readable_audio_file_still_prices(
     _wav(Path("left.wav"), 12)
     code, out = price("--left", "left.wav", "--right", "3", "--order", "left_right")
     assert code == 0, out
-    assert "left audio:     12.000 s\n" in out
+    assert "left audio:     12 s\n" in out
     assert "billed:         15 s\n" in out
     assert "cost:           $0.225\n" in out

@@ -122,7 +122,7 @@ def test_a_good_edit_replaces_the_files_rules_keeping_the_others_and_unchanged_c
     [line] = [r for r in caplog.records if r.name == "wavespeed_mock.rules"]
     assert line.levelno == logging.INFO
     assert line.getMessage() == (
-        f"{tmp_path / 'rules.yaml'} reloaded: 1 rules added, 1 changed (their counters start "
+        f"{tmp_path / 'rules.yaml'} reloaded: 1 rule added, 1 changed (their counters start "
         "again), 1 removed, 2 unchanged (their counters kept)"
     )
     assert watcher.check() is Reload.UNCHANGED
@@ -143,7 +143,11 @@ def test_the_same_rules_written_again_change_nothing(service: MockService, tmp_p
 @pytest.mark.parametrize(
     ("text", "error"),
     [
-        ("stubs: [ {id: a\n", "not valid YAML"),
+        (
+            "stubs: [ {id: a\n",
+            "line 2, column 1: not valid YAML: did not find expected ',' or '}' (while "
+            "parsing a flow mapping at line 1)",
+        ),
         (
             "stubs:\n  - id: a\n    headers:\n      Content-Length: '3'\n",
             "line 4: stubs #1, key 'headers.Content-Length': cannot be set by a stub",
@@ -180,6 +184,7 @@ def test_a_bad_edit_is_logged_naming_the_file_line_and_field_and_changes_nothing
     message = line.getMessage()
     assert message.startswith(f"{path}, ")
     assert error in message
+    assert "\n" not in message  # one line, naming the file (not "<unicode string>")
     assert message.endswith("; not reloaded: the rules in force stay")
     write(path, V2)  # the next good edit is taken
     assert watcher.check() is Reload.RELOADED

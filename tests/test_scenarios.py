@@ -752,7 +752,7 @@ def test_serve_refuses_a_bad_rules_file_with_a_usage_error(
     assert outcome.exit_code == 2, outcome.output
     [error] = [line for line in outcome.output.splitlines() if line.startswith("Error: ")]
     # The file, the line, then what is wrong where (tests/test_cli.py: keys and lines).
-    assert error.startswith(f"Error: Invalid value for --scenarios: {path}, line ")
+    assert error.startswith(f"Error: Invalid value for --rules: {path}, line ")
     assert where in error
     assert words in error
 

@@ -320,8 +320,47 @@ async def test_a_duplicate_id_is_a_400_and_keeps_the_first(client: httpx.AsyncCl
     await add_stub(client, {"id": "s", "text": "first"})
     again = await client.post("/_mock/stubs", json={"id": "s", "text": "second"})
     assert again.status_code == 400
-    assert "stub rule named 's' exists already" in again.json()["message"]
+    assert again.json()["details"][0]["field"] == "id"
+    assert again.json()["message"] == (
+        "field \"id\" is taken: a stub rule named 's' exists already (remove it, or use another id)"
+    )
     assert (await stubs(client))["s"]["text"] == "first"
+
+
+async def test_a_lowercase_method_and_a_star_match(client: httpx.AsyncClient) -> None:
+    await add_stub(client, {"id": "lower", "method": "get", "path": "/api/v3/balance", "times": 1})
+    await add_stub(client, {"id": "any", "method": "*", "path": "/api/v3/balance"})
+    first = await client.get("/api/v3/balance")
+    second = await client.post("/api/v3/balance")
+    assert (first.headers["x-mock-stub"], second.headers["x-mock-stub"]) == ("lower", "any")
+
+
+@pytest.mark.parametrize(
+    ("rule", "field", "words"),
+    [
+        ({"method": "FETCH"}, "method", "'FETCH' is not an HTTP method the fake serves"),
+        ({"path": "api/v3/balance"}, "path", "'api/v3/balance' must start with / (or a wildcard)"),
+    ],
+    ids=["method", "path"],
+)
+async def test_a_fault_that_can_never_match_is_a_400_naming_the_field(
+    client: httpx.AsyncClient, rule: dict[str, Any], field: str, words: str
+) -> None:
+    response = await client.post("/_mock/faults", json={"id": "f", "kind": "status", **rule})
+
+    assert response.status_code == 400, response.text
+    assert response.json()["details"][0]["field"] == field
+    assert words in response.json()["message"]
+    assert (await client.get("/_mock/faults")).json()["data"]["faults"] == []
+
+
+async def test_a_duplicate_fault_id_names_the_id_field(client: httpx.AsyncClient) -> None:
+    rule = {"id": "f", "kind": "status", "method": "*"}
+    assert (await client.post("/_mock/faults", json=rule)).status_code == 200
+    again = await client.post("/_mock/faults", json=rule)
+    assert again.status_code == 400
+    assert again.json()["details"][0]["field"] == "id"
+    assert "a fault rule named 'f' exists already" in again.json()["message"]
 
 
 # --- marked: the header, the journal, the spec ---------------------------------------------------
@@ -445,7 +484,8 @@ BAD_STUBS = [
         "65536",
     ),
     ({"id": "s", "base64": "not base64!"}, "base64", "is not base64"),
-    ({"id": "s", "json": 1, "text": "a"}, "text", "one body"),
+    ({"id": "s", "json": 1, "text": "a"}, "text", "cannot be given with 'json'"),
+    ({"id": "s", "json": 1, "base64": "AA=="}, "base64", "one of json, text, base64"),
     ({"id": "s", "status": 204, "text": "a"}, "text", "a 204 answer has no body"),
     ({"id": "s", "status": 304, "json": {}}, "json", "a 304 answer has no body"),
     ({"id": "tab\there"}, "id", "printable ASCII"),
@@ -455,6 +495,8 @@ BAD_STUBS = [
     ({"id": "s", "query": {f"q{n}": "" for n in range(33)}}, "query", "at most 32"),
     ({"id": "s", "input": {f"f{n}": 1 for n in range(33)}}, "input", "at most 32"),
     ({"id": "s", "method": "GET /x"}, "method", "not an HTTP method"),
+    ({"id": "s", "method": "FETCH"}, "method", "GET, HEAD, OPTIONS, PATCH, POST, PUT, or *"),
+    ({"id": "s", "path": "api/v3/balance"}, "path", "must start with /"),
     ({"id": "s", "times": -1}, "times", ">= 0"),
     ({"id": "s", "share": 2}, "share", "<= 1"),
     ({"text": "x"}, "id", "is required"),
@@ -483,6 +525,7 @@ BAD_STUBS = [
         "base64-over-64-kib",
         "not-base64",
         "two-bodies",
+        "json-and-base64",
         "204-body",
         "304-body",
         "id-tab",
@@ -492,6 +535,8 @@ BAD_STUBS = [
         "33-query-fields",
         "33-input-fields",
         "method",
+        "method-fetch",
+        "path-no-slash",
         "negative-times",
         "share-2",
         "no-id",

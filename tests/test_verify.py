@@ -214,6 +214,55 @@ def test_verify_never_ends_on_an_empty_pytest_said(
     assert not report.rstrip().endswith("pytest said:")
 
 
+@pytest.mark.parametrize(
+    ("base_url", "webhook_url", "said"),
+    [
+        (
+            "127.0.0.1:8732",
+            None,
+            "--base-url '127.0.0.1:8732' is not an http(s) URL: it has no scheme; did you mean "
+            "--base-url http://127.0.0.1:8732?",
+        ),
+        (
+            "ftp://127.0.0.1:8732",
+            None,
+            "--base-url 'ftp://127.0.0.1:8732' is not an http(s) URL: it must start with "
+            "http:// or https://",
+        ),
+        ("http://", None, "--base-url 'http://' is not an http(s) URL: it names no host"),
+        ("", None, "--base-url '' is not an http(s) URL: it is empty"),
+        (
+            "http://127.0.0.1:8732",
+            "localhost:9000/hook",
+            "--webhook-url 'localhost:9000/hook' is not an http(s) URL: it has no scheme; did "
+            "you mean --webhook-url http://localhost:9000/hook?",
+        ),
+    ],
+    ids=["no-scheme", "ftp", "no-host", "empty", "webhook-no-scheme"],
+)
+def test_verify_says_first_that_a_url_is_no_url_in_its_own_option_s_name(
+    monkeypatch: pytest.MonkeyPatch, base_url: str, webhook_url: str | None, said: str
+) -> None:
+    # Before: "wavespeed-mock verify: 127.0.0.1:8732", "0 checks ... FAILED (exit status
+    # 4)", and only at the end "ERROR: --wavespeed-base-url '127.0.0.1:8732' is not an
+    # http(s) URL", in the pytest option's name.
+    import io
+
+    from mock_api import verify as verify_module
+
+    def started(args: list[str], plugins: list[object]) -> int:
+        raise AssertionError(f"pytest started: {args}")
+
+    monkeypatch.setattr(pytest, "main", started)
+    out = io.StringIO()
+    assert verify_module.run(base_url, "k", webhook_url=webhook_url, out=out) == 4
+    assert out.getvalue().splitlines() == [
+        f"wavespeed-mock verify: NOT RUN: {said}",
+        "",
+        "verify: FAILED (exit status 4)",
+    ]
+
+
 def test_verify_against_a_file_server_says_first_what_it_is(tmp_path: Path) -> None:
     # Before: "NOT RUN against URL", then a budget plan for a "paid endpoint" of $3.705,
     # and the reason last, in a parenthesis.

@@ -11,7 +11,10 @@ why it cannot be used: ``http://127.0.0.1:8080 is not a WaveSpeed API: GET /api/
 
 WaveSpeed's answers, errors included, are JSON in one envelope (``code``,
 ``message``, ``data``); an answer in it is left to the balance read, which judges
-the value. Anything else, or a redirect, is not a WaveSpeed API at that URL.
+the value, unless it is a 401 or 403 (the key refused) or a 404 or 405 (no balance
+at that path: a base URL with a path, ``http://127.0.0.1:8000/api/v3``, is named as
+the likely cause). Anything else, or a redirect, is not a WaveSpeed API at that URL.
+The fake by URL is held to the key's part only (it serves our very spec).
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ __all__ = [
     "KeyRefused",
     "NotWavespeed",
     "body_kind",
+    "check_key",
     "not_wavespeed_prism",
+    "path_advice",
     "prism_error",
     "recognise",
     "spec_source",
@@ -55,17 +60,40 @@ class NotWavespeed(TargetUnusable):
         super().__init__(cause)
         self.prism = prism
 
-    def advice(self, base_url_flag: str) -> str:
+    def advice(self, base_url_flag: str, base_url: str = "") -> str:
+        """What to do; a ``base_url`` with a path (``.../api/v3``) is named first, the
+        likely cause (see :func:`path_advice`)."""
         if self.prism:
             return (
                 "Prism checks a client against the spec's shapes; this suite checks behaviour "
                 "(jobs that run, charges, refunds), which needs `wavespeed-mock serve` or the "
                 f"real service: point {base_url_flag} at one of them."
             )
-        return (
+        return path_advice(base_url_flag, base_url) or (
             f"Is {base_url_flag} right? The real service is https://api.wavespeed.ai; "
             "`wavespeed-mock serve` listens on http://127.0.0.1:8000 unless told otherwise."
         )
+
+
+def path_advice(base_url_flag: str, base_url: str) -> str | None:
+    """``--base-url should be the origin, e.g. http://127.0.0.1:8732: ...`` when
+    ``base_url`` has a path (the suite adds ``/api/v3/...`` itself), else None."""
+    try:
+        url = httpx.URL(base_url)
+    except httpx.InvalidURL:
+        return None
+    path = url.path.rstrip("/")
+    if not path or not url.host:
+        return None
+    where = url.copy_with(path="/", query=None, fragment=None)
+    shown = str(where).rstrip("/")
+    ends = re.search(r"/api/v\d+$", path)
+    cause = (
+        f"it ends in {ends.group(0)}, which the suite adds itself"
+        if ends
+        else f"it has a path ({_shown(path)}), and the suite adds /api/v3/... to it"
+    )
+    return f"{base_url_flag} should be the origin, e.g. {shown}: {cause}."
 
 
 class KeyRefused(TargetUnusable):
@@ -121,10 +149,28 @@ def recognise(base_url: str, balance: httpx.Response, spec: httpx.Response | Non
             f"{base_url} is not a WaveSpeed API: {where} answered {status} with "
             f"{body_kind(balance)}{named}"
         )
+    if status in (404, 405):  # a WaveSpeed-like server, but no balance at this path
+        raise NotWavespeed(
+            f"{base_url} is not a WaveSpeed API at this URL: {where} answered {status}"
+            f"{_said(body)}{named}"
+        )
+    check_key(base_url, balance)
+
+
+def check_key(base_url: str, balance: httpx.Response) -> None:
+    """Raise :class:`KeyRefused` if ``balance`` (the answer to ``GET /api/v3/balance`` with
+    the key) refused it: the one part of :func:`recognise` the fake by URL is held to too."""
+    status = balance.status_code
     if status in (401, 403):
-        message = body.get("message") if isinstance(body, dict) else None
-        said = f": {_shown(message)}" if isinstance(message, str) and message.strip() else ""
+        where = f"GET {balance.request.url.raw_path.decode('ascii', 'replace')}"
+        said = _said(_json(balance))
         raise KeyRefused(f"{base_url} refused the API key: {where} answered {status}{said}")
+
+
+def _said(body: Any) -> str:
+    """``: <the envelope's message>``, shown safely, or nothing."""
+    message = body.get("message") if isinstance(body, dict) else None
+    return f": {_shown(message)}" if isinstance(message, str) and message.strip() else ""
 
 
 def not_wavespeed_prism(base_url: str, error: str) -> NotWavespeed:

@@ -28,7 +28,7 @@ from mock_api.contract.budget import (
 )
 from mock_api.contract.jobs import balance_micros
 from mock_api.contract.options import TargetOptions
-from mock_api.contract.recognise import NotWavespeed, recognise, spec_source
+from mock_api.contract.recognise import NotWavespeed, check_key, recognise, spec_source
 from mock_api.contract.rule import RATE_MICROS_PER_SECOND, usd
 from mock_api.contract.target import (
     Target,
@@ -81,9 +81,12 @@ class ContractSession:
         """Pick the target; on a paid one, refuse a plan over budget before anything is sent.
 
         Raises :class:`TargetUnreachable` first when the target does not answer
-        at all (or not wholly in time), :class:`~mock_api.contract.budget.BudgetExceeded`
-        with the plan, line by line, or :class:`TargetUnusable` when the target will
-        not show the key's balance, or answers what no client could use.
+        at all (or not wholly in time); then :class:`TargetUnusable` when it is not a
+        WaveSpeed API (:class:`~mock_api.contract.recognise.NotWavespeed`, a base URL
+        with a path named as the likely cause), refuses the key
+        (:class:`~mock_api.contract.recognise.KeyRefused`, the fake by URL too), will
+        not show the key's balance, or answers what no client could use; and only then
+        :class:`~mock_api.contract.budget.BudgetExceeded` with the plan, line by line.
 
         By URL every request is held to ``--timeout`` (else 90 s) from connecting to
         its last byte, and the whole run to ``--max-run-seconds`` (else an hour),
@@ -102,11 +105,11 @@ class ContractSession:
         target.max_output_seconds = max(target.max_output_seconds, longest / RATE_MICROS_PER_SECOND)
         try:
             with target.client() as client:
-                if not target.is_fake:  # a WaveSpeed API at all, and the key good? (first)
-                    recognise(target.base_url, client.get("/api/v3/balance"), None)
+                _recognise(target, client)  # first, before any budget
+                balance = balance_micros(client)  # a target with no balance to read: not run
                 if not target.free:
                     check_budget(self.plan, options.budget_micros, flag=self.flag("budget"))
-                self.balance_before = balance_micros(client)
+                self.balance_before = balance
         except NotWavespeed as exc:
             target.close()
             raise self._advised(exc) from None
@@ -172,7 +175,7 @@ class ContractSession:
 
     def _advised(self, refusal: NotWavespeed) -> NotWavespeed:
         """The refusal, and on its next line what to do, naming this run's option."""
-        advice = refusal.advice(self.flag("base-url"))
+        advice = refusal.advice(self.flag("base-url"), self.options.base_url or "")
         return NotWavespeed(f"{refusal}\n{advice}", prism=refusal.prism)
 
     def _unreachable_advice(self, message: str) -> str:
@@ -254,6 +257,19 @@ class ContractSession:
                 "finishes each at once, and every check runs the same"
             ]
         return []
+
+
+def _recognise(target: Target, client: httpx.Client) -> None:
+    """Is a target by URL a WaveSpeed API at all, and is the key good? (see
+    :mod:`mock_api.contract.recognise`). The fake by URL serves our very spec: only its
+    key is in question."""
+    if target.kind is TargetKind.IN_PROCESS:
+        return
+    answer = client.get("/api/v3/balance")
+    if target.is_fake:
+        check_key(target.base_url, answer)
+    else:
+        recognise(target.base_url, answer, None)
 
 
 SESSION = pytest.StashKey[ContractSession]()

@@ -37,6 +37,7 @@ from mock_api.http import Service, get_urls, json_body
 from mock_api.lifecycle import NEVER_MS, Status, status_at
 from mock_api.quotas import Level, Limits
 from mock_api.records import Job, LedgerEntry, account_id
+from mock_api.rulebook import RuleInvalid
 from mock_api.scenarios import rule_from_dict
 from mock_api.service import MockService
 from mock_api.settings import MAX_BALANCE_MICROS, Settings
@@ -236,6 +237,8 @@ async def get_job(id: str, request: Request, service: Service) -> JSONResponse:
 
 
 def _rule_error(exc: ValueError) -> ValidationFailed:
+    if isinstance(exc, RuleInvalid):  # names its field: an id taken, a method, a path
+        return ValidationFailed(field=exc.field, reason=exc.reason)
     return ValidationFailed(field="body", reason=str(exc))
 
 

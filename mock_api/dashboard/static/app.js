@@ -18,6 +18,10 @@
   const TOKEN_KEY = "wavespeed-mock.control-token";
   const VIEWS = ["jobs", "accounts", "requests", "rules"];
   const TERMINAL = new Set(["completed", "failed", "timeout", "cancelled"]);
+  const REFUNDED = new Set(["failed", "timeout", "cancelled"]); // the charge comes back
+  // A number as the control API's JSON takes one (the forms send numbers as numbers, so
+  // the API's own message, "must be >= 0", is what the page shows).
+  const NUMBER = /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/;
 
   let token = sessionStorage.getItem(TOKEN_KEY) || "";
   let waitingForToken = false;
@@ -109,7 +113,16 @@
   const label = (account) => (account ? account.slice(0, 13) : "no key");
   const time = (iso) => (iso ? iso.slice(11, 23) : "never");
   const dateTime = (iso) => iso.replace("T", " ").replace("Z", " UTC");
-  const usd = (text) => (text === null || text === undefined ? "–" : `$${text}`);
+  // USD as the page shows it everywhere: at least two decimals, every micro-dollar kept
+  // (the API's amounts are numbers like 42.5 or decimal strings like "0.15").
+  function usd(amount) {
+    if (amount === null || amount === undefined) return "–";
+    let text = String(amount);
+    const sign = text.startsWith("-") ? "-" : "";
+    if (sign) text = text.slice(1);
+    const [whole, fraction = ""] = text.split(".");
+    return `${sign}$${whole}.${fraction.padEnd(2, "0")}`;
+  }
   const pretty = (value) => JSON.stringify(value, null, 2);
 
   function say(text, kind = "info") {
@@ -135,15 +148,28 @@
     }
   }
 
-  $("#token-form").addEventListener("submit", (event) => {
+  $("#token-form").addEventListener("submit", async (event) => {
     event.preventDefault();
-    token = event.target.elements.token.value;
+    const form = event.target;
+    token = form.elements.token.value;
     sessionStorage.setItem(TOKEN_KEY, token);
-    event.target.hidden = true;
-    event.target.reset();
+    try {
+      await api("GET", "clock"); // the API says whether it takes this token
+    } catch (error) {
+      form.elements.token.select();
+      if (error.status === 403) {
+        $("#token-why").textContent = `The control API refused this token: ${error.message}.`;
+        say("Token refused: enter the one serve was started with (--control-token).", "error");
+      } else {
+        say(error.message, error.status === 0 ? "offline" : "error");
+      }
+      return;
+    }
+    form.hidden = true;
+    form.reset();
     waitingForToken = false;
     seen.clear();
-    say("Token set.");
+    say("Token accepted.");
     refreshSoon();
   });
 
@@ -184,7 +210,7 @@
   $("#clock-advance").addEventListener("submit", (event) => {
     event.preventDefault();
     const text = event.target.elements.seconds.value.trim();
-    const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : text;
+    const seconds = NUMBER.test(text) ? Number(text) : text;
     steer({ action: "advance", seconds }, `Advanced the clock by ${text} s.`);
   });
 
@@ -230,7 +256,7 @@
       h("td", {}, h("span", { class: `badge ${job.status}` }, job.status)),
       h("td", { class: "timeline" }, timeline(job)),
       h("td", { class: "num" }, quote.billed_seconds === undefined ? "–" : `${quote.billed_seconds} s`),
-      h("td", { class: "num" }, usd(quote.cost_usd)),
+      h("td", { class: "num" }, usd(quote.cost_usd), REFUNDED.has(job.status) && quote.cost_usd !== undefined ? " refunded" : ""),
       h("td", {}, outcome(job)),
       h("td", {}, job.outcome.nsfw ? h("span", { class: "badge nsfw" }, "NSFW") : "no"),
     );
@@ -238,7 +264,7 @@
 
   function fillAccounts(select, accounts) {
     const chosen = select.value;
-    const options = accounts.map((a) => h("option", { value: a.account }, `${a.label} (${a.account})`));
+    const options = accounts.map((a) => h("option", { value: a.account, title: a.account }, a.label));
     swap(select, h("option", { value: "" }, "any"), ...options);
     select.value = accounts.some((a) => a.account === chosen) ? chosen : "";
   }
@@ -292,7 +318,7 @@
         { class: e.kind },
         h("td", { title: e.at }, time(e.at)),
         h("td", {}, e.kind),
-        h("td", { class: "num" }, e.amount),
+        h("td", { class: "num" }, e.amount), // formatted by the API: -$0.15
         h("td", {}, e.job_id ? h("a", { href: `#jobs/${e.job_id}` }, e.job_id.slice(0, 12)) : ""),
         h("td", {}, e.note),
         h("td", {}, e.in_effect ? "yes" : "not yet"),
@@ -387,7 +413,7 @@
           { class: route().id === a.account ? "selected" : null },
           h("td", {}, h("a", { href: `#accounts/${a.account}`, "data-key": `account-${a.account}` }, a.label)),
           h("td", { class: "mono" }, a.account),
-          h("td", { class: "num" }, `$${a.balance}`),
+          h("td", { class: "num" }, usd(a.balance)),
         ),
       );
       table($("#accounts-table tbody"), rows, "#accounts-empty");
@@ -399,7 +425,7 @@
     }
     const account = await api("GET", `accounts/${encodeURIComponent(id)}`);
     $("#account-title").textContent = `Account ${account.label} (${account.account})`;
-    $("#account-balance").textContent = `$${account.balance}`;
+    $("#account-balance").textContent = usd(account.balance);
     if (changed("ledger", account)) swap($("#ledger-table tbody"), ...ledgerRows(account.entries));
     detail.hidden = false;
   }
@@ -410,11 +436,15 @@
     const error = form.querySelector(".form-error");
     const text = form.elements.balance.value.trim();
     const id = route().id;
+    // An amount the API takes as a string is sent as typed (exact to the micro-dollar);
+    // any other number as a number, so the API says what is wrong with it ("must be >= 0").
+    const exact = /^\d{1,10}(\.\d{1,6})?$/.test(text);
+    const balance = !exact && NUMBER.test(text) ? Number(text) : text;
     try {
-      await api("PUT", `accounts/${encodeURIComponent(id)}/balance`, { balance: text });
+      const answer = await api("PUT", `accounts/${encodeURIComponent(id)}/balance`, { balance });
       error.textContent = "";
       form.reset();
-      say(`Set the balance of ${label(id)} to $${text}.`);
+      say(`Set the balance of ${label(id)} to ${usd(answer.balance)}.`);
     } catch (failure) {
       error.textContent = failure.message;
     }
@@ -424,8 +454,11 @@
   // --- requests ------------------------------------------------------------------
 
   function problem(entry) {
-    const parts = entry.violations.map((v) => `${v.field}: ${v.reason}`);
-    if (!parts.length && entry.status >= 400 && entry.response && entry.response.message) {
+    // A stub's answer is the rule's, not the fake's: say so first (the spec check of
+    // that answer, if any, follows).
+    const parts = entry.stub ? [`answered by stub rule ${entry.stub}`] : [];
+    parts.push(...entry.violations.map((v) => `${v.field}: ${v.reason}`));
+    if (!entry.stub && !entry.violations.length && entry.status >= 400 && entry.response && entry.response.message) {
       parts.push(entry.response.message);
     }
     if (entry.fault) parts.push(`fault rule ${entry.fault}`);
@@ -518,6 +551,7 @@
             ["Status", String(entry.status)],
             ["Took", `${entry.duration_ms} ms`],
             ["Fault rule", entry.fault],
+            ["Stub rule", entry.stub ? `${entry.stub} (the rule's answer, not the fake's)` : null],
           ]),
           entry.violations.length
             ? h("div", { class: "violations" }, h("h4", {}, "Spec violations"), h("ul", {}, entry.violations.map((v) => h("li", {}, h("code", {}, v.field), ` (${v.location}): ${v.reason}`))))
@@ -541,7 +575,7 @@
   // --- rules ---------------------------------------------------------------------
 
   function deleteButton(kind, rule) {
-    const what = kind === "faults" ? "fault" : "scenario";
+    const what = RULE_KINDS[kind];
     return h(
       "button",
       {
@@ -562,10 +596,12 @@
     );
   }
 
+  const RULE_KINDS = { faults: "fault", scenarios: "scenario", stubs: "stub" };
+
   const times = (rule) => (rule.times === null || rule.times === undefined ? "every" : String(rule.times));
 
   async function refreshRules() {
-    const [faults, scenarios] = await Promise.all([api("GET", "faults"), api("GET", "scenarios")]);
+    const [faults, scenarios, stubs] = await Promise.all([api("GET", "faults"), api("GET", "scenarios"), api("GET", "stubs")]);
     if (changed("faults", faults)) {
       const rows = faults.faults.map((r) => {
         const detail = r.kind === "status" ? `${r.status}${r.retry_after !== null ? `, Retry-After ${r.retry_after}` : ""}` : r.latency_ms !== null ? `${r.latency_ms} ms` : "";
@@ -600,6 +636,28 @@
       });
       swap($("#scenarios-table tbody"), ...(rows.length ? rows : [h("tr", {}, h("td", { colspan: 7, class: "empty" }, "No scenario rule."))]));
     }
+    if (changed("stubs", stubs)) {
+      const rows = stubs.stubs.map((r) => {
+        const match = [
+          r.api_key ? "one key" : null,
+          Object.keys(r.query || {}).length ? `query ${JSON.stringify(r.query)}` : null,
+          Object.keys(r.input || {}).length ? `input ${JSON.stringify(r.input)}` : null,
+        ].filter(Boolean);
+        const body = ["json", "text", "base64"].find((name) => name in r);
+        return h(
+          "tr",
+          { "data-rule": r.id },
+          h("td", {}, r.id),
+          h("td", { class: "mono" }, `${r.method || "any"} ${r.path}${match.length ? ` (${match.join(", ")})` : ""}`),
+          h("td", {}, `${r.status}${body ? ` with a ${body} body` : ""}`),
+          h("td", {}, times(r)),
+          h("td", { class: "num counter-matched" }, String(r.matched)),
+          h("td", { class: "num counter-applied" }, String(r.applied)),
+          h("td", {}, deleteButton("stubs", r)),
+        );
+      });
+      swap($("#stubs-table tbody"), ...(rows.length ? rows : [h("tr", {}, h("td", { colspan: 7, class: "empty" }, "No stub rule."))]));
+    }
   }
 
   // A form's fields as the API's body: empty fields left out, numbers sent as numbers
@@ -610,7 +668,15 @@
     for (const field of form.querySelectorAll("input, select")) {
       const text = field.value.trim();
       if (!field.name || text === "") continue;
-      const value = field.dataset.type === "number" && /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(text) ? Number(text) : text;
+      let value = field.dataset.type === "number" && NUMBER.test(text) ? Number(text) : text;
+      if (field.dataset.type === "json") {
+        try {
+          value = JSON.parse(text);
+        } catch (error) {
+          const reason = `is not JSON (${error.message})`;
+          throw new ApiError(400, { message: `field "${field.name}" ${reason}`, details: [{ field: field.name, reason }] });
+        }
+      }
       const [head, tail] = field.name.split(".");
       if (tail) body[head] = { ...(body[head] || {}), [tail]: value };
       else body[head] = value;
@@ -623,12 +689,11 @@
       event.preventDefault();
       const error = form.querySelector(".form-error");
       for (const field of form.querySelectorAll("[aria-invalid]")) field.removeAttribute("aria-invalid");
-      const body = ruleBody(form);
       try {
-        const rule = await api("POST", form.dataset.kind, body);
+        const rule = await api("POST", form.dataset.kind, ruleBody(form));
         error.textContent = "";
         form.reset();
-        say(`Added ${form.dataset.kind === "faults" ? "fault" : "scenario"} rule ${rule.id}.`);
+        say(`Added ${RULE_KINDS[form.dataset.kind]} rule ${rule.id}.`);
       } catch (failure) {
         error.textContent = failure.message;
         for (const detail of failure.details) {
@@ -714,7 +779,10 @@
     schedule(0);
   }
 
+  let shownView = route().view;
   window.addEventListener("hashchange", () => {
+    if (route().view !== shownView) say(""); // a message is about the view it was said in
+    shownView = route().view;
     // After following a row's link, the detail's heading takes the focus once drawn.
     focusDetail = show() !== null;
     refreshSoon();
