@@ -8,8 +8,12 @@ path that changed and both values.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import re
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -464,3 +468,27 @@ def test_the_fake_in_process_compares_equal_to_a_recording_by_url(recorded: Path
     finally:
         target.close()
     assert [(r.name, r.verdict) for r in results if r.verdict != "matches"] == []
+
+
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # the base class names it so
+        pass
+
+
+def test_a_server_that_is_no_wavespeed_api_is_named_first(tmp_path: Path) -> None:
+    """As verify does: a file server is named as such before anything else is sent."""
+    handler = functools.partial(_QuietFiles, directory=str(tmp_path))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as httpd:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{httpd.server_port}"
+        try:
+            result = _parity("check", "--base-url", url, "--api-key", KEY)
+        finally:
+            httpd.shutdown()
+    assert result.exit_code == 1, result.output
+    first, advice = result.output.splitlines()[:2]
+    assert first == (
+        f"Error: {url} is not a WaveSpeed API: GET /api/v3/balance answered 404 with HTML "
+        f"(Server: SimpleHTTP/0.6 Python/{sys.version.split()[0]})"
+    ), result.output
+    assert "--base-url" in advice, result.output

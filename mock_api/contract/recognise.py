@@ -40,6 +40,7 @@ __all__ = [
     "path_advice",
     "prism_error",
     "recognise",
+    "recognise_by_url",
     "spec_source",
 ]
 
@@ -155,6 +156,16 @@ def recognise(base_url: str, balance: httpx.Response, spec: httpx.Response | Non
             f"{_said(body)}{named}"
         )
     check_key(base_url, balance)
+
+
+def recognise_by_url(base_url: str, balance: httpx.Response, *, fake: bool) -> None:
+    """What every run by URL (``verify``, ``parity``) asks first, before any budget: is the
+    target a WaveSpeed API at all (:func:`recognise`), and is the key good? The fake by URL
+    serves our very spec: only its key is in question (:func:`check_key`)."""
+    if fake:
+        check_key(base_url, balance)
+    else:
+        recognise(base_url, balance, None)
 
 
 def check_key(base_url: str, balance: httpx.Response) -> None:

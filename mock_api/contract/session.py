@@ -28,7 +28,7 @@ from mock_api.contract.budget import (
 )
 from mock_api.contract.jobs import balance_micros
 from mock_api.contract.options import TargetOptions
-from mock_api.contract.recognise import NotWavespeed, check_key, recognise, spec_source
+from mock_api.contract.recognise import NotWavespeed, recognise_by_url, spec_source
 from mock_api.contract.rule import RATE_MICROS_PER_SECOND, usd
 from mock_api.contract.target import (
     Target,
@@ -263,13 +263,8 @@ def _recognise(target: Target, client: httpx.Client) -> None:
     """Is a target by URL a WaveSpeed API at all, and is the key good? (see
     :mod:`mock_api.contract.recognise`). The fake by URL serves our very spec: only its
     key is in question."""
-    if target.kind is TargetKind.IN_PROCESS:
-        return
-    answer = client.get("/api/v3/balance")
-    if target.is_fake:
-        check_key(target.base_url, answer)
-    else:
-        recognise(target.base_url, answer, None)
+    if target.kind is not TargetKind.IN_PROCESS:
+        recognise_by_url(target.base_url, client.get("/api/v3/balance"), fake=target.is_fake)
 
 
 SESSION = pytest.StashKey[ContractSession]()

@@ -21,6 +21,7 @@ from mock_api.contract.budget import (
     plan_total,
     split_optional,
 )
+from mock_api.contract.recognise import NotWavespeed, recognise_by_url
 from mock_api.contract.rule import usd
 from mock_api.contract.target import Target, connect, in_process
 from mock_api.parity.run import JOB_LIMIT_SECONDS, Run
@@ -100,6 +101,16 @@ def open_target(
     if not api_key:
         raise ValueError("a target by URL needs --api-key")
     made = connect(base_url, api_key, second_api_key=second_api_key, upload_hosts=upload_hosts)
+    try:  # as verify does: a target that is no WaveSpeed API, or refuses the key, says so first
+        with made.client() as client:
+            recognise_by_url(base_url, client.get("/api/v3/balance"), fake=made.is_fake)
+    except NotWavespeed as exc:
+        made.close()
+        advice = exc.advice("--base-url", base_url)
+        raise NotWavespeed(f"{exc}\n{advice}", prism=exc.prism) from None
+    except BaseException:
+        made.close()
+        raise
     kind = "the fake" if made.is_fake else "a server"
     return ParityTarget(made, f"{kind} by URL ({base_url})")
 
