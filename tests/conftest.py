@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -35,6 +36,28 @@ from tests.pgfixtures import pg_server, pg_url  # noqa: F401 - fixtures for ever
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The longest tests first, then those that mostly wait: tests/xdist_order.py."""
     items.sort(key=xdist_order.rank)
+
+
+#: The garbage collector's first threshold while tests run (CPython's default: 700).
+GC_THRESHOLD = 10_000
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Less time in the garbage collector: what collection made is frozen, and the
+    young generation is collected less often.
+
+    A worker holds every collected test, their modules and the spec's schemas (some
+    300,000 objects), and each full collection walked them all: 44 s of CPU went to
+    the collector over a run of scripts/check, 34 s of it in full collections.
+    Frozen objects (``gc.freeze``) are never walked again; the young generation,
+    which Hypothesis and the ASGI stack fill fast, is collected at 10,000 new
+    objects instead of 700. Cycles are still collected; garbage made during
+    collection stays until the process ends.
+    """
+    gc.collect()
+    gc.freeze()
+    _, *older = gc.get_threshold()
+    gc.set_threshold(GC_THRESHOLD, *older)
 
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
