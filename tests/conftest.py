@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import gc
-import sys
-import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpcore  # noqa: F401 - see below
@@ -18,6 +16,7 @@ from mock_api import ManualClock, MockService, Settings, create_app
 from tests import xdist_order
 from tests.helpers import BASE, MakeClient
 from tests.pgfixtures import pg_server, pg_url  # noqa: F401 - fixtures for every test module
+from tests.untraced import pytest_runtest_call  # noqa: F401 - a hook: no_cover tests untraced
 
 # Modules loaded on first use are imported here, before any test runs: the
 # package's (mock_api/__init__.py and the pytest plugin load them lazily),
@@ -67,28 +66,6 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     if config.getvalue("dist") != "loadgroup":
         return None
     return xdist_order.make_scheduler(config, log)
-
-
-@pytest.hookimpl(wrapper=True, trylast=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    """Tests marked ``no_cover`` run untraced, under pytest-xdist too.
-
-    pytest-cov pauses its coverage for them, but in an xdist worker it has started
-    two (one as if the worker ran alone, then the worker's own), and pausing the
-    second resumes the first: the fuzz tests ran traced, at nearly twice the CPU.
-    This runs inside pytest-cov's pause (``trylast``: the innermost wrapper) and
-    takes whatever tracer is left off this thread and new threads until the test ends.
-    """
-    if item.get_closest_marker("no_cover") is None:
-        return (yield)
-    tracer, thread_tracer = sys.gettrace(), threading.gettrace()
-    sys.settrace(None)
-    threading.settrace(None)
-    try:
-        return (yield)
-    finally:
-        threading.settrace(thread_tracer)
-        sys.settrace(tracer)
 
 
 @pytest.fixture
